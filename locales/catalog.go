@@ -1,0 +1,301 @@
+// Package locales holds every user-facing text of Lifeline, one go-i18n YAML
+// file per language, and the Catalog that renders them. Go code refers to
+// texts only by message id.
+package locales
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+	"gopkg.in/yaml.v3"
+
+	"github.com/lifeline-org/lifeline/flows"
+)
+
+// Files are the shipped locale files.
+//
+//go:embed *.yaml
+var Files embed.FS
+
+// Catalog renders messages in every loaded language and answers the
+// lexicon questions the engine asks (intent keywords, option words).
+type Catalog struct {
+	bundle   *i18n.Bundle
+	def      string
+	langs    []string
+	raw      map[string]map[string]any // lang -> id -> string or plural map
+	intents  map[string]flows.Intent
+	words    map[string]map[string][]string // lang -> label -> folded words
+	localize map[string]*i18n.Localizer
+}
+
+// ErrFallback reports that a message was missing in the asked language and
+// another language's text was used.
+var ErrFallback = errors.New("message missing in this language")
+
+// ErrNoValue reports that a template variable was not supplied.
+var ErrNoValue = errors.New("template variable not supplied")
+
+// Load reads every <tag>.yaml in base and lets override (nil for none) add
+// languages or replace messages. def is the default language.
+func Load(base, override fs.FS, def string) (*Catalog, error) {
+	c := &Catalog{
+		def:      def,
+		raw:      map[string]map[string]any{},
+		intents:  map[string]flows.Intent{},
+		words:    map[string]map[string][]string{},
+		localize: map[string]*i18n.Localizer{},
+	}
+	defTag, err := language.Parse(def)
+	if err != nil {
+		return nil, fmt.Errorf("default language %q: %w", def, err)
+	}
+	c.bundle = i18n.NewBundle(defTag)
+	c.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
+	for _, fsys := range []fs.FS{base, override} {
+		if fsys == nil {
+			continue
+		}
+		names, err := fs.Glob(fsys, "*.yaml")
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if err := c.loadFile(fsys, name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.raw[def] == nil {
+		return nil, fmt.Errorf("default language %q has no locale file", def)
+	}
+	for l := range c.raw {
+		c.langs = append(c.langs, l)
+	}
+	sort.Slice(c.langs, func(i, j int) bool {
+		// The default language first, then by tag.
+		if (c.langs[i] == def) != (c.langs[j] == def) {
+			return c.langs[i] == def
+		}
+		return c.langs[i] < c.langs[j]
+	})
+	for _, l := range c.langs {
+		c.localize[l] = i18n.NewLocalizer(c.bundle, l)
+		c.indexWords(l)
+	}
+	return c, nil
+}
+
+func (c *Catalog) loadFile(fsys fs.FS, name string) error {
+	buf, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return err
+	}
+	lang := strings.TrimSuffix(path.Base(name), ".yaml")
+	if _, err := language.Parse(lang); err != nil {
+		return fmt.Errorf("%s: file name is not a language tag: %w", name, err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(buf, &m); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := c.bundle.ParseMessageFileBytes(buf, name); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if c.raw[lang] == nil {
+		c.raw[lang] = map[string]any{}
+	}
+	for k, v := range m {
+		c.raw[lang][k] = v
+	}
+	return nil
+}
+
+// Languages returns the loaded language tags, the default first.
+func (c *Catalog) Languages() []string { return slices.Clone(c.langs) }
+
+// Default returns the default language.
+func (c *Catalog) Default() string { return c.def }
+
+// Has reports whether lang is loaded.
+func (c *Catalog) Has(lang string) bool { return c.raw[lang] != nil }
+
+// Text renders message id in lang with data. On a problem it still returns
+// the best text it has (so a person gets something) and an error that wraps
+// ErrFallback or ErrNoValue, or says the id is unknown.
+func (c *Catalog) Text(lang, id string, data map[string]string) (string, error) {
+	return c.render(lang, id, data, nil)
+}
+
+// Plural renders a message with plural forms for count.
+func (c *Catalog) Plural(lang, id string, count int, data map[string]string) (string, error) {
+	return c.render(lang, id, data, count)
+}
+
+func (c *Catalog) render(lang, id string, data map[string]string, count any) (string, error) {
+	loc := c.localize[lang]
+	if loc == nil {
+		loc = c.localize[c.def]
+		lang = c.def
+	}
+	td := map[string]any{}
+	for k, v := range data {
+		td[k] = v
+	}
+	if count != nil {
+		td["Count"] = count
+	}
+	text, tag, err := loc.LocalizeWithTag(&i18n.LocalizeConfig{MessageID: id, TemplateData: td, PluralCount: count})
+	var nf *i18n.MessageNotFoundErr
+	switch {
+	case errors.As(err, &nf) && text != "":
+		err = fmt.Errorf("%s in %s: %w", id, lang, ErrFallback)
+	case err != nil:
+		return id, fmt.Errorf("render %s in %s: %w", id, lang, err)
+	case tag.String() != lang:
+		err = fmt.Errorf("%s in %s: %w", id, lang, ErrFallback)
+	}
+	if strings.Contains(text, "<no value>") {
+		err = errors.Join(err, fmt.Errorf("%s in %s: %w", id, lang, ErrNoValue))
+	}
+	return text, err
+}
+
+// Raw returns the unrendered text of id in lang ("" when absent). For a
+// plural message it returns the "other" form.
+func (c *Catalog) Raw(lang, id string) string {
+	switch v := c.raw[lang][id].(type) {
+	case string:
+		return v
+	case map[string]any:
+		s, _ := v["other"].(string)
+		return s
+	}
+	return ""
+}
+
+// IDs returns every message id of lang, sorted.
+func (c *Catalog) IDs(lang string) []string {
+	ids := make([]string, 0, len(c.raw[lang]))
+	for id := range c.raw[lang] {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Missing lists the languages in which id is absent.
+func (c *Catalog) Missing(id string) []string {
+	var out []string
+	for _, l := range c.langs {
+		if _, ok := c.raw[l][id]; !ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var varRE = regexp.MustCompile(`{{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// Vars lists the template variables id uses in any language (Count, which
+// plural messages always get, is left out).
+func (c *Catalog) Vars(id string) []string {
+	set := map[string]bool{}
+	for _, l := range c.langs {
+		for _, text := range forms(c.raw[l][id]) {
+			for _, m := range varRE.FindAllStringSubmatch(text, -1) {
+				if m[1] != "Count" {
+					set[m[1]] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// VarsIn lists the template variables id uses in lang alone.
+func (c *Catalog) VarsIn(lang, id string) []string {
+	var out []string
+	for _, text := range forms(c.raw[lang][id]) {
+		for _, m := range varRE.FindAllStringSubmatch(text, -1) {
+			if !slices.Contains(out, m[1]) {
+				out = append(out, m[1])
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// forms returns every text form of a raw message.
+func forms(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case map[string]any:
+		var out []string
+		for _, f := range []string{"zero", "one", "two", "few", "many", "other"} {
+			if s, ok := v[f].(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// Keyword lists are messages "kw.<intent>" holding comma-separated words.
+const keywordPrefix = "kw."
+
+func (c *Catalog) indexWords(lang string) {
+	for _, it := range flows.Intents {
+		for _, w := range strings.Split(c.Raw(lang, keywordPrefix+string(it)), ",") {
+			if w = flows.Fold(w); w != "" {
+				if _, taken := c.intents[w]; !taken {
+					c.intents[w] = it
+				}
+			}
+		}
+	}
+	words := map[string][]string{}
+	for id := range c.raw[lang] {
+		var ws []string
+		for _, w := range strings.Split(c.Raw(lang, id), ",") {
+			if w = flows.Fold(w); w != "" {
+				ws = append(ws, w)
+			}
+		}
+		if whole := flows.Fold(c.Raw(lang, id)); whole != "" && !slices.Contains(ws, whole) {
+			ws = append(ws, whole)
+		}
+		words[id] = ws
+	}
+	c.words[lang] = words
+}
+
+// Intent implements flows.Lexicon: a global intent named by a whole message
+// in any loaded language.
+func (c *Catalog) Intent(folded string) flows.Intent { return c.intents[folded] }
+
+// Words implements flows.Lexicon: the folded words that pick an option
+// labelled label in lang, and the label's synonyms in "<label>.kw".
+func (c *Catalog) Words(lang, label string) []string {
+	if c.words[lang] == nil {
+		lang = c.def
+	}
+	return append(slices.Clone(c.words[lang][label]), c.words[lang][label+".kw"]...)
+}
