@@ -1,6 +1,6 @@
-// Package locales holds every user-facing text of Lifeline, one go-i18n YAML
-// file per language, and the Catalog that renders them. Go code refers to
-// texts only by message id.
+// Package locales holds every user-facing text of Lifeline as go-i18n YAML
+// files named <part>.<tag>.yaml (or <tag>.yaml), and the Catalog that renders
+// them. Go code refers to texts only by message id.
 package locales
 
 import (
@@ -101,6 +101,9 @@ func (c *Catalog) loadFile(fsys fs.FS, name string) error {
 		return err
 	}
 	lang := strings.TrimSuffix(path.Base(name), ".yaml")
+	if i := strings.LastIndexByte(lang, '.'); i >= 0 {
+		lang = lang[i+1:]
+	}
 	if _, err := language.Parse(lang); err != nil {
 		return fmt.Errorf("%s: file name is not a language tag: %w", name, err)
 	}
