@@ -1,0 +1,514 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/store"
+)
+
+// Config wires a Runtime.
+type Config struct {
+	Store   *store.Store
+	Sealer  *store.Sealer
+	Content *content.Content
+	// Channels the runtime sends through, by name.
+	Channels []Channel
+	// Clock tells the time; time.Now when nil.
+	Clock func() time.Time
+	Log   *slog.Logger
+	// Consumer names this process in the consumer groups; it must be
+	// unique among the processes sharing one Redis.
+	Consumer string
+	// Workers is the number of people handled at once (default 8).
+	Workers int
+	// Hooks lets other parts of Lifeline see turns (coaches, metrics).
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks around the runtime's work.
+type Hooks struct {
+	// Effect is called after a turn is committed, for each effect the
+	// runtime does not carry out itself (escalate, schedule).
+	Effect func(ctx context.Context, person string, profile map[string]string, e flows.Effect)
+	// Handled is called after each turn with how long it took.
+	Handled func(channel string, d time.Duration)
+}
+
+// Runtime runs conversations: Accept records inbound messages durably, the
+// work loop runs each person's turns in order, and the send loops deliver
+// replies exactly once where the platform allows.
+type Runtime struct {
+	cfg      Config
+	store    *store.Store
+	sealer   *store.Sealer
+	content  *content.Content
+	channels map[string]Channel
+	log      *slog.Logger
+	now      func() time.Time
+	work     *store.Queue
+}
+
+// Limits on what a person can send.
+const (
+	MaxTextRunes = 4096
+	lockTTL      = 30 * time.Second
+	turnBatch    = 16
+	claimIdle    = 30 * time.Second
+	maxAttempts  = 5
+)
+
+// New builds a Runtime.
+func New(cfg Config) *Runtime {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Consumer == "" {
+		cfg.Consumer = "lifeline-" + token()[:8]
+	}
+	r := &Runtime{
+		cfg: cfg, store: cfg.Store, sealer: cfg.Sealer, content: cfg.Content,
+		channels: map[string]Channel{}, log: cfg.Log, now: cfg.Clock,
+		work: cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
+	}
+	for _, ch := range cfg.Channels {
+		r.channels[ch.Name()] = ch
+	}
+	return r
+}
+
+// PersonID returns the pseudonymous id of the person at address on channel.
+func (r *Runtime) PersonID(channel, address string) string {
+	return r.sealer.PersonID(channel, address)
+}
+
+// Accept implements Receiver: it records in durably (once per MessageID)
+// and queues the person for a turn.
+func (r *Runtime) Accept(ctx context.Context, in Inbound) error {
+	if in.Channel == "" || in.Address == "" || in.MessageID == "" {
+		return fmt.Errorf("inbound message lacks channel, address or message id")
+	}
+	if in.At.IsZero() {
+		in.At = r.now()
+	}
+	in.Text = cleanText(in.Text)
+	person := r.sealer.PersonID(in.Channel, in.Address)
+	addr := in.Address
+	in.Address = "" // kept once, sealed, in the profile
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	fresh, err := r.store.Accept(ctx, store.Accepted{
+		Person: person, MessageID: in.MessageID, Channel: in.Channel,
+		Sealed: r.sealer.Seal(payload), Address: r.sealer.Seal([]byte(addr)),
+		PlatformMsg: in.PlatformMsg, At: in.At,
+	})
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		r.log.Info("inbound duplicate ignored", "event", "inbound_duplicate", "person", person, "channel", in.Channel)
+		return nil
+	}
+	r.log.Debug("inbound accepted", "event", "inbound_accepted", "person", person, "channel", in.Channel)
+	return nil
+}
+
+// cleanText makes typed text safe to keep and show: valid UTF-8, no NULs
+// or other control characters but newlines and tabs, at most MaxTextRunes.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) > MaxTextRunes {
+		s = string([]rune(s)[:MaxTextRunes])
+	}
+	return s
+}
+
+// Run runs the work loop and one send loop per channel until ctx ends.
+func (r *Runtime) Run(ctx context.Context) error {
+	if err := r.work.Ensure(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.consume(ctx, r.work, r.handleWork) }()
+	for name := range r.channels {
+		q := r.store.Queue(r.store.OutStream(name), "senders")
+		if err := q.Ensure(ctx); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); r.consume(ctx, q, r.handleDelivery) }()
+	}
+	wg.Wait()
+	return nil
+}
+
+// job is one queue entry for a shard worker.
+type job struct {
+	q     *store.Queue
+	entry store.Entry
+}
+
+// consume reads q and hands each entry to one of the shard workers, chosen
+// by the entry's person so one person's entries are handled in order.
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(context.Context, store.Entry) error) {
+	shards := make([]chan store.Entry, r.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range shards {
+		shards[i] = make(chan store.Entry, 64)
+		wg.Add(1)
+		go func(c chan store.Entry) {
+			defer wg.Done()
+			for e := range c {
+				r.runOne(ctx, q, e, handle)
+			}
+		}(shards[i])
+	}
+	defer func() {
+		for _, c := range shards {
+			close(c)
+		}
+		wg.Wait()
+	}()
+	dispatch := func(es []store.Entry) {
+		for _, e := range es {
+			select {
+			case shards[shardOf(e, len(shards))] <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		if time.Since(lastClaim) > claimIdle/3 {
+			lastClaim = time.Now()
+			claimed, err := q.Claim(ctx, r.cfg.Consumer, claimIdle, 64)
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("claim failed", "event", "queue_claim_failed", "queue", q.Stream, "error", err)
+			}
+			dispatch(claimed)
+		}
+		es, err := q.Read(ctx, r.cfg.Consumer, 64, 2*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		dispatch(es)
+	}
+}
+
+func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("handler panicked; entry left for retry", "event", "panic", "queue", q.Stream, "error", fmt.Sprint(p))
+		}
+	}()
+	if err := handle(ctx, e); err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
+		}
+		return
+	}
+	if err := q.Done(ctx, e.ID); err != nil && ctx.Err() == nil {
+		r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+	}
+}
+
+// shardOf picks a worker for an entry. Work entries carry the person id
+// in clear; deliveries are sealed, so they are spread by the person id
+// prefix the runtime puts before the sealed payload.
+func shardOf(e store.Entry, n int) int {
+	key := e.Payload
+	if i := indexByte(key, '|'); i > 0 {
+		key = key[:i]
+	}
+	h := fnv.New32a()
+	h.Write(key)
+	return int(h.Sum32() % uint32(n))
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *Runtime) handleWork(ctx context.Context, e store.Entry) error {
+	person := string(e.Payload)
+	delay := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := r.ProcessPerson(ctx, person)
+		if !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrLockLost) {
+			return err
+		}
+		// Another worker (maybe in another process) holds this person;
+		// it drains the inbox, but we keep our entry until we have seen
+		// the inbox empty ourselves, so nothing is stranded.
+		if attempt > 200 {
+			return err
+		}
+		sleep(ctx, delay)
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+// ProcessPerson runs turns for person until their inbox is empty.
+func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
+	tok := token()
+	for {
+		start := time.Now()
+		t, err := r.store.Begin(ctx, person, tok, lockTTL, turnBatch)
+		if err != nil {
+			return err
+		}
+		if len(t.Inbox) == 0 {
+			return r.store.Unlock(ctx, person, tok)
+		}
+		c, effects := r.turn(ctx, t)
+		left, err := r.store.Commit(ctx, t, c)
+		if err != nil {
+			return err
+		}
+		r.afterCommit(ctx, person, t.Profile, effects, c.Wipe)
+		if r.cfg.Hooks.Handled != nil {
+			r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
+		}
+		if left == 0 {
+			return nil
+		}
+	}
+}
+
+// turn applies a batch of inbox messages to the session and decides what to
+// send. It does no I/O but decryption; the caller commits the result.
+func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flows.Effect) {
+	def := r.content.Def
+	sess := t.Session
+	c := store.Commit{Profile: map[string]string{}}
+	var msgs []Outbound
+	var effects []flows.Effect
+	clear := false
+	channel := t.Profile["ch"]
+	for _, raw := range t.Inbox {
+		c.Handled++
+		plain, err := r.sealer.Open(raw)
+		var in Inbound
+		if err == nil {
+			err = json.Unmarshal(plain, &in)
+		}
+		if err != nil {
+			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
+			continue
+		}
+		if in.NotText {
+			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.text_only"}})...)
+			continue
+		}
+		var input flows.Input
+		if in.Choice != "" || in.Prompt != 0 {
+			input = flows.Input{Choice: in.Choice, Prompt: in.Prompt}
+		} else {
+			input = flows.Resolve(def, &sess, in.Text, r.content.Catalog)
+		}
+		next, outs, effs := flows.Step(def, sess, input, in.At)
+		sess = next
+		wiped := false
+		for _, e := range effs {
+			switch e.Kind {
+			case flows.EffectLanguage:
+				c.Profile["lang"] = e.Value
+			case flows.EffectStop:
+				c.Profile["stopped"] = "1"
+			case flows.EffectStart:
+				c.Profile["stopped"] = ""
+			case flows.EffectSubscribe:
+				c.Profile["sub."+e.Topic] = "1"
+			case flows.EffectUnsubscribe:
+				c.Profile["sub."+e.Topic] = ""
+			case flows.EffectDelete:
+				wiped = true
+			case flows.EffectClear:
+				clear = true
+				if _, ok := r.channels[channel].(Clearer); !ok {
+					outs = append(outs, flows.Output{Msg: flows.MsgClearNoop})
+				}
+			}
+			effects = append(effects, e)
+		}
+		msgs = append(msgs, r.render(sessLang(&sess, r.content), outs)...)
+		if wiped {
+			c.Wipe = true
+			c.Profile = nil
+			break
+		}
+	}
+	c.Session = &sess
+	if len(msgs) > 0 || clear {
+		addr, err := r.sealer.Open([]byte(t.Profile["addr"]))
+		if err != nil {
+			r.log.Error("address unreadable; replies dropped", "event", "address_unreadable", "person", t.Person, "error", err)
+			return c, effects
+		}
+		d := Delivery{ID: token(), Person: t.Person, Channel: channel, Address: string(addr), Msgs: msgs, Clear: clear}
+		c.Deliveries = append(c.Deliveries, r.queued(d))
+	}
+	return c, effects
+}
+
+// queued seals a delivery for its channel's outbound stream. The person id
+// goes before the sealed part so senders can keep one person's deliveries in
+// order without opening them.
+func (r *Runtime) queued(d Delivery) store.Queued {
+	b, _ := json.Marshal(d) // plain data: cannot fail
+	return store.Queued{Channel: d.Channel, Sealed: append([]byte(d.Person+"|"), r.sealer.Seal(b)...)}
+}
+
+func sessLang(s *flows.Session, c *content.Content) string {
+	if l := s.Lang(); l != "" && c.Catalog.Has(l) {
+		return l
+	}
+	return c.Catalog.Default()
+}
+
+// Render turns engine outputs into texts in lang.
+func (r *Runtime) render(lang string, outs []flows.Output) []Outbound {
+	cat := r.content.Catalog
+	data := r.content.Data()
+	res := make([]Outbound, 0, len(outs))
+	for _, o := range outs {
+		d := data
+		if len(o.Data) > 0 {
+			d = make(map[string]string, len(data)+len(o.Data))
+			for k, v := range data {
+				d[k] = v
+			}
+			for k, v := range o.Data {
+				d[k] = v
+			}
+		}
+		text, err := cat.Text(lang, o.Msg, d)
+		if err != nil {
+			r.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", o.Msg, "lang", lang, "error", err)
+		}
+		out := Outbound{Text: text, Prompt: o.Prompt}
+		for _, opt := range o.Options {
+			l := lang
+			if opt.Lang != "" {
+				l = opt.Lang
+			}
+			label, err := cat.Text(l, opt.Label, data)
+			if err != nil {
+				r.log.Warn("label rendered with a problem", "event", "render_problem", "message_id", opt.Label, "lang", l, "error", err)
+			}
+			out.Options = append(out.Options, OutOption{ID: opt.ID, Label: label})
+		}
+		res = append(res, out)
+	}
+	return res
+}
+
+// afterCommit carries out the effects that touch keys outside the person's
+// own (global sets and counters) and hands the rest to the hooks.
+func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[string]string, effects []flows.Effect, wiped bool) {
+	if len(effects) == 0 {
+		return
+	}
+	rdb := r.store.Redis()
+	pipe := rdb.Pipeline()
+	for _, e := range effects {
+		switch e.Kind {
+		case flows.EffectSubscribe:
+			pipe.SAdd(ctx, r.store.Key("sub", e.Topic), person)
+		case flows.EffectUnsubscribe:
+			pipe.SRem(ctx, r.store.Key("sub", e.Topic), person)
+		case flows.EffectRecord:
+			pipe.HIncrBy(ctx, r.store.Key("counts"), e.Topic+":"+e.Value, 1)
+		case flows.EffectDelete:
+			for _, topic := range []string{"checkins", "jobs", "reminders"} {
+				pipe.SRem(ctx, r.store.Key("sub", topic), person)
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		r.log.Warn("effects not all applied", "event", "effects_failed", "person", person, "error", err)
+	}
+	for _, e := range effects {
+		switch e.Kind {
+		case flows.EffectEscalate, flows.EffectSchedule:
+			if wiped {
+				continue
+			}
+			if r.cfg.Hooks.Effect != nil {
+				r.cfg.Hooks.Effect(ctx, person, profile, e)
+				continue
+			}
+			if e.Kind == flows.EffectEscalate {
+				r.recordCase(ctx, person, profile, e)
+			}
+		}
+	}
+}
+
+// recordCase queues an escalation durably for the coaches' side.
+func (r *Runtime) recordCase(ctx context.Context, person string, profile map[string]string, e flows.Effect) {
+	err := r.store.Redis().XAdd(ctx, &redis.XAddArgs{Stream: r.store.CaseStream(), Values: []any{
+		"person", person, "reason", e.Reason, "priority", e.Priority, "lang", profile["lang"], "ch", profile["ch"],
+		"at", r.now().UTC().Format(time.RFC3339),
+	}}).Err()
+	if err != nil {
+		r.log.Error("escalation not recorded", "event", "escalation_failed", "person", person, "error", err)
+		return
+	}
+	r.log.Info("escalation recorded", "event", "escalation", "person", person, "reason", e.Reason, "priority", e.Priority)
+}
+
+func token() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

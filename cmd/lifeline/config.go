@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Config is every setting, read from the environment. Each field's help
+// line is printed by `lifeline --help` and matches the README's table.
+type Config struct {
+	RedisURL        string
+	ListenAddr      string
+	PublicURL       string
+	ContentDir      string
+	DataKey         string
+	OldDataKeys     string
+	QuietHours      string
+	DefaultLanguage string
+	DefaultTimezone string
+	ResourcePack    string
+	LogLevel        string
+
+	TelegramToken         string
+	TelegramAPIURL        string
+	TelegramWebhookURL    string
+	TelegramWebhookSecret string
+
+	TwilioAccountSID          string
+	TwilioAuthToken           string
+	TwilioFrom                string
+	TwilioMessagingServiceSID string
+	TwilioAPIURL              string
+	TwilioMPS                 float64
+}
+
+// setting describes one environment variable.
+type setting struct {
+	name, def, help string
+	set             func(c *Config, v string) error
+}
+
+func str(p func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+var settings = []setting{
+	{"REDIS_URL", "", "Redis to keep state in (redis://, rediss://, redis-sentinel://, redis-cluster://). Empty: an embedded in-memory Redis; nothing survives a restart.", str(func(c *Config) *string { return &c.RedisURL })},
+	{"LISTEN_ADDR", ":8080", "Address for HTTP: webhooks, /healthz, /readyz.", str(func(c *Config) *string { return &c.ListenAddr })},
+	{"PUBLIC_URL", "", "The public https URL of this service, used to check Twilio signatures and build callback URLs.", str(func(c *Config) *string { return &c.PublicURL })},
+	{"CONTENT_DIR", "", "Directory whose flows/, locales/ and packs/ override the shipped content.", str(func(c *Config) *string { return &c.ContentDir })},
+	{"LIFELINE_DATA_KEY", "", "Base64 of 32 random bytes; encrypts personal data at rest. Required once a real channel is on.", str(func(c *Config) *string { return &c.DataKey })},
+	{"LIFELINE_OLD_DATA_KEYS", "", "Comma-separated older data keys that can still decrypt (after a rotation).", str(func(c *Config) *string { return &c.OldDataKeys })},
+	{"QUIET_HOURS", "21:00-08:00", "Local hours when no scheduled message is sent, e.g. 21:00-08:00; off disables.", func(c *Config, v string) error {
+		if v != "off" {
+			if _, _, err := ParseQuietHours(v); err != nil {
+				return err
+			}
+		}
+		c.QuietHours = v
+		return nil
+	}},
+	{"DEFAULT_LANGUAGE", "en", "Language used before a person chooses one, and as the fallback.", str(func(c *Config) *string { return &c.DefaultLanguage })},
+	{"DEFAULT_TIMEZONE", "UTC", "Time zone assumed for a person until they choose one (IANA name).", func(c *Config, v string) error {
+		if _, err := time.LoadLocation(v); err != nil {
+			return fmt.Errorf("not a time zone: %w", err)
+		}
+		c.DefaultTimezone = v
+		return nil
+	}},
+	{"RESOURCE_PACK", "international", "Country resource pack (helplines, inspectorate, unions) inserted into lessons.", str(func(c *Config) *string { return &c.ResourcePack })},
+	{"LOG_LEVEL", "info", "debug, info, warn or error.", func(c *Config, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		}
+		return fmt.Errorf("must be debug, info, warn or error")
+	}},
+	{"TELEGRAM_BOT_TOKEN", "", "Telegram bot token; turns the Telegram channel on.", str(func(c *Config) *string { return &c.TelegramToken })},
+	{"TELEGRAM_API_URL", "https://api.telegram.org", "Bot API server (a self-hosted telegram-bot-api, or a fake in tests).", str(func(c *Config) *string { return &c.TelegramAPIURL })},
+	{"TELEGRAM_WEBHOOK_URL", "", "Public URL of POST /telegram/webhook; set it to use a webhook instead of long polling.", str(func(c *Config) *string { return &c.TelegramWebhookURL })},
+	{"TELEGRAM_WEBHOOK_SECRET", "", "Secret token Telegram sends with each webhook call (1-256 of A-Z a-z 0-9 _ -).", str(func(c *Config) *string { return &c.TelegramWebhookSecret })},
+	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID; with the token and a sender, turns SMS on.", str(func(c *Config) *string { return &c.TwilioAccountSID })},
+	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; also checks webhook signatures.", str(func(c *Config) *string { return &c.TwilioAuthToken })},
+	{"TWILIO_FROM", "", "Sending phone number in E.164 (or use TWILIO_MESSAGING_SERVICE_SID).", str(func(c *Config) *string { return &c.TwilioFrom })},
+	{"TWILIO_MESSAGING_SERVICE_SID", "", "Twilio Messaging Service to send from, instead of TWILIO_FROM.", str(func(c *Config) *string { return &c.TwilioMessagingServiceSID })},
+	{"TWILIO_API_URL", "", "Other base URL for Twilio's REST API (tests, a regional proxy). Empty: Twilio's.", str(func(c *Config) *string { return &c.TwilioAPIURL })},
+	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return fmt.Errorf("must be a positive number")
+		}
+		c.TwilioMPS = f
+		return nil
+	}},
+}
+
+// LoadConfig reads the environment through getenv. It fails on the first
+// bad value, naming the variable.
+func LoadConfig(getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	for _, s := range settings {
+		v := strings.TrimSpace(getenv(s.name))
+		if v == "" {
+			v = s.def
+		}
+		if err := s.set(c, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if c.TelegramEnabled() || c.SMSEnabled() {
+		if c.DataKey == "" {
+			return nil, fmt.Errorf("LIFELINE_DATA_KEY is required when a channel is on (make one with: head -c32 /dev/urandom | base64)")
+		}
+	}
+	return c, nil
+}
+
+// TelegramEnabled reports whether the Telegram channel is configured.
+func (c *Config) TelegramEnabled() bool { return c.TelegramToken != "" }
+
+// SMSEnabled reports whether the SMS channel is configured.
+func (c *Config) SMSEnabled() bool {
+	return c.TwilioAccountSID != "" && c.TwilioAuthToken != "" && (c.TwilioFrom != "" || c.TwilioMessagingServiceSID != "")
+}
+
+// PrintHelp lists every environment variable with its default and help.
+func PrintHelp(w io.Writer) {
+	fmt.Fprint(w, `Lifeline: a companion for survivors of forced labour, on Telegram and SMS.
+
+Usage:
+  lifeline [serve]      run every configured channel (no credentials: chat in this terminal)
+  lifeline check [DIR]  validate content (flows, locales, packs); DIR defaults to CONTENT_DIR
+  lifeline --help       this help
+
+Environment:
+`)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, def, s.help)
+	}
+	tw.Flush()
+}
+
+// ParseQuietHours parses "HH:MM-HH:MM" into minutes after midnight.
+func ParseQuietHours(v string) (from, to int, err error) {
+	a, b, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("quiet hours must look like 21:00-08:00 or be off")
+	}
+	if from, err = clockMinutes(a); err == nil {
+		to, err = clockMinutes(b)
+	}
+	return from, to, err
+}
+
+func clockMinutes(s string) (int, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a time like 21:00", s)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}

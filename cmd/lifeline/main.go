@@ -1,0 +1,229 @@
+// Command lifeline runs Lifeline: the conversation runtime with every
+// configured channel, or, with no credentials, a chat in the terminal.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/console"
+	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "-h", "--help", "help":
+		PrintHelp(stdout)
+		return 0
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "lifeline: configuration:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	switch cmd {
+	case "serve":
+		if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+			log.Error("lifeline stopped", "event", "fatal", "error", err)
+			return 1
+		}
+		return 0
+	case "check":
+		dir := cfg.ContentDir
+		if len(args) > 0 {
+			dir = args[0]
+		}
+		return check(dir, cfg, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "lifeline: unknown command %q (try lifeline --help)\n", cmd)
+	return 2
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// check validates content and prints one line per problem.
+func check(dir string, cfg *Config, stdout, stderr io.Writer) int {
+	c, err := content.Load(dir, cfg.DefaultLanguage, cfg.ResourcePack)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	failed := false
+	for _, p := range c.Check(time.Now()) {
+		fmt.Fprintln(stdout, p)
+		failed = failed || !p.Warning
+	}
+	if failed {
+		return 1
+	}
+	fmt.Fprintf(stdout, "content ok: %d flows, %d languages, %d resource packs\n", len(c.Def.Flows), len(c.Catalog.Languages()), len(c.Packs))
+	return 0
+}
+
+// sealerFor builds the sealer from the data keys. Without a key (only
+// allowed when no real channel is on) it uses a fixed development key and
+// says so.
+func sealerFor(cfg *Config, log *slog.Logger) (*store.Sealer, error) {
+	if cfg.DataKey == "" {
+		log.Warn("no LIFELINE_DATA_KEY: using a development key; never use this with real people", "event", "dev_key")
+		k := sha256.Sum256([]byte("lifeline development key: not secret"))
+		return store.NewSealer(k[:], k[:])
+	}
+	key, err := store.ParseKey(cfg.DataKey)
+	if err != nil {
+		return nil, fmt.Errorf("LIFELINE_DATA_KEY: %w", err)
+	}
+	var older [][]byte
+	for _, s := range splitList(cfg.OldDataKeys) {
+		k, err := store.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("LIFELINE_OLD_DATA_KEYS: %w", err)
+		}
+		older = append(older, k)
+	}
+	idKey := key
+	if len(older) > 0 {
+		// Ids stay those made under the first key ever used.
+		idKey = older[len(older)-1]
+	}
+	return store.NewSealer(idKey, key, older...)
+}
+
+// serve runs Lifeline until ctx ends (or, in the terminal demo, until the
+// input ends).
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rdb, closeRedis, err := store.Open(ctx, cfg.RedisURL, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	st := store.New(rdb, "ll")
+	sealer, err := sealerFor(cfg, log)
+	if err != nil {
+		return err
+	}
+	cont, err := content.Load(cfg.ContentDir, cfg.DefaultLanguage, cfg.ResourcePack)
+	if err != nil {
+		return err
+	}
+	for _, p := range cont.Check(time.Now()) {
+		if !p.Warning {
+			return fmt.Errorf("content is not valid (run lifeline check): %s", p)
+		}
+		log.Warn("content warning", "event", "content_warning", "problem", p.String())
+	}
+
+	mux := http.NewServeMux()
+	var channels []bot.Channel
+	var term *console.Adapter
+	if len(channels) == 0 {
+		term = console.New(stdin, stdout)
+		channels = append(channels, term)
+		log.Info("no channel credentials: chatting in this terminal", "event", "console_mode")
+	}
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log})
+	if term != nil {
+		term.Settle = rt.Settle
+	}
+
+	var ready atomic.Bool
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() || st.Ping(r.Context()) != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		if term == nil {
+			return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+		}
+		log.Warn("HTTP not started; the terminal chat runs without it", "event", "listen_failed", "error", err)
+	} else {
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server stopped", "event", "http_failed", "error", err)
+			}
+		}()
+		log.Info("listening", "event", "listening", "addr", ln.Addr().String())
+	}
+
+	var wg sync.WaitGroup
+	runErr := make(chan error, len(channels)+1)
+	wg.Add(1)
+	go func() { defer wg.Done(); runErr <- rt.Run(ctx) }()
+	for _, ch := range channels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := ch.Run(ctx, rt)
+			if ch == term {
+				cancel() // the terminal chat ended
+			}
+			runErr <- err
+		}()
+	}
+	ready.Store(true)
+	<-ctx.Done()
+
+	// Shut down in reverse order under a deadline: stop taking requests,
+	// then let the runtime finish what it holds.
+	ready.Store(false)
+	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutCtx)
+	wg.Wait()
+	close(runErr)
+	for err := range runErr {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Open connects to the Redis at rawURL. With an empty URL it starts an
+// in-process Redis-compatible server (miniredis) so Lifeline runs with no
+// set-up; nothing survives a restart then, and the log says so. The
+// returned close function stops both.
+//
+// Accepted forms: redis://[user:pass@]host:port[/db], rediss:// (TLS),
+// redis-sentinel://[:pass@]host:port[,host:port]/master-name and
+// redis-cluster://[:pass@]host:port[,host:port].
+func Open(ctx context.Context, rawURL string, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if rawURL == "" {
+		srv := miniredis.NewMiniRedis()
+		if err := srv.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		log.Warn("no REDIS_URL: using an embedded in-memory Redis; NOTHING SURVIVES A RESTART", "event", "embedded_redis")
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		return rdb, func() { rdb.Close(); srv.Close() }, nil
+	}
+	opts, err := universalOptions(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb := redis.NewUniversalClient(opts)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		log.Warn("redis does not answer yet", "event", "redis_unreachable", "error", err)
+	}
+	return rdb, func() { rdb.Close() }, nil
+}
+
+func universalOptions(rawURL string) (*redis.UniversalOptions, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return &redis.UniversalOptions{
+			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
+			TLSConfig: o.TLSConfig, Protocol: o.Protocol,
+		}, nil
+	case "redis-sentinel", "redis-cluster":
+		pass, _ := u.User.Password()
+		o := &redis.UniversalOptions{Addrs: strings.Split(u.Host, ","), Password: pass, Username: u.User.Username()}
+		if u.Scheme == "redis-sentinel" {
+			o.MasterName = strings.Trim(u.Path, "/")
+			if o.MasterName == "" {
+				return nil, fmt.Errorf("REDIS_URL: a sentinel URL needs the master name as its path")
+			}
+		} else {
+			o.IsClusterMode = true
+		}
+		return o, nil
+	}
+	return nil, fmt.Errorf("REDIS_URL: unknown scheme %q (use redis, rediss, redis-sentinel or redis-cluster)", u.Scheme)
+}

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Queue is a Redis stream read through a consumer group: an entry stays
+// pending until acknowledged, and entries a dead consumer held are claimed
+// by another after MinIdle.
+type Queue struct {
+	rdb    redis.UniversalClient
+	Stream string
+	Group  string
+}
+
+// Entry is one queued item.
+type Entry struct {
+	ID      string
+	Payload []byte
+}
+
+// Queue returns the queue on stream read by group.
+func (s *Store) Queue(stream, group string) *Queue {
+	return &Queue{rdb: s.rdb, Stream: stream, Group: group}
+}
+
+// Ensure creates the stream and group if they do not exist.
+func (q *Queue) Ensure(ctx context.Context) error {
+	err := q.rdb.XGroupCreateMkStream(ctx, q.Stream, q.Group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create group %s: %w", q.Stream, err)
+	}
+	return nil
+}
+
+// Read returns up to count new entries for consumer, waiting up to block.
+func (q *Queue) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Entry, error) {
+	res, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: q.Group, Consumer: consumer, Streams: []string{q.Stream, ">"},
+		Count: int64(count), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			// Redis lost the group (a restart without persistence):
+			// recreate it and try again next time.
+			return nil, q.Ensure(ctx)
+		}
+		return nil, err
+	}
+	var out []Entry
+	for _, st := range res {
+		out = append(out, entries(st.Messages)...)
+	}
+	return out, nil
+}
+
+func entries(msgs []redis.XMessage) []Entry {
+	out := make([]Entry, 0, len(msgs))
+	for _, m := range msgs {
+		p, _ := m.Values["p"].(string)
+		out = append(out, Entry{ID: m.ID, Payload: []byte(p)})
+	}
+	return out
+}
+
+// Claim takes over up to count entries that have been pending for longer
+// than minIdle (their consumer died or stalled).
+func (q *Queue) Claim(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Entry, error) {
+	msgs, _, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: q.Stream, Group: q.Group, Consumer: consumer,
+		MinIdle: minIdle, Start: "0", Count: int64(count),
+	}).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			return nil, q.Ensure(ctx)
+		}
+		return nil, err
+	}
+	return entries(msgs), nil
+}
+
+// Done acknowledges entries and removes them from the stream, so handled
+// payloads (sealed as they are) do not linger.
+func (q *Queue) Done(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	pipe := q.rdb.Pipeline()
+	pipe.XAck(ctx, q.Stream, q.Group, ids...)
+	pipe.XDel(ctx, q.Stream, ids...)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Add appends a payload.
+func (q *Queue) Add(ctx context.Context, payload []byte) (string, error) {
+	return q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.Stream, Values: []any{"p", payload}}).Result()
+}
+
+// Depth returns how many entries wait in the stream (pending or new).
+func (q *Queue) Depth(ctx context.Context) (int64, error) {
+	return q.rdb.XLen(ctx, q.Stream).Result()
+}

@@ -1,0 +1,434 @@
+// Package store keeps Lifeline's state in Redis: sessions, profiles,
+// inboxes, the durable work and outbound queues, idempotency records and
+// sent-markers. Every key of one person carries the hash tag {u:<id>}, so
+// a person's keys share one Redis Cluster slot and one Lua script can touch
+// them all.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/flows"
+)
+
+// Store is Lifeline's Redis store. It is safe for concurrent use.
+type Store struct {
+	rdb redis.UniversalClient
+	ns  string
+}
+
+// New wraps a Redis client. ns prefixes every key ("ll" in production;
+// tests use their own so they can share a server).
+func New(rdb redis.UniversalClient, ns string) *Store {
+	if ns == "" {
+		ns = "ll"
+	}
+	return &Store{rdb: rdb, ns: ns}
+}
+
+// Redis returns the underlying client.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// Person key suffixes.
+const (
+	kSession = "s"      // versioned session envelope (JSON)
+	kProfile = "p"      // hash: channel, sealed address, language, flags
+	kInbox   = "in"     // list of sealed inbound messages, oldest first
+	kLock    = "lock"   // per-person lock token
+	kSeen    = "seen"   // zset of platform message ids → time, for dedupe
+	kSent    = "sent"   // zset of sent-markers → time
+	kRecent  = "recent" // zset of platform message ids on both sides → time
+)
+
+// PersonKeys are every key suffix a person owns; deleting them erases the
+// person.
+var PersonKeys = []string{kSession, kProfile, kInbox, kLock, kSeen, kSent, kRecent}
+
+func (s *Store) pkey(person, suffix string) string {
+	return s.ns + ":{u:" + person + "}:" + suffix
+}
+
+// WorkStream is the stream of "this person has new messages" items.
+func (s *Store) WorkStream() string { return s.ns + ":work" }
+
+// OutStream is the outbound queue of a channel.
+func (s *Store) OutStream(channel string) string { return s.ns + ":out:" + channel }
+
+// CaseStream receives escalations.
+func (s *Store) CaseStream() string { return s.ns + ":cases" }
+
+// Key returns a global key in the store's namespace.
+func (s *Store) Key(parts ...string) string { return s.ns + ":" + strings.Join(parts, ":") }
+
+// Dedupe and marker records live this long.
+const IdempotencyTTL = 48 * time.Hour
+
+// ErrLocked means another worker holds the person's lock.
+var ErrLocked = errors.New("person is locked by another worker")
+
+// ErrLockLost means the lock expired and was taken before the commit.
+var ErrLockLost = errors.New("person lock was lost before commit")
+
+// accept records an inbound message once: dedupe by platform id, append to
+// the person's inbox, remember the channel and sealed address, and queue a
+// work item. One round trip.
+var acceptScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[3]) == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[3], 'ch', ARGV[5])
+if redis.call('HSETNX', KEYS[3], 'addr', ARGV[6]) == 0 and ARGV[7] == '1' then
+  redis.call('HSET', KEYS[3], 'addr', ARGV[6])
+end
+redis.call('HSETNX', KEYS[3], 'first', ARGV[1])
+redis.call('HSET', KEYS[3], 'last', ARGV[1])
+if ARGV[8] ~= '' then
+  redis.call('ZADD', KEYS[5], now, ARGV[8])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[5], ARGV[2])
+end
+redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
+return 1
+`)
+
+// Accepted describes one inbound message to record.
+type Accepted struct {
+	Person    string
+	MessageID string
+	Channel   string
+	Sealed    []byte // sealed inbound payload
+	Address   []byte // sealed address
+	// Readdress replaces a stored address (a new ciphertext each time
+	// would only grow Redis's files, so normally the first one stays).
+	Readdress   bool
+	PlatformMsg int64 // kept for clearing the chat; 0 for none
+	At          time.Time
+}
+
+// Accept records a; it reports false when the message id was seen before.
+func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
+	pm := ""
+	if a.PlatformMsg != 0 {
+		pm = "in:" + strconv.FormatInt(a.PlatformMsg, 10)
+	}
+	re := "0"
+	if a.Readdress {
+		re = "1"
+	}
+	n, err := acceptScript.Run(ctx, s.rdb,
+		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.WorkStream(), s.pkey(a.Person, kRecent)},
+		a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person,
+	).Int()
+	if err != nil {
+		return false, fmt.Errorf("accept inbound: %w", err)
+	}
+	return n == 1, nil
+}
+
+// begin takes the person's lock (or renews it when the token already holds
+// it) and returns up to ARGV[3] inbox messages, the session and the profile.
+var beginScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local msgs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+local sess = redis.call('GET', KEYS[3]) or ''
+local prof = redis.call('HGETALL', KEYS[4])
+return {msgs, sess, prof}
+`)
+
+// Turn is what Begin loaded for one person.
+type Turn struct {
+	Person  string
+	Token   string
+	Inbox   [][]byte
+	Session flows.Session
+	Profile map[string]string
+}
+
+// Begin locks the person for ttl and loads their pending messages (at most
+// max), session and profile in one round trip. It returns ErrLocked when
+// another worker holds the lock.
+func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Duration, max int) (*Turn, error) {
+	res, err := beginScript.Run(ctx, s.rdb,
+		[]string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)},
+		token, ttl.Milliseconds(), max,
+	).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrLocked
+	}
+	if err != nil {
+		return nil, fmt.Errorf("begin turn: %w", err)
+	}
+	parts, ok := res.([]any)
+	if !ok || len(parts) != 3 {
+		return nil, fmt.Errorf("begin turn: unexpected reply %T", res)
+	}
+	t := &Turn{Person: person, Token: token, Profile: map[string]string{}}
+	msgs, _ := parts[0].([]any)
+	for _, m := range msgs {
+		str, _ := m.(string)
+		t.Inbox = append(t.Inbox, []byte(str))
+	}
+	if raw, _ := parts[1].(string); raw != "" {
+		if t.Session, err = decodeSession(person, []byte(raw)); err != nil {
+			return nil, err
+		}
+	}
+	prof, _ := parts[2].([]any)
+	for i := 0; i+1 < len(prof); i += 2 {
+		k, _ := prof[i].(string)
+		v, _ := prof[i+1].(string)
+		t.Profile[k] = v
+	}
+	return t, nil
+}
+
+// sessionEnvelope is how a session is stored: versioned, and naming its
+// owner so a session can never be read for the wrong person.
+type sessionEnvelope struct {
+	V       int           `json:"v"`
+	Person  string        `json:"person"`
+	Session flows.Session `json:"session"`
+}
+
+const sessionVersion = 1
+
+func encodeSession(person string, sess flows.Session) ([]byte, error) {
+	b, err := json.Marshal(sessionEnvelope{V: sessionVersion, Person: person, Session: sess})
+	if err != nil {
+		return nil, fmt.Errorf("write session: %w", err)
+	}
+	return b, nil
+}
+
+func decodeSession(person string, raw []byte) (flows.Session, error) {
+	var env sessionEnvelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return flows.Session{}, fmt.Errorf("read session: %w", err)
+	}
+	if env.V != sessionVersion {
+		return flows.Session{}, fmt.Errorf("read session: unknown version %d", env.V)
+	}
+	if env.Person != person {
+		return flows.Session{}, fmt.Errorf("read session: stored for another person")
+	}
+	return env.Session, nil
+}
+
+// commit saves the turn: checks the lock is still ours, removes the handled
+// inbox messages, saves (or wipes) the session and profile, queues the
+// deliveries, and releases the lock when the inbox is empty. One round trip.
+//
+// KEYS: lock, inbox, session, profile, then the person's other keys to wipe,
+// then one outbound stream per delivery.
+// ARGV: token, handled, session ('' = keep), wipe flag, nwipe, nprofile,
+// profile field/value pairs (value '' deletes the field), ndel, deliveries.
+var commitScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
+local i = 7
+local nwipe = tonumber(ARGV[5])
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[3], KEYS[4])
+  for k = 1, nwipe do redis.call('DEL', KEYS[4 + k]) end
+elseif ARGV[3] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[3])
+end
+local np = tonumber(ARGV[6])
+for k = 1, np do
+  local f, v = ARGV[i], ARGV[i + 1]
+  if v == '' then redis.call('HDEL', KEYS[4], f) else redis.call('HSET', KEYS[4], f, v) end
+  i = i + 2
+end
+local nd = tonumber(ARGV[i]); i = i + 1
+for k = 1, nd do
+  redis.call('XADD', KEYS[4 + nwipe + k], '*', 'p', ARGV[i])
+  i = i + 1
+end
+local left = redis.call('LLEN', KEYS[2])
+if left == 0 then redis.call('DEL', KEYS[1]) end
+return left
+`)
+
+// Commit describes the outcome of a turn.
+type Commit struct {
+	Handled int // inbox messages consumed
+	Session *flows.Session
+	// Wipe erases everything about the person (their session, profile,
+	// dedupe, sent and recent records). Deliveries are still queued.
+	Wipe       bool
+	Profile    map[string]string // "" deletes a field
+	Deliveries []Queued
+}
+
+// Queued is one sealed payload for a channel's outbound stream.
+type Queued struct {
+	Channel string
+	Sealed  []byte
+}
+
+// Commit applies c for the turn t holds. It returns how many messages are
+// still waiting in the inbox (the lock is kept then, for the next round),
+// or ErrLockLost.
+func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
+	person := t.Person
+	keys := []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
+	sess := ""
+	if c.Session != nil && !c.Wipe {
+		b, err := encodeSession(person, *c.Session)
+		if err != nil {
+			return 0, err
+		}
+		sess = string(b)
+	}
+	wipe := "0"
+	var wipeKeys []string
+	if c.Wipe {
+		wipe = "1"
+		for _, k := range []string{kSeen, kSent, kRecent} {
+			wipeKeys = append(wipeKeys, s.pkey(person, k))
+		}
+	}
+	keys = append(keys, wipeKeys...)
+	args := []any{t.Token, c.Handled, sess, wipe, len(wipeKeys), len(c.Profile)}
+	for f, v := range c.Profile {
+		args = append(args, f, v)
+	}
+	args = append(args, len(c.Deliveries))
+	for _, d := range c.Deliveries {
+		keys = append(keys, s.OutStream(d.Channel))
+		args = append(args, d.Sealed)
+	}
+	left, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("commit turn: %w", err)
+	}
+	if left < 0 {
+		return 0, ErrLockLost
+	}
+	return left, nil
+}
+
+// Unlock releases the person's lock if token still holds it.
+func (s *Store) Unlock(ctx context.Context, person, token string) error {
+	return unlockScript.Run(ctx, s.rdb, []string{s.pkey(person, kLock)}, token).Err()
+}
+
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// LoadSession reads a person's session (zero Session when none).
+func (s *Store) LoadSession(ctx context.Context, person string) (flows.Session, error) {
+	raw, err := s.rdb.Get(ctx, s.pkey(person, kSession)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return flows.Session{}, nil
+	}
+	if err != nil {
+		return flows.Session{}, fmt.Errorf("read session: %w", err)
+	}
+	return decodeSession(person, raw)
+}
+
+// Profile reads a person's profile hash.
+func (s *Store) Profile(ctx context.Context, person string) (map[string]string, error) {
+	m, err := s.rdb.HGetAll(ctx, s.pkey(person, kProfile)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read profile: %w", err)
+	}
+	return m, nil
+}
+
+// SetProfile sets profile fields ("" deletes one).
+func (s *Store) SetProfile(ctx context.Context, person string, fields map[string]string) error {
+	pipe := s.rdb.TxPipeline()
+	k := s.pkey(person, kProfile)
+	for f, v := range fields {
+		if v == "" {
+			pipe.HDel(ctx, k, f)
+		} else {
+			pipe.HSet(ctx, k, f, v)
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Recent returns the platform message ids recorded for a person since since,
+// as "in:<id>" and "out:<id>" members.
+func (s *Store) Recent(ctx context.Context, person string, since time.Time) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, s.pkey(person, kRecent), &redis.ZRangeBy{
+		Min: strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf",
+	}).Result()
+}
+
+// ForgetRecent drops recorded platform message ids (after clearing a chat).
+func (s *Store) ForgetRecent(ctx context.Context, person string) error {
+	return s.rdb.Del(ctx, s.pkey(person, kRecent)).Err()
+}
+
+// WasSent reports whether the marker was recorded.
+func (s *Store) WasSent(ctx context.Context, person, marker string) (bool, error) {
+	err := s.rdb.ZScore(ctx, s.pkey(person, kSent), marker).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+var markSentScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[2], now, ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+`)
+
+// MarkSent records that marker was sent (and the platform's id of the sent
+// message, for clearing the chat later; 0 for none).
+func (s *Store) MarkSent(ctx context.Context, person, marker string, platformMsg int64, now time.Time) error {
+	pm := ""
+	if platformMsg != 0 {
+		pm = "out:" + strconv.FormatInt(platformMsg, 10)
+	}
+	return markSentScript.Run(ctx, s.rdb, []string{s.pkey(person, kSent), s.pkey(person, kRecent)},
+		now.UnixMilli(), IdempotencyTTL.Milliseconds(), marker, pm).Err()
+}
+
+// DeletePerson erases every key of a person.
+func (s *Store) DeletePerson(ctx context.Context, person string) error {
+	keys := make([]string, 0, len(PersonKeys))
+	for _, k := range PersonKeys {
+		keys = append(keys, s.pkey(person, k))
+	}
+	return s.rdb.Del(ctx, keys...).Err()
+}
+
+// PersonKeyNames returns the Redis keys a person owns (for audits and tests).
+func (s *Store) PersonKeyNames(person string) []string {
+	keys := make([]string, 0, len(PersonKeys))
+	for _, k := range PersonKeys {
+		keys = append(keys, s.pkey(person, k))
+	}
+	return keys
+}
