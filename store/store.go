@@ -235,8 +235,8 @@ func decodeSession(person string, raw []byte) (flows.Session, error) {
 //
 // KEYS: lock, inbox, session, profile, then the person's other keys to wipe,
 // then one outbound stream per delivery.
-// ARGV: token, handled, session ('' = keep), wipe flag, nwipe, nprofile,
-// profile field/value pairs (value '' deletes the field), ndel, deliveries.
+// ARGV: token, handled, session (” = keep), wipe flag, nwipe, nprofile,
+// profile field/value pairs (value ” deletes the field), ndel, deliveries.
 var commitScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
