@@ -414,6 +414,8 @@ func (t *turn) enter(flow, id string) {
 		case "ask", "input":
 			t.show(n)
 			return
+		case "set":
+			id = n.Next
 		case "branch":
 			next, ok := n.Branch.Cases[s.Fields[n.Branch.Field]]
 			if !ok {

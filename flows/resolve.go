@@ -40,6 +40,12 @@ func Resolve(d *Definition, s *Session, text string, lex Lexicon) Input {
 		}
 		return Input{Text: text}
 	}
+	if s.Overlay != "" {
+		// Over a question, the question's own options still count by name.
+		under := *s
+		under.Overlay = ""
+		opts = append(opts, d.OnOffer(&under)...)
+	}
 	for _, o := range opts {
 		lang := o.Lang
 		if lang == "" {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name, dir string
+		code      int
+		want      string
+	}{
+		{"shipped content", "", 0, "content ok"},
+		{"missing message id", "testdata/check/missing_message", 1, `broken.yaml:a: message id "no.such.message" missing in en, es, fr`},
+		{"unreachable node", "testdata/check/unreachable", 1, `broken.yaml:orphan: node is unreachable from start "a"`},
+		{"dangling target", "testdata/check/dangling", 1, `broken.yaml:a: target "nowhere" does not exist`},
+		{"old pack entry warns", "testdata/check/stale_pack", 0, "oldland.yaml:emergency: warning: last checked 2020-01-01, over a year ago"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"check"}
+			if tc.dir != "" {
+				args = append(args, tc.dir)
+			}
+			code, out, errOut := runCmd(t, nil, "", args...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want %d; output lacks %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out, s.name) {
+			t.Errorf("--help lacks %s", s.name)
+		}
+	}
+}
+
+func TestBadConfigFailsFast(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"quiet hours": {"QUIET_HOURS": "late"},
+		"time zone":   {"DEFAULT_TIMEZONE": "Mars/Base"},
+		"no data key": {"TELEGRAM_BOT_TOKEN": "1:x"},
+		"short key":   {"TELEGRAM_BOT_TOKEN": "1:x", "LIFELINE_DATA_KEY": "c2hvcnQ="},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, errOut := runCmd(t, env, "", "serve")
+			if code == 0 || errOut == "" {
+				t.Errorf("exit %d, stderr %q: want a clear failure", code, errOut)
+			}
+		})
+	}
+}
+
+// TestConsoleDemo runs the terminal chat with piped input, as a new user's
+// first `go run ./cmd/lifeline` does.
+func TestConsoleDemo(t *testing.T) {
+	code, out, errOut := runCmd(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:0"}, "2\n1\n", "serve")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"1  English", "2  Español", "Bienvenido", "NOTHING SURVIVES A RESTART"} {
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("output lacks %q:\n%s\n%s", want, out, errOut)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package content_test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/flows/content"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/transcripts")
+
+// transcript runs what a person sends through the engine with the shipped
+// content, rendering every reply in the person's language. The session is
+// serialised and read back between turns, as the store does, so every
+// golden also tests persistence. "[id]" presses the button with that id.
+func transcript(t *testing.T, c *content.Content, inputs []string) string {
+	t.Helper()
+	var b strings.Builder
+	var s flows.Session
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for _, text := range inputs {
+		fmt.Fprintf(&b, "> %s\n", text)
+		var in flows.Input
+		if id, ok := strings.CutPrefix(text, "["); ok {
+			in = flows.Input{Choice: strings.TrimSuffix(id, "]"), Prompt: s.Prompt}
+		} else {
+			in = flows.Resolve(c.Def, &s, text, c.Catalog)
+		}
+		next, outs, effs := flows.Step(c.Def, s, in, now)
+		lang := next.Lang()
+		if lang == "" {
+			lang = c.Catalog.Default()
+		}
+		for _, o := range outs {
+			txt, err := c.Catalog.Text(lang, o.Msg, c.Data())
+			if err != nil {
+				t.Errorf("render %s in %s: %v", o.Msg, lang, err)
+			}
+			fmt.Fprintf(&b, "< %s\n", txt)
+			for i, op := range o.Options {
+				l := lang
+				if op.Lang != "" {
+					l = op.Lang
+				}
+				label, err := c.Catalog.Text(l, op.Label, nil)
+				if err != nil {
+					t.Errorf("render %s in %s: %v", op.Label, l, err)
+				}
+				fmt.Fprintf(&b, "<   %d %s\n", i+1, label)
+			}
+		}
+		for _, e := range effs {
+			fmt.Fprintf(&b, "! %s %s%s%s %s\n", e.Kind, e.Reason, e.Topic, e.Value, e.Priority)
+		}
+		raw, err := json.Marshal(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = flows.Session{}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+	}
+	return b.String()
+}
+
+func load(t *testing.T) *content.Content {
+	t.Helper()
+	c, err := content.Load("", "en", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The onboarding answers in each language: pick the language by its number,
+// agree to the privacy notice.
+var onboard = map[string][]string{
+	"en": {"hello", "1", "1"},
+	"es": {"hola", "2", "1"},
+	"fr": {"bonjour", "3", "1"},
+}
+
+// documents walks the documents lesson from the main menu to its end.
+func documentsLesson(c *content.Content, t *testing.T) []string {
+	return []string{"1", lessonNumber(t, c, "documents"), "[continue]", "[continue]"}
+}
+
+// lessonNumber finds the digit that opens a lesson in the rights menu, so
+// the transcripts do not break when topics are added.
+func lessonNumber(t *testing.T, c *content.Content, id string) string {
+	t.Helper()
+	f := c.Def.Flows["rights"]
+	n := f.Nodes[f.Start]
+	for i, ch := range n.Choices {
+		if ch.ID == id {
+			return fmt.Sprint(i + 1)
+		}
+	}
+	t.Fatalf("rights menu has no %q", id)
+	return ""
+}
+
+func TestTranscripts(t *testing.T) {
+	c := load(t)
+	lesson := documentsLesson(c, t)
+	cases := map[string][]string{
+		"onboarding.en":                 onboard["en"],
+		"onboarding.es":                 onboard["es"],
+		"onboarding.fr":                 onboard["fr"],
+		"onboarding.more_then_agree.en": {"hi", "1", "2", "3", "1"},
+		"lesson_documents.en":           concat(onboard["en"], lesson, []string{"[mine]", "1"}),
+		"lesson_documents.es":           concat(onboard["es"], lesson, []string{"[keep]", "1"}),
+		"invalid_twice.en":              concat(onboard["en"], lesson, []string{"banana", "7", "1"}),
+		"invalid_twice.fr":              concat(onboard["fr"], lesson, []string{"banane", "7", "1"}),
+		"resume_lesson.en":              concat(onboard["en"], lesson, []string{"menu", "1", lessonNumber(t, c, "documents")}),
+		"stale_button.en":               concat(onboard["en"], []string{"1", "menu", "[documents]"}),
+	}
+	// Every global intent from the middle of the lesson, in English and
+	// in Spanish keywords.
+	for _, it := range []string{"menu", "language", "coach", "stop", "start", "delete", "clear"} {
+		cases["intent_"+it+".en"] = concat(onboard["en"], lesson[:3], []string{it, "1"})
+	}
+	for it, word := range map[string]string{"menu": "menú", "coach": "necesito ayuda", "stop": "parar", "delete": "borrar"} {
+		cases["intent_"+it+".es"] = concat(onboard["es"], lesson[:3], []string{word, "1"})
+	}
+	cases["intent_stop_start.en"] = concat(onboard["en"], lesson[:3], []string{"stop", "hello", "start"})
+	cases["intent_delete_yes.en"] = concat(onboard["en"], lesson[:3], []string{"delete", "[delete_yes]", "hi"})
+	for name, inputs := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := transcript(t, c, inputs)
+			path := filepath.Join("testdata", "transcripts", name+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./flows/content -update to write it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("transcript %s differs from %s (go test -update rewrites it):\n%s", name, path, diff(string(want), got))
+			}
+		})
+	}
+}
+
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// diff shows the first differing line.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d\nwant: %s\ngot:  %s", i+1, a, b)
+		}
+	}
+	return ""
+}

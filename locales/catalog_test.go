@@ -1,0 +1,127 @@
+package locales_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/lifeline-org/lifeline/locales"
+)
+
+func shipped(t *testing.T) *locales.Catalog {
+	t.Helper()
+	c, err := locales.Load(locales.Files, nil, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// sameInEveryLanguage may equal the English text: names and codes.
+var sameInEveryLanguage = map[string]bool{
+	"kw.stop": true, "kw.start": true, // carriers' English keywords stay
+}
+
+// sameAsEnglish lists (language, id) pairs whose text is rightly the same as
+// English, such as "No", which is spelled alike.
+var sameAsEnglish = map[string]bool{
+	"es:opt.no": true, "fr:opt.no.kw": true,
+}
+
+// TestLocalesComplete proves every locale has every message id of the
+// default language, with the same template variables, and no empty or
+// untranslated text.
+func TestLocalesComplete(t *testing.T) {
+	c := shipped(t)
+	if len(c.Languages()) < 3 {
+		t.Fatalf("want at least en, es, fr; have %v", c.Languages())
+	}
+	en := c.IDs("en")
+	for _, lang := range c.Languages() {
+		ids := c.IDs(lang)
+		for _, id := range en {
+			if !slices.Contains(ids, id) {
+				t.Errorf("%s: missing %s", lang, id)
+				continue
+			}
+			if strings.TrimSpace(c.Raw(lang, id)) == "" {
+				t.Errorf("%s: %s is empty", lang, id)
+			}
+			if a, b := c.VarsIn("en", id), c.VarsIn(lang, id); !slices.Equal(a, b) {
+				t.Errorf("%s: %s uses variables %v, English uses %v", lang, id, b, a)
+			}
+			if lang != "en" && !strings.HasPrefix(id, "meta.") && !sameInEveryLanguage[id] && !sameAsEnglish[lang+":"+id] &&
+				c.Raw(lang, id) == c.Raw("en", id) {
+				t.Errorf("%s: %s is identical to English (untranslated?): %q", lang, id, c.Raw(lang, id))
+			}
+		}
+		for _, id := range ids {
+			if !slices.Contains(en, id) {
+				t.Errorf("%s: %s is not in English (a stray or misspelt id)", lang, id)
+			}
+		}
+		for _, id := range []string{"meta.produced", "meta.reviewed", "lang.name"} {
+			if c.Raw(lang, id) == "" {
+				t.Errorf("%s: needs %s", lang, id)
+			}
+		}
+	}
+}
+
+// TestRenderEverything renders every message in every language with every
+// variable supplied: no fallback to another language, no "<no value>".
+func TestRenderEverything(t *testing.T) {
+	c := shipped(t)
+	for _, lang := range c.Languages() {
+		for _, id := range c.IDs(lang) {
+			data := map[string]string{}
+			for _, v := range c.VarsIn(lang, id) {
+				data[v] = "X"
+			}
+			text, err := c.Text(lang, id, data)
+			if err != nil {
+				t.Errorf("%s %s: %v", lang, id, err)
+			}
+			if strings.Contains(text, "<no value>") || text == "" {
+				t.Errorf("%s %s rendered %q", lang, id, text)
+			}
+		}
+	}
+}
+
+// TestRenderCatchesProblems shows the catalog reports a fallback and a
+// missing template variable rather than hiding them.
+func TestRenderCatchesProblems(t *testing.T) {
+	c := shipped(t)
+	var id string
+	for _, cand := range c.IDs("en") {
+		if len(c.VarsIn("en", cand)) > 0 {
+			id = cand
+			break
+		}
+	}
+	if id == "" {
+		t.Fatal("no message with variables to test")
+	}
+	if _, err := c.Text("en", id, nil); !errors.Is(err, locales.ErrNoValue) {
+		t.Errorf("missing variable: got %v, want ErrNoValue", err)
+	}
+	if _, err := c.Text("es", "no.such.id", nil); err == nil {
+		t.Errorf("unknown id: want an error")
+	}
+	small, err := locales.Load(fstest.MapFS{
+		"x.en.yaml": {Data: []byte("a: \"A\"\nb: \"B\"\n")},
+		"x.es.yaml": {Data: []byte("a: \"Á\"\n")},
+	}, nil, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, err := small.Text("es", "b", nil); !errors.Is(err, locales.ErrFallback) || text != "B" {
+		t.Errorf("fallback: got %q, %v; want the English text and ErrFallback", text, err)
+	}
+	if text, err := small.Text("es", "a", nil); err != nil || text != "Á" {
+		t.Errorf("got %q, %v", text, err)
+	}
+}

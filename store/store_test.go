@@ -1,0 +1,213 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+func accept(t *testing.T, st *store.Store, person, mid, text string) bool {
+	t.Helper()
+	ok, err := st.Accept(context.Background(), store.Accepted{
+		Person: person, MessageID: mid, Channel: "console", Sealed: []byte(text), Address: []byte("addr"), At: t0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func TestStore(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t.Run("accept dedupes by message id", func(t *testing.T) {
+			if !accept(t, st, "p1", "m1", "hello") || accept(t, st, "p1", "m1", "hello") {
+				t.Fatal("want first accepted, second a duplicate")
+			}
+			if !accept(t, st, "p1", "m2", "again") {
+				t.Fatal("a new id must be accepted")
+			}
+			q := st.Queue(st.WorkStream(), "workers")
+			if err := q.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := q.Depth(ctx); n != 2 {
+				t.Fatalf("work items = %d, want 2", n)
+			}
+		})
+		t.Run("turn loads inbox, session and profile; commit saves and queues", func(t *testing.T) {
+			accept(t, st, "p2", "a", "one")
+			accept(t, st, "p2", "b", "two")
+			tr, err := st.Begin(ctx, "p2", "tok", time.Minute, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tr.Inbox) != 2 || string(tr.Inbox[0]) != "one" || tr.Profile["ch"] != "console" || tr.Profile["addr"] != "addr" {
+				t.Fatalf("begin: %+v", tr)
+			}
+			if _, err := st.Begin(ctx, "p2", "other", time.Minute, 16); !errors.Is(err, store.ErrLocked) {
+				t.Fatalf("second worker: got %v, want ErrLocked", err)
+			}
+			sess := flows.Session{Flow: "menu", Node: "main", Fields: map[string]string{"lang": "es"}, Prompt: 3}
+			left, err := st.Commit(ctx, tr, store.Commit{Handled: 2, Session: &sess, Profile: map[string]string{"lang": "es"},
+				Deliveries: []store.Queued{{Channel: "console", Sealed: []byte("reply")}}})
+			if err != nil || left != 0 {
+				t.Fatalf("commit: left %d, %v", left, err)
+			}
+			got, err := st.LoadSession(ctx, "p2")
+			if err != nil || got.Node != "main" || got.Fields["lang"] != "es" || got.Prompt != 3 {
+				t.Fatalf("session %+v, %v", got, err)
+			}
+			if _, err := st.Begin(ctx, "p2", "other", time.Minute, 16); err != nil {
+				t.Fatalf("lock not released after an empty inbox: %v", err)
+			}
+			_ = st.Unlock(ctx, "p2", "other")
+			q := st.Queue(st.OutStream("console"), "senders")
+			_ = q.Ensure(ctx)
+			es, err := q.Read(ctx, "c1", 10, 0)
+			if err != nil || len(es) != 1 || string(es[0].Payload) != "reply" {
+				t.Fatalf("outbound %v, %v", es, err)
+			}
+		})
+		t.Run("a lost lock refuses the commit", func(t *testing.T) {
+			accept(t, st, "p3", "a", "x")
+			tr, err := st.Begin(ctx, "p3", "tok", 50*time.Millisecond, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(120 * time.Millisecond) // let the lock expire (real TTL)
+			if _, err := st.Begin(ctx, "p3", "thief", time.Minute, 16); err != nil {
+				t.Skipf("backend does not expire keys in real time: %v", err)
+			}
+			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1}); !errors.Is(err, store.ErrLockLost) {
+				t.Fatalf("got %v, want ErrLockLost", err)
+			}
+		})
+		t.Run("the session envelope names its owner", func(t *testing.T) {
+			accept(t, st, "p4", "a", "x")
+			tr, _ := st.Begin(ctx, "p4", "tok", time.Minute, 1)
+			s := flows.Session{Flow: "menu"}
+			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Session: &s}); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := st.Redis().Get(ctx, st.PersonKeyNames("p4")[0]).Result()
+			st.Redis().Set(ctx, st.PersonKeyNames("p5")[0], raw, 0)
+			if _, err := st.LoadSession(ctx, "p5"); err == nil {
+				t.Fatal("a session copied to another person must not load")
+			}
+		})
+		t.Run("wipe erases the person but still queues the goodbye", func(t *testing.T) {
+			accept(t, st, "p6", "a", "x")
+			tr, _ := st.Begin(ctx, "p6", "tok", time.Minute, 1)
+			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Wipe: true, Deliveries: []store.Queued{{Channel: "gone", Sealed: []byte("bye")}}}); err != nil {
+				t.Fatal(err)
+			}
+			n, _ := st.Redis().Exists(ctx, st.PersonKeyNames("p6")...).Result()
+			if n != 0 {
+				t.Fatalf("%d keys of the person remain", n)
+			}
+			if l, _ := st.Redis().XLen(ctx, st.OutStream("gone")).Result(); l != 1 {
+				t.Fatalf("goodbye not queued")
+			}
+		})
+		t.Run("sent markers", func(t *testing.T) {
+			if sent, _ := st.WasSent(ctx, "p7", "d1:0"); sent {
+				t.Fatal("not sent yet")
+			}
+			if err := st.MarkSent(ctx, "p7", "d1:0", 42, t0); err != nil {
+				t.Fatal(err)
+			}
+			if sent, _ := st.WasSent(ctx, "p7", "d1:0"); !sent {
+				t.Fatal("marker lost")
+			}
+			recent, _ := st.Recent(ctx, "p7", t0.Add(-time.Hour))
+			if len(recent) != 1 || recent[0] != "out:42" {
+				t.Fatalf("recent = %v", recent)
+			}
+		})
+		t.Run("a dead consumer's entries are claimed", func(t *testing.T) {
+			q := st.Queue(st.Key("q"), "g")
+			if err := q.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Ensure(ctx); err != nil {
+				t.Fatalf("Ensure twice: %v", err)
+			}
+			q.Add(ctx, []byte("job"))
+			es, _ := q.Read(ctx, "dead", 10, 0)
+			if len(es) != 1 {
+				t.Fatalf("read %v", es)
+			}
+			claimed, err := q.Claim(ctx, "alive", 0, 10)
+			if err != nil || len(claimed) != 1 || string(claimed[0].Payload) != "job" {
+				t.Fatalf("claimed %v, %v", claimed, err)
+			}
+			if err := q.Done(ctx, claimed[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := q.Depth(ctx); n != 0 {
+				t.Fatalf("depth %d after done", n)
+			}
+		})
+		t.Run("only one of many workers holds a person", func(t *testing.T) {
+			accept(t, st, "p8", "a", "x")
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			won := 0
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := st.Begin(ctx, "p8", fmt.Sprint("w", i), time.Minute, 1); err == nil {
+						mu.Lock()
+						won++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if won != 1 {
+				t.Fatalf("%d workers got the lock", won)
+			}
+		})
+	})
+}
+
+func TestSealer(t *testing.T) {
+	k1 := make([]byte, 32)
+	k2 := make([]byte, 32)
+	k2[0] = 1
+	old, _ := store.NewSealer(k1, k1)
+	sealed := old.Seal([]byte("+447700900123"))
+	rotated, err := store.NewSealer(k1, k2, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := rotated.Open(sealed)
+	if err != nil || string(plain) != "+447700900123" {
+		t.Fatalf("old ciphertext after rotation: %q %v", plain, err)
+	}
+	if store.SealedWith(rotated.Seal([]byte("x"))) != store.KeyID(k2) {
+		t.Fatal("new data must be sealed with the new key")
+	}
+	if old.PersonID("sms", "+1") != rotated.PersonID("sms", "+1") {
+		t.Fatal("ids must survive a key rotation")
+	}
+	tampered := append([]byte(nil), sealed...)
+	tampered[len(tampered)-1] ^= 1
+	if _, err := old.Open(tampered); !errors.Is(err, store.ErrSealed) {
+		t.Fatalf("tampered: %v", err)
+	}
+	if old.PersonID("sms", "+1") == old.PersonID("telegram", "+1") {
+		t.Fatal("ids must differ by channel")
+	}
+}

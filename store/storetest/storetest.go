@@ -1,0 +1,183 @@
+// Package storetest gives tests real Redis servers: the shared one the
+// machine runs (REDIS_TEST_URL, default redis://127.0.0.1:6379), a private
+// redis-server a test may kill and restart, or the embedded miniredis.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/store"
+)
+
+// Namespace returns a key prefix no other test uses, so tests can share one
+// Redis server.
+func Namespace() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "t" + hex.EncodeToString(b)
+}
+
+var (
+	sharedOnce sync.Once
+	sharedURL  string
+	sharedErr  error
+)
+
+// Shared returns a client of the machine's Redis server. When none answers
+// it starts a private redis-server for the whole test binary; with no
+// redis-server installed the test fails with what to do.
+func Shared(t testing.TB) *redis.Client {
+	t.Helper()
+	sharedOnce.Do(func() {
+		sharedURL = os.Getenv("REDIS_TEST_URL")
+		if sharedURL == "" {
+			sharedURL = "redis://127.0.0.1:6379/0"
+		}
+		if ping(sharedURL) == nil {
+			return
+		}
+		srv, err := start(os.TempDir(), false)
+		if err != nil {
+			sharedErr = fmt.Errorf("no Redis at %s and cannot start one (%v): install redis-server or set REDIS_TEST_URL", sharedURL, err)
+			return
+		}
+		sharedURL = srv.URL()
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	opts, err := redis.ParseURL(sharedURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ping(url string) error {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// Embedded returns a client of a fresh miniredis.
+func Embedded(t testing.TB) *redis.Client {
+	t.Helper()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Backends runs f against the embedded server and a real one.
+func Backends(t *testing.T, f func(t *testing.T, st *store.Store)) {
+	t.Run("embedded", func(t *testing.T) { f(t, store.New(Embedded(t), Namespace())) })
+	t.Run("redis", func(t *testing.T) { f(t, store.New(Shared(t), Namespace())) })
+}
+
+// Server is a private redis-server with append-only persistence, which a
+// test may kill and restart on the same port and data directory.
+type Server struct {
+	dir  string
+	port int
+	aof  bool
+	cmd  *exec.Cmd
+}
+
+// StartServer starts a private redis-server with AOF on (fsync always), and
+// stops it when the test ends.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	s, err := start(t.TempDir(), true)
+	if err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func start(dir string, aof bool) (*Server, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{dir: dir, port: port, aof: aof}
+	return s, s.Start()
+}
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(s.port) + "/0" }
+
+// Addr is host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Dir is the server's data directory (its AOF and RDB files).
+func (s *Server) Dir() string { return s.dir }
+
+// Start starts (or restarts) the server and waits until it answers.
+func (s *Server) Start() error {
+	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--save", "", "--daemonize", "no", "--logfile", filepath.Join(s.dir, "redis.log")}
+	if s.aof {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	s.cmd = exec.Command("redis-server", args...)
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ping(s.URL()) == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server on port %d did not answer", s.port)
+}
+
+// Kill stops the server at once (SIGKILL), as a crash would.
+func (s *Server) Kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+// Stop is Kill for clean-up.
+func (s *Server) Stop() { s.Kill() }
+
+// Client returns a client of the server that is closed when the test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: 20, MinRetryBackoff: 20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
