@@ -1,6 +1,13 @@
 // Package sms is Lifeline's SMS channel, through Twilio. Texts arrive by
 // webhook (Register), replies go out through Twilio's Messages API (Send),
 // and lasting delivery failures come back by status callback (OnStatus).
+//
+// Wiring, in cmd:
+//
+//	a, err := sms.New(cfg, logger)
+//	a.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) { ... }
+//	a.Register(mux)  // before the HTTP server starts
+//	go a.Run(ctx, receiver)
 package sms
 
 import (
@@ -207,7 +214,8 @@ func (a *Adapter) currentReceiver() bot.Receiver {
 //
 // A reply to a carrier keyword (STOP, START...) is dropped: see
 // IsCarrierKeyword. If a later part of a long text fails, a retry sends
-// the earlier parts again.
+// the earlier parts again. Ephemeral is ignored: a text cannot be taken
+// back.
 func (a *Adapter) Send(ctx context.Context, address string, msg bot.Outbound) (int64, error) {
 	to, err := NormalizeE164(address)
 	if err != nil {

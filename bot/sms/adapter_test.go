@@ -275,6 +275,12 @@ func TestSend(t *testing.T) {
 			},
 		},
 		{
+			name:  "accepted with an unreadable answer is sent",
+			msg:   bot.Outbound{Text: "Hi"},
+			mocks: []mock{{status: 201, body: `not json`}},
+			want:  []url.Values{nil},
+		},
+		{
 			name: "empty message is not sent",
 			msg:  bot.Outbound{Text: "  "},
 		},

@@ -13,8 +13,10 @@ var ErrInvalidNumber = errors.New("invalid phone number")
 // NormalizeE164 returns s as an E.164 number ("+" and 8 to 15 digits). It
 // drops spaces, dashes, parentheses, dots and invisible direction marks,
 // reads digits of any script (Arabic-Indic, Devanagari, full-width...) as
-// ASCII digits, and takes a "00" international prefix for "+".
+// ASCII digits, takes a "00" international prefix for "+", and drops a
+// trunk prefix written "(0)" as in "+44 (0)20...".
 func NormalizeE164(s string) (string, error) {
+	s = strings.ReplaceAll(s, "(0)", "")
 	var b strings.Builder
 	b.Grow(16)
 	plus := false

@@ -28,6 +28,11 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 
 // Register adds the Twilio webhooks to mux: POST InboundPath for texts and
 // POST StatusPath for delivery reports.
+//
+// A text that cannot be recorded is answered 503. Twilio sends it again
+// only if the webhook URL asks for retries on 5xx with a connection
+// override fragment (rc and rp, see Twilio's "webhook connection
+// overrides"); otherwise that text is lost.
 func (a *Adapter) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+InboundPath, a.handleInbound)
 	mux.HandleFunc("POST "+StatusPath, a.handleStatus)
