@@ -298,6 +298,13 @@ func TestSend(t *testing.T) {
 			check: wantSendError(bot.SendError{Retryable: true, RetryAfter: 7 * time.Second, Code: 20429}),
 		},
 		{
+			name:  "429 without a twilio body",
+			msg:   bot.Outbound{Text: "Hi"},
+			mocks: []mock{{status: 429, body: `slow down`, header: map[string]string{"Retry-After": "2"}}},
+			want:  []url.Values{nil},
+			check: wantSendError(bot.SendError{Retryable: true, RetryAfter: 2 * time.Second}),
+		},
+		{
 			name:  "opted out 21610",
 			msg:   bot.Outbound{Text: "Hi"},
 			mocks: []mock{{status: 400, body: `{"code":21610,"message":"Attempt to send to unsubscribed recipient +447700900123","status":400}`}},
