@@ -190,7 +190,7 @@ func (a *Adapter) Name() string { return channelName }
 
 // Run hands texts from the webhook to in until ctx ends. SMS arrives by
 // webhook only, so Run just holds the receiver; while it is not running
-// the webhook answers 503 and Twilio delivers again later.
+// the webhook answers 503 (see Register on Twilio's retries).
 func (a *Adapter) Run(ctx context.Context, in bot.Receiver) error {
 	a.mu.Lock()
 	a.receiver = in
