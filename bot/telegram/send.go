@@ -217,6 +217,10 @@ func (a *Adapter) sendError(address, method string, err error) *bot.SendError {
 // parseAddress reads a chat id. The error does not repeat the address,
 // which is personal data.
 func parseAddress(address string) (int64, error) {
+	digits := strings.TrimPrefix(address, "-")
+	if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, errors.New("telegram: address is not a chat id")
+	}
 	chat, err := strconv.ParseInt(address, 10, 64)
 	if err != nil || chat == 0 {
 		return 0, errors.New("telegram: address is not a chat id")

@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	update  = flag.Bool("update", false, "regenerate testdata/"+telegramtest.SpecFile+" from -botapi-spec")
-	specSrc = flag.String("botapi-spec", "../../../shared/specs/telegram-bot-api-9.4.json", "Bot API spec (JSON) to extract methods from")
+	updateGolden = flag.Bool("update", false, "regenerate testdata/"+telegramtest.SpecFile+" from -botapi-spec")
+	specSrc      = flag.String("botapi-spec", "../../../shared/specs/telegram-bot-api-9.4.json", "Bot API spec (JSON) to extract methods from")
 )
 
 // extractMethods reads the published Bot API spec into {method: [param]},
@@ -67,7 +67,7 @@ func TestSpecMethods(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *update {
+		if *updateGolden {
 			if err := os.WriteFile(dst, want, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func TestSpecMethods(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs from the spec; run go test -update", dst)
 		}
-	case *update:
+	case *updateGolden:
 		t.Fatalf("read spec: %v", err)
 	default:
 		t.Logf("spec not found (%v); checking the committed list only", err)
