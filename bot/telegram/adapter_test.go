@@ -499,7 +499,7 @@ func mapsEqual(a, b map[string]string) bool {
 
 func TestSendLongText(t *testing.T) {
 	para := strings.Repeat("Your passport belongs to you. ", 20) // 600 chars
-	emoji := strings.Repeat("🆘", 3000)                              // 6000 UTF-16 units, no spaces
+	emoji := strings.Repeat("🆘", 3000)                           // 6000 UTF-16 units, no spaces
 	lines := strings.Repeat(strings.Repeat("l", 99)+"\n", 100)
 	tests := []struct {
 		name string
