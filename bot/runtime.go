@@ -247,40 +247,27 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 	}
 }
 
-// shardOf picks a worker for an entry. Work entries carry the person id
-// in clear; deliveries are sealed, so they are spread by the person id
-// prefix the runtime puts before the sealed payload.
+// shardOf picks a worker for an entry by its person id, so one person's
+// entries are handled in order within a process.
 func shardOf(e store.Entry, n int) int {
-	key := e.Payload
-	if i := indexByte(key, '|'); i > 0 {
-		key = key[:i]
-	}
 	h := fnv.New32a()
-	h.Write(key)
+	h.Write(e.Payload)
 	return int(h.Sum32() % uint32(n))
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
+func (r *Runtime) handleWork(ctx context.Context, e store.Entry) error {
+	return whileLocked(ctx, func() error { return r.ProcessPerson(ctx, string(e.Payload)) })
 }
 
-func (r *Runtime) handleWork(ctx context.Context, e store.Entry) error {
-	person := string(e.Payload)
+// whileLocked retries f while another worker (maybe in another process)
+// holds the person. That worker drains the person's queue, but an entry is
+// only acknowledged once its own worker has seen the queue empty, so
+// nothing is stranded.
+func whileLocked(ctx context.Context, f func() error) error {
 	delay := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		err := r.ProcessPerson(ctx, person)
-		if !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrLockLost) {
-			return err
-		}
-		// Another worker (maybe in another process) holds this person;
-		// it drains the inbox, but we keep our entry until we have seen
-		// the inbox empty ourselves, so nothing is stranded.
-		if attempt > 200 {
+		err := f()
+		if !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrLockLost) || attempt > 200 || ctx.Err() != nil {
 			return err
 		}
 		sleep(ctx, delay)
@@ -391,12 +378,10 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 	return c, effects
 }
 
-// queued seals a delivery for its channel's outbound stream. The person id
-// goes before the sealed part so senders can keep one person's deliveries in
-// order without opening them.
+// queued seals a delivery for the person's outbox.
 func (r *Runtime) queued(d Delivery) store.Queued {
 	b, _ := json.Marshal(d) // plain data: cannot fail
-	return store.Queued{Channel: d.Channel, Sealed: append([]byte(d.Person+"|"), r.sealer.Seal(b)...)}
+	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b)}
 }
 
 func sessLang(s *flows.Session, c *content.Content) string {

@@ -12,36 +12,58 @@ import (
 	"github.com/lifeline-org/lifeline/store"
 )
 
-// handleDelivery sends one queued delivery. Each message is sent at most
-// once: a sent-marker is checked before and recorded right after the
-// platform accepts it, so only a crash between those two steps can repeat a
-// message. A retryable failure leaves the entry pending for a later try.
+// handleDelivery drains the outbox of the person a channel-stream entry
+// names, oldest delivery first, under the person's sending lock. Each
+// message is sent at most once: the count of sent messages is recorded
+// right after the platform accepts each one, so only a crash between those
+// two steps can repeat a message. A retryable failure leaves the entry
+// pending for a later try.
 func (r *Runtime) handleDelivery(ctx context.Context, e store.Entry) error {
-	d, err := r.openDelivery(e.Payload)
+	person := string(e.Payload)
+	tok := token()
+	return whileLocked(ctx, func() error {
+		for {
+			o, err := r.store.NextOutbound(ctx, person, tok, lockTTL)
+			if err != nil || o == nil {
+				return err
+			}
+			if err := r.deliver(ctx, person, tok, o); err != nil {
+				_ = r.store.UnlockSending(ctx, person, tok)
+				return err
+			}
+		}
+	})
+}
+
+func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outgoing) error {
+	d, err := r.openDelivery(o.Sealed)
 	if err != nil {
-		r.log.Error("delivery unreadable; dropped", "event", "delivery_unreadable", "error", err)
-		return nil
+		r.log.Error("delivery unreadable; dropped", "event", "delivery_unreadable", "person", person, "error", err)
+		return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now())
 	}
 	ch := r.channels[d.Channel]
 	if ch == nil {
-		r.log.Error("delivery for a channel that is not running; dropped", "event", "delivery_no_channel", "person", d.Person, "channel", d.Channel)
-		return nil
+		r.log.Error("delivery for a channel that is not running; dropped", "event", "delivery_no_channel", "person", person, "channel", d.Channel)
+		return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now())
 	}
-	if d.Clear {
+	if d.Clear && o.Sent == 0 {
 		r.clear(ctx, ch, d)
 	}
-	for i, m := range d.Msgs {
-		marker := d.ID + ":" + strconv.Itoa(i)
-		sent, err := r.store.WasSent(ctx, d.Person, marker)
+	if len(d.Msgs) == 0 {
+		return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now())
+	}
+	for i := o.Sent; i < len(d.Msgs); i++ {
+		pm, stop, err := r.sendOne(ctx, ch, d, d.Msgs[i])
 		if err != nil {
 			return err
 		}
-		if sent {
-			continue
-		}
-		stop, err := r.sendOne(ctx, ch, d, marker, m)
-		if err != nil || stop {
+		last := stop || i == len(d.Msgs)-1
+		if err := r.store.MarkSent(ctx, person, tok, o, i+1, last, pm, r.now()); err != nil {
+			r.log.Error("sent but not marked; a retry may repeat it", "event", "mark_sent_failed", "person", person, "error", err)
 			return err
+		}
+		if stop {
+			return nil
 		}
 	}
 	return nil
@@ -49,14 +71,11 @@ func (r *Runtime) handleDelivery(ctx context.Context, e store.Entry) error {
 
 // sendOne sends one message with retries. stop reports that the rest of the
 // delivery should be dropped (the person is unreachable or opted out).
-func (r *Runtime) sendOne(ctx context.Context, ch Channel, d Delivery, marker string, m Outbound) (stop bool, err error) {
+func (r *Runtime) sendOne(ctx context.Context, ch Channel, d Delivery, m Outbound) (pm int64, stop bool, err error) {
 	for attempt := 1; ; attempt++ {
 		pm, err := ch.Send(ctx, d.Address, m)
 		if err == nil {
-			if err := r.store.MarkSent(ctx, d.Person, marker, pm, r.now()); err != nil {
-				r.log.Error("sent but not marked; a retry may repeat it", "event", "mark_sent_failed", "person", d.Person, "error", err)
-			}
-			return false, nil
+			return pm, false, nil
 		}
 		se := AsSendError(err)
 		switch {
@@ -66,15 +85,15 @@ func (r *Runtime) sendOne(ctx context.Context, ch Channel, d Delivery, marker st
 				fields = map[string]string{"stopped": "1", "optout": "carrier"}
 			}
 			if err := r.store.SetProfile(ctx, d.Person, fields); err != nil {
-				return false, err
+				return 0, false, err
 			}
 			r.log.Info("person unreachable; delivery dropped", "event", "send_unreachable", "person", d.Person, "channel", d.Channel, "code", se.Code, "opted_out", se.OptedOut)
-			return true, nil
+			return 0, true, nil
 		case !se.Retryable:
 			r.log.Warn("message refused by the platform; not retried", "event", "send_refused", "person", d.Person, "channel", d.Channel, "code", se.Code, "error", se.Err)
-			return false, nil
+			return 0, false, nil
 		case attempt >= maxAttempts:
-			return false, fmt.Errorf("send: %d attempts failed: %w", attempt, err)
+			return 0, false, fmt.Errorf("send: %d attempts failed: %w", attempt, err)
 		}
 		wait := se.RetryAfter
 		if wait <= 0 {
@@ -83,7 +102,7 @@ func (r *Runtime) sendOne(ctx context.Context, ch Channel, d Delivery, marker st
 		r.log.Info("send failed; retrying", "event", "send_retry", "person", d.Person, "channel", d.Channel, "code", se.Code, "wait_ms", wait.Milliseconds())
 		sleep(ctx, wait)
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return 0, false, ctx.Err()
 		}
 	}
 }
@@ -120,13 +139,9 @@ func (r *Runtime) clear(ctx context.Context, ch Channel, d Delivery) {
 	}
 }
 
-func (r *Runtime) openDelivery(payload []byte) (Delivery, error) {
+func (r *Runtime) openDelivery(sealed []byte) (Delivery, error) {
 	var d Delivery
-	i := indexByte(payload, '|')
-	if i < 0 {
-		return d, fmt.Errorf("delivery without person prefix")
-	}
-	plain, err := r.sealer.Open(payload[i+1:])
+	plain, err := r.sealer.Open(sealed)
 	if err != nil {
 		return d, err
 	}
@@ -138,9 +153,7 @@ func (r *Runtime) Enqueue(ctx context.Context, d Delivery) error {
 	if d.ID == "" {
 		d.ID = token()
 	}
-	q := r.queued(d)
-	_, err := r.store.Queue(r.store.OutStream(d.Channel), "senders").Add(ctx, q.Sealed)
-	return err
+	return r.store.Enqueue(ctx, d.Person, r.queued(d))
 }
 
 // Settle waits until every queue is empty: every accepted message handled

@@ -47,13 +47,15 @@ const (
 	kInbox   = "in"     // list of sealed inbound messages, oldest first
 	kLock    = "lock"   // per-person lock token
 	kSeen    = "seen"   // zset of platform message ids → time, for dedupe
-	kSent    = "sent"   // zset of sent-markers → time
+	kSent    = "sent"   // hash: delivery id → messages of it already sent
 	kRecent  = "recent" // zset of platform message ids on both sides → time
+	kOutbox  = "out"    // list of queued deliveries, oldest first
+	kSLock   = "slock"  // per-person sending lock
 )
 
 // PersonKeys are every key suffix a person owns; deleting them erases the
 // person.
-var PersonKeys = []string{kSession, kProfile, kInbox, kLock, kSeen, kSent, kRecent}
+var PersonKeys = []string{kSession, kProfile, kInbox, kLock, kSeen, kSent, kRecent, kOutbox, kSLock}
 
 func (s *Store) pkey(person, suffix string) string {
 	return s.ns + ":{u:" + person + "}:" + suffix
@@ -255,8 +257,11 @@ for k = 1, np do
   i = i + 2
 end
 local nd = tonumber(ARGV[i]); i = i + 1
+local person = ARGV[i]; i = i + 1
+local outbox = KEYS[4 + nwipe + 1]
 for k = 1, nd do
-  redis.call('XADD', KEYS[4 + nwipe + k], '*', 'p', ARGV[i])
+  redis.call('RPUSH', outbox, ARGV[i])
+  redis.call('XADD', KEYS[4 + nwipe + 1 + k], '*', 'p', person)
   i = i + 1
 end
 local left = redis.call('LLEN', KEYS[2])
@@ -275,9 +280,10 @@ type Commit struct {
 	Deliveries []Queued
 }
 
-// Queued is one sealed payload for a channel's outbound stream.
+// Queued is one delivery for a person's outbox.
 type Queued struct {
 	Channel string
+	ID      string // unique; names the delivery's sent-marker
 	Sealed  []byte
 }
 
@@ -308,10 +314,11 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	for f, v := range c.Profile {
 		args = append(args, f, v)
 	}
-	args = append(args, len(c.Deliveries))
+	args = append(args, len(c.Deliveries), person)
+	keys = append(keys, s.pkey(person, kOutbox))
 	for _, d := range c.Deliveries {
 		keys = append(keys, s.OutStream(d.Channel))
-		args = append(args, d.Sealed)
+		args = append(args, outboxEntry(d))
 	}
 	left, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
@@ -382,37 +389,127 @@ func (s *Store) ForgetRecent(ctx context.Context, person string) error {
 	return s.rdb.Del(ctx, s.pkey(person, kRecent)).Err()
 }
 
-// WasSent reports whether the marker was recorded.
-func (s *Store) WasSent(ctx context.Context, person, marker string) (bool, error) {
-	err := s.rdb.ZScore(ctx, s.pkey(person, kSent), marker).Err()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	return err == nil, err
+func outboxEntry(d Queued) []byte {
+	return append([]byte(d.ID+"|"), d.Sealed...)
 }
 
-var markSentScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[2], now, ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+var enqueueScript = redis.NewScript(`
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'p', ARGV[2])
+return 1
+`)
+
+// Enqueue queues a delivery for a person outside a turn (a broadcast, a
+// coach's reply).
+func (s *Store) Enqueue(ctx context.Context, person string, d Queued) error {
+	err := enqueueScript.Run(ctx, s.rdb, []string{s.pkey(person, kOutbox), s.OutStream(d.Channel)}, outboxEntry(d), person).Err()
+	if err != nil {
+		return fmt.Errorf("enqueue delivery: %w", err)
+	}
+	return nil
+}
+
+// nextScript takes (or renews) the person's sending lock and returns the
+// oldest delivery with the number of its messages already sent; with an
+// empty outbox it releases the lock and returns nil.
+var nextScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return -1 end
+local head = redis.call('LINDEX', KEYS[2], 0)
+if not head then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local id = string.match(head, '^[^|]*')
+local n = tonumber(redis.call('HGET', KEYS[3], id) or '0')
+return {head, n}
+`)
+
+// Outgoing is the oldest delivery in a person's outbox.
+type Outgoing struct {
+	ID     string
+	Sealed []byte
+	// Sent messages of it were already accepted by the platform (a retry
+	// after a crash starts after them).
+	Sent int
+}
+
+// NextOutbound locks the person's sending side for ttl and returns their
+// oldest queued delivery, or nil (and the lock released) when none waits.
+// One person's deliveries are thus sent in order, by one sender at a time,
+// whatever the number of processes. It returns ErrLocked when another
+// sender holds the person.
+func (s *Store) NextOutbound(ctx context.Context, person, token string, ttl time.Duration) (*Outgoing, error) {
+	res, err := nextScript.Run(ctx, s.rdb, []string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent)},
+		token, ttl.Milliseconds()).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("next delivery: %w", err)
+	}
+	if n, ok := res.(int64); ok && n == -1 {
+		return nil, ErrLocked
+	}
+	parts, ok := res.([]any)
+	if !ok || len(parts) != 2 {
+		return nil, fmt.Errorf("next delivery: unexpected reply %T", res)
+	}
+	head, _ := parts[0].(string)
+	sent, _ := parts[1].(int64)
+	id, sealed, _ := strings.Cut(head, "|")
+	return &Outgoing{ID: id, Sealed: []byte(sealed), Sent: int(sent)}, nil
+}
+
+// sentScript records that the first ARGV[3] messages of delivery ARGV[2]
+// were sent; when ARGV[4] is 1 the delivery is complete and leaves the
+// outbox. The platform's message id is kept for clearing the chat.
+var sentScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local now = tonumber(ARGV[6])
+if ARGV[4] == '1' then
+  redis.call('LPOP', KEYS[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+else
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[4], now, ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[7]))
+  redis.call('PEXPIRE', KEYS[4], ARGV[7])
 end
 return 1
 `)
 
-// MarkSent records that marker was sent (and the platform's id of the sent
-// message, for clearing the chat later; 0 for none).
-func (s *Store) MarkSent(ctx context.Context, person, marker string, platformMsg int64, now time.Time) error {
+// MarkSent records that the first n messages of the person's oldest
+// delivery are sent; done removes the delivery from the outbox. platformMsg
+// is the platform's id of the message just sent (0 for none).
+func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing, n int, done bool, platformMsg int64, now time.Time) error {
 	pm := ""
 	if platformMsg != 0 {
 		pm = "out:" + strconv.FormatInt(platformMsg, 10)
 	}
-	return markSentScript.Run(ctx, s.rdb, []string{s.pkey(person, kSent), s.pkey(person, kRecent)},
-		now.UnixMilli(), IdempotencyTTL.Milliseconds(), marker, pm).Err()
+	fin := "0"
+	if done {
+		fin = "1"
+	}
+	res, err := sentScript.Run(ctx, s.rdb,
+		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent)},
+		token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("mark sent: %w", err)
+	}
+	if res < 0 {
+		return ErrLockLost
+	}
+	return nil
+}
+
+// UnlockSending releases the person's sending lock if token holds it.
+func (s *Store) UnlockSending(ctx context.Context, person, token string) error {
+	return unlockScript.Run(ctx, s.rdb, []string{s.pkey(person, kSLock)}, token).Err()
 }
 
 // DeletePerson erases every key of a person.

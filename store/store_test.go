@@ -74,8 +74,11 @@ func TestStore(t *testing.T) {
 			q := st.Queue(st.OutStream("console"), "senders")
 			_ = q.Ensure(ctx)
 			es, err := q.Read(ctx, "c1", 10, 0)
-			if err != nil || len(es) != 1 || string(es[0].Payload) != "reply" {
-				t.Fatalf("outbound %v, %v", es, err)
+			if err != nil || len(es) != 1 || string(es[0].Payload) != "p2" {
+				t.Fatalf("outbound notice %v, %v", es, err)
+			}
+			if o, err := st.NextOutbound(ctx, "p2", "s", time.Minute); err != nil || o == nil || string(o.Sealed) != "reply" {
+				t.Fatalf("outbox %+v, %v", o, err)
 			}
 		})
 		t.Run("a lost lock refuses the commit", func(t *testing.T) {
@@ -111,23 +114,51 @@ func TestStore(t *testing.T) {
 			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Wipe: true, Deliveries: []store.Queued{{Channel: "gone", Sealed: []byte("bye")}}}); err != nil {
 				t.Fatal(err)
 			}
-			n, _ := st.Redis().Exists(ctx, st.PersonKeyNames("p6")...).Result()
+			n, _ := st.Redis().Exists(ctx, st.PersonKeyNames("p6")[:7]...).Result()
 			if n != 0 {
 				t.Fatalf("%d keys of the person remain", n)
 			}
 			if l, _ := st.Redis().XLen(ctx, st.OutStream("gone")).Result(); l != 1 {
 				t.Fatalf("goodbye not queued")
 			}
-		})
-		t.Run("sent markers", func(t *testing.T) {
-			if sent, _ := st.WasSent(ctx, "p7", "d1:0"); sent {
-				t.Fatal("not sent yet")
+			if o, err := st.NextOutbound(ctx, "p6", "tok", time.Minute); err != nil || o == nil {
+				t.Fatalf("goodbye not in the outbox: %v", err)
 			}
-			if err := st.MarkSent(ctx, "p7", "d1:0", 42, t0); err != nil {
+		})
+		t.Run("outbox sends in order and remembers what was sent", func(t *testing.T) {
+			for _, id := range []string{"d1", "d2"} {
+				if err := st.Enqueue(ctx, "p7", store.Queued{Channel: "test", ID: id, Sealed: []byte("payload " + id)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o, err := st.NextOutbound(ctx, "p7", "tok", time.Minute)
+			if err != nil || o == nil || o.ID != "d1" || string(o.Sealed) != "payload d1" || o.Sent != 0 {
+				t.Fatalf("next = %+v, %v", o, err)
+			}
+			if _, err := st.NextOutbound(ctx, "p7", "other", time.Minute); !errors.Is(err, store.ErrLocked) {
+				t.Fatalf("a second sender: %v, want ErrLocked", err)
+			}
+			if err := st.MarkSent(ctx, "p7", "tok", o, 1, false, 42, t0); err != nil {
 				t.Fatal(err)
 			}
-			if sent, _ := st.WasSent(ctx, "p7", "d1:0"); !sent {
-				t.Fatal("marker lost")
+			// A crash here: the next sender resumes after the sent message.
+			_ = st.UnlockSending(ctx, "p7", "tok")
+			o, _ = st.NextOutbound(ctx, "p7", "tok2", time.Minute)
+			if o.ID != "d1" || o.Sent != 1 {
+				t.Fatalf("resume = %+v, want d1 with 1 sent", o)
+			}
+			if err := st.MarkSent(ctx, "p7", "tok2", o, 2, true, 0, t0); err != nil {
+				t.Fatal(err)
+			}
+			o, _ = st.NextOutbound(ctx, "p7", "tok2", time.Minute)
+			if o == nil || o.ID != "d2" {
+				t.Fatalf("then %+v, want d2", o)
+			}
+			if err := st.MarkSent(ctx, "p7", "tok2", o, 1, true, 0, t0); err != nil {
+				t.Fatal(err)
+			}
+			if o, err := st.NextOutbound(ctx, "p7", "tok2", time.Minute); o != nil || err != nil {
+				t.Fatalf("empty outbox: %+v, %v", o, err)
 			}
 			recent, _ := st.Recent(ctx, "p7", t0.Add(-time.Hour))
 			if len(recent) != 1 || recent[0] != "out:42" {

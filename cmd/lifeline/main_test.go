@@ -75,7 +75,7 @@ func TestConsoleDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"1  English", "2  Español", "Bienvenido", "NOTHING SURVIVES A RESTART"} {
+	for _, want := range []string{"1  English", "2  Español", "bienvenida a Lifeline", "NOTHING SURVIVES A RESTART"} {
 		if !strings.Contains(out+errOut, want) {
 			t.Errorf("output lacks %q:\n%s\n%s", want, out, errOut)
 		}

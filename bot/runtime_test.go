@@ -1,0 +1,387 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// recorder is a channel that accepts every message at once and records it.
+type recorder struct {
+	mu   sync.Mutex
+	sent []string
+	// fail, when set, decides the error for each send attempt.
+	fail func(n int) error
+	n    int
+}
+
+func (r *recorder) Name() string                                  { return "test" }
+func (r *recorder) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }
+func (r *recorder) Send(_ context.Context, addr string, m bot.Outbound) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	if r.fail != nil {
+		if err := r.fail(r.n); err != nil {
+			return 0, err
+		}
+	}
+	var opts []string
+	for _, o := range m.Options {
+		opts = append(opts, o.Label)
+	}
+	line := addr + ": " + m.Text
+	if len(opts) > 0 {
+		line += " [" + strings.Join(opts, " | ") + "]"
+	}
+	r.sent = append(r.sent, line)
+	return int64(len(r.sent)), nil
+}
+
+func (r *recorder) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.sent...)
+}
+
+var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
+
+type harness struct {
+	t      *testing.T
+	st     *store.Store
+	rt     *bot.Runtime
+	ch     *recorder
+	n      int
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func sealer(t testing.TB) *store.Sealer {
+	k := make([]byte, 32)
+	s, err := store.NewSealer(k, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newHarness runs a runtime (one "process") on st with a recording channel.
+func newHarness(t *testing.T, st *store.Store, ch *recorder) *harness {
+	t.Helper()
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch == nil {
+		ch = &recorder{}
+	}
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, st: st, rt: rt, ch: ch, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(h.done); _ = rt.Run(ctx) }()
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+}
+
+// say sends text as addr and waits until every reply is out.
+func (h *harness) say(addr string, texts ...string) {
+	h.t.Helper()
+	for _, text := range texts {
+		h.n++
+		err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("m%d-%d", h.n, rand.Int()), Text: text})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.settle()
+	}
+}
+
+func (h *harness) settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.rt.Settle(ctx); err != nil {
+		h.t.Fatalf("settle: %v", err)
+	}
+}
+
+var onboarding = []string{"hi", "1", "1"}
+
+func TestConversationThroughRedis(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		h := newHarness(t, st, nil)
+		h.say("+100", onboarding...)
+		h.say("+100", "1")
+		got := strings.Join(h.ch.lines(), "\n")
+		for _, want := range []string{"Choose your language: [English | Español | Français]", "What would you like to do?", "Choose a topic:"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("transcript lacks %q:\n%s", want, got)
+			}
+		}
+	})
+}
+
+func TestDuplicateHandledOnce(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	h := newHarness(t, st, nil)
+	in := bot.Inbound{Channel: "test", Address: "+200", MessageID: "same", Text: "hi"}
+	for range 3 {
+		if err := h.rt.Accept(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.settle()
+	if n := len(h.ch.lines()); n != 1 {
+		t.Fatalf("a message delivered 3 times got %d replies, want 1:\n%v", n, h.ch.lines())
+	}
+}
+
+// TestOrderUnderConcurrency: two goroutines deliver 100 messages each for
+// one person to two runtimes sharing Redis; the replies are exactly those of
+// the same messages handled one at a time in the order they were accepted.
+func TestOrderUnderConcurrency(t *testing.T) {
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	ch := &recorder{}
+	a := newHarness(t, store.New(rdb, ns), ch)
+	b := newHarness(t, store.New(rdb, ns), ch)
+	a.say("+300", onboarding...)
+	words := []string{"1", "2", "menu", "3", "banana", "1", "4", "5", "language", "1"}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	for g, h := range []*harness{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				text := words[(i*7+g*3)%len(words)]
+				mu.Lock()
+				err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+300", MessageID: fmt.Sprintf("g%d-%d", g, i), Text: text})
+				order = append(order, text)
+				mu.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	a.settle()
+	b.settle()
+	concurrent := ch.lines()
+
+	seq := newHarness(t, store.New(rdb, storetest.Namespace()), nil)
+	seq.say("+300", onboarding...)
+	seq.say("+300", order...)
+	sequential := seq.ch.lines()
+	if strings.Join(concurrent, "\n") != strings.Join(sequential, "\n") {
+		t.Fatalf("concurrent transcript (%d lines) differs from sequential (%d lines)", len(concurrent), len(sequential))
+	}
+}
+
+// TestRedisRestartMidLesson kills a real redis-server (AOF on) in the middle
+// of the lesson, restarts it, and the conversation goes on where it was —
+// with a new runtime too, as after a process restart.
+func TestRedisRestartMidLesson(t *testing.T) {
+	srv := storetest.StartServer(t)
+	ns := storetest.Namespace()
+	h := newHarness(t, store.New(srv.Client(t), ns), nil)
+	h.say("+400", onboarding...)
+	h.say("+400", "1", lessonDigit(t), "1")
+	before := h.ch.lines()
+	last := before[len(before)-1]
+	if !strings.Contains(last, "Continue") {
+		t.Fatalf("expected to be mid-lesson, last reply: %s", last)
+	}
+	h.stop()
+	srv.Kill()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, store.New(srv.Client(t), ns), nil)
+	h2.say("+400", "1")
+	after := h2.ch.lines()
+	if len(after) == 0 || strings.Contains(after[0], "Choose your language") || strings.Contains(after[0], "What would you like") {
+		t.Fatalf("conversation did not continue after the restart: %v", after)
+	}
+}
+
+func lessonDigit(t *testing.T) string {
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Def.Flows["rights"]
+	for i, ch := range f.Nodes[f.Start].Choices {
+		if ch.ID == "documents" {
+			return fmt.Sprint(i + 1)
+		}
+	}
+	t.Fatal("no documents lesson in the rights menu")
+	return ""
+}
+
+func TestBadInputIsHandled(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	h := newHarness(t, st, nil)
+	h.say("+500", onboarding...)
+	h.say("+500", strings.Repeat("ü", 100_000), "\x00\xff\xfe binary \x01", "")
+	lines := h.ch.lines()
+	if len(lines) < 6 {
+		t.Fatalf("want a reply to every message, got %v", lines)
+	}
+	for _, l := range lines {
+		if strings.ContainsRune(l, 0) || len(l) > 8000 {
+			t.Fatalf("bad reply %q", l[:min(len(l), 200)])
+		}
+	}
+}
+
+func TestNotTextGetsAPoliteAnswer(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	h := newHarness(t, st, nil)
+	if err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+600", MessageID: "p", NotText: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	if l := h.ch.lines(); len(l) != 1 || !strings.Contains(l[0], "only read text") {
+		t.Fatalf("got %v", l)
+	}
+}
+
+func TestSendRetriesAndMarksUnreachable(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	ch := &recorder{fail: func(n int) error {
+		if n <= 2 {
+			return &bot.SendError{Retryable: true, RetryAfter: 10 * time.Millisecond, Code: 429}
+		}
+		return nil
+	}}
+	h := newHarness(t, st, ch)
+	h.say("+700", "hi")
+	if l := ch.lines(); len(l) != 1 {
+		t.Fatalf("after two 429s want the message once, got %v", l)
+	}
+	ch.mu.Lock()
+	ch.fail = func(int) error { return &bot.SendError{Unreachable: true, Code: 403} }
+	ch.mu.Unlock()
+	h.say("+700", "1")
+	p, err := st.Profile(context.Background(), h.rt.PersonID("test", "+700"))
+	if err != nil || p["unreachable"] != "1" {
+		t.Fatalf("profile %v, %v: want unreachable", p, err)
+	}
+}
+
+// TestNoPersonalDataAtRest: after a conversation, no key or value in Redis
+// holds the address or the text the person typed.
+func TestNoPersonalDataAtRest(t *testing.T) {
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	h := newHarness(t, store.New(rdb, ns), nil)
+	h.say("+447700900777", "hello there secretword")
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, ns+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		dump, err := rdb.Dump(ctx, k).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"+447700900777", "447700900777", "secretword"} {
+			if strings.Contains(k, secret) || strings.Contains(dump, secret) {
+				t.Errorf("key %s holds %q in plain text", k, secret)
+			}
+		}
+	}
+}
+
+// BenchmarkTurn measures one full turn against real Redis — accept, lock,
+// load, step, save, enqueue, send — and the Redis round trips it takes.
+func BenchmarkTurn(b *testing.B) {
+	rdb := storetest.Shared(b)
+	var trips counter
+	rdb.AddHook(&trips)
+	st := store.New(rdb, storetest.Namespace())
+	c, err := testContent()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer(b), Content: c, Channels: []bot.Channel{&recorder{}}})
+	ctx := context.Background()
+	person := rt.PersonID("test", "+1")
+	i := 0
+	send := func(text string) {
+		i++
+		if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+1", MessageID: fmt.Sprint("b", i), Text: text}); err != nil {
+			b.Fatal(err)
+		}
+		if err := rt.ProcessPerson(ctx, person); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, s := range onboarding {
+		send(s)
+	}
+	trips.reset()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		send("menu")
+	}
+	b.ReportMetric(float64(trips.accept.Load())/float64(b.N), "accept-roundtrips/op")
+	b.ReportMetric(float64(trips.turn.Load())/float64(b.N), "turn-roundtrips/op")
+}
+
+// counter counts Redis round trips (a pipeline counts once), split into
+// the accept and the turn.
+type counter struct {
+	accept, turn atomic.Int64
+}
+
+func (c *counter) reset() { c.accept.Store(0); c.turn.Store(0) }
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isAccept(cmd) {
+			c.accept.Add(1)
+		} else {
+			c.turn.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.turn.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// isAccept tells the accept script's calls apart by their key count.
+func isAccept(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	return len(args) > 2 && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && fmt.Sprint(args[2]) == "5"
+}
