@@ -2,6 +2,7 @@ package locales_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -24,10 +25,16 @@ var sameInEveryLanguage = map[string]bool{
 	"kw.stop": true, "kw.start": true, // carriers' English keywords stay
 }
 
-// sameAsEnglish lists (language, id) pairs whose text is rightly the same as
-// English, such as "No", which is spelled alike.
-var sameAsEnglish = map[string]bool{
-	"es:opt.no": true, "fr:opt.no.kw": true,
+// sameAsEnglish reports whether a locale declares, in its
+// meta.same_as_english list, that id is rightly spelt as in English (the
+// Spanish "No", a name).
+func sameAsEnglish(c *locales.Catalog, lang, id string) bool {
+	for _, s := range strings.Split(c.Raw(lang, "meta.same_as_english"), ",") {
+		if strings.TrimSpace(s) == id {
+			return true
+		}
+	}
+	return false
 }
 
 // TestLocalesComplete proves every locale has every message id of the
@@ -52,7 +59,7 @@ func TestLocalesComplete(t *testing.T) {
 			if a, b := c.VarsIn("en", id), c.VarsIn(lang, id); !slices.Equal(a, b) {
 				t.Errorf("%s: %s uses variables %v, English uses %v", lang, id, b, a)
 			}
-			if lang != "en" && !strings.HasPrefix(id, "meta.") && !sameInEveryLanguage[id] && !sameAsEnglish[lang+":"+id] &&
+			if lang != "en" && !strings.HasPrefix(id, "meta.") && !sameInEveryLanguage[id] && !sameAsEnglish(c, lang, id) &&
 				c.Raw(lang, id) == c.Raw("en", id) {
 				t.Errorf("%s: %s is identical to English (untranslated?): %q", lang, id, c.Raw(lang, id))
 			}
@@ -123,5 +130,29 @@ func TestRenderCatchesProblems(t *testing.T) {
 	}
 	if text, err := small.Text("es", "a", nil); err != nil || text != "Á" {
 		t.Errorf("got %q, %v", text, err)
+	}
+}
+
+// TestPlurals renders the plural message in every language for the counts
+// where CLDR rules differ (Russian few/many, Arabic zero/two/few/many…): a
+// form must exist for each, with the count in it.
+func TestPlurals(t *testing.T) {
+	c := shipped(t)
+	for _, lang := range c.Languages() {
+		for _, n := range []int{0, 1, 2, 3, 5, 11, 21, 101} {
+			text, err := c.Plural(lang, "jobs.digest_intro", n, nil)
+			if err != nil {
+				t.Errorf("%s %d: %v", lang, n, err)
+			}
+			if !strings.Contains(text, fmt.Sprint(n)) && !strings.ContainsAny(text, "٠١٢٣٤٥٦٧٨٩०१२३४५६७८९") {
+				t.Errorf("%s %d: %q lacks the count", lang, n, text)
+			}
+		}
+	}
+	if one, _ := c.Plural("en", "jobs.digest_intro", 1, nil); !strings.Contains(one, "1 new job this") {
+		t.Errorf("en one: %q", one)
+	}
+	if many, _ := c.Plural("en", "jobs.digest_intro", 21, nil); !strings.Contains(many, "21 new jobs") {
+		t.Errorf("en other: %q", many)
 	}
 }
