@@ -3,6 +3,8 @@ package telegram
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,5 +188,69 @@ func TestPollingDropsUpdateThatPanics(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "panicked") {
 		t.Error("panic not logged")
+	}
+}
+
+// A short journey through the fake, as the runtime's tests would drive
+// it: the bot offers buttons, the person presses one, then clears.
+func TestJourneyWithFake(t *testing.T) {
+	f := newFixture(t, nil)
+	f.private = append(f.private, "Yes please", "Are you safe?")
+	rec := &recorder{}
+	f.run(t, rec)
+
+	hi := f.api.Type(chatID, "hi")
+	waitFor(t, "hi", func() bool { return len(rec.inbound()) == 1 })
+	_, err := f.a.Send(context.Background(), chatAddr, bot.Outbound{
+		Text: "Are you safe?", Prompt: 3,
+		Options: []bot.OutOption{{ID: "yes", Label: "Yes please"}, {ID: "no", Label: "No"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	press := f.api.Press(t, chatID, "Yes please")
+	waitFor(t, "the press", func() bool { return len(rec.inbound()) == 2 })
+	got := rec.inbound()
+	if got[0].MessageID != uids(hi)[0] || got[1].MessageID != uids(press)[0] || got[1].Choice != "yes" || got[1].Prompt != 3 {
+		t.Errorf("accepted %+v", got)
+	}
+
+	var recent []int64
+	for _, m := range f.api.Messages(chatID) {
+		recent = append(recent, int64(m.ID))
+	}
+	if got[0].PlatformMsg != recent[0] {
+		t.Errorf("PlatformMsg %d, want the chat's first message %d", got[0].PlatformMsg, recent[0])
+	}
+	if err := f.a.Clear(context.Background(), chatAddr, recent); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.api.Messages(chatID) {
+		if !m.Deleted {
+			t.Errorf("message %d left after Clear", m.ID)
+		}
+	}
+}
+
+func TestJourneyWebhookWithFake(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.WebhookURL = "https://lifeline.example.org/telegram/webhook"
+		c.WebhookSecret = testSecret
+	})
+	rec := &recorder{}
+	f.run(t, rec)
+	waitFor(t, "setWebhook", func() bool { return len(f.api.CallsTo("setWebhook")) == 1 })
+	mux := http.NewServeMux()
+	f.a.Register(mux)
+	for range 2 {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, f.api.WebhookRequest(telegramtest.TextUpdate(chatID, "hi"), testSecret))
+		if w.Code != http.StatusOK {
+			t.Errorf("status %d", w.Code)
+		}
+	}
+	got := rec.inbound()
+	if len(got) != 2 || got[0].Text != "hi" || got[0].MessageID == got[1].MessageID {
+		t.Errorf("accepted %+v", got)
 	}
 }

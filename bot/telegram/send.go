@@ -98,7 +98,7 @@ func (a *Adapter) Clear(ctx context.Context, address string, ids []int64) error 
 	msgIDs = slices.Compact(msgIDs)
 	failed, err := a.deleteMessages(ctx, address, chat, msgIDs)
 	if failed > 0 {
-		a.log.Info("telegram messages not deleted", "count", failed, "of", len(msgIDs))
+		a.log.Info("telegram messages not deleted", "count", failed, "total", len(msgIDs))
 	}
 	return err
 }

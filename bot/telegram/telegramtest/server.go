@@ -223,23 +223,7 @@ func (s *Server) Queue(updates ...*models.Update) []int64 {
 	defer s.mu.Unlock()
 	ids := make([]int64, 0, len(updates))
 	for _, u := range updates {
-		if m := u.Message; m != nil {
-			s.nextMsg++
-			m.ID = s.nextMsg
-			s.msgs[m.Chat.ID] = append(s.msgs[m.Chat.ID], &Message{
-				ID: m.ID, Chat: m.Chat.ID, FromPerson: true, Text: m.Text, At: time.Unix(int64(m.Date), 0),
-			})
-		}
-		if u.ID == 0 {
-			s.nextUpd++
-			u.ID = s.nextUpd
-		} else if u.ID > s.nextUpd {
-			s.nextUpd = u.ID
-		}
-		b, err := json.Marshal(u)
-		if err != nil {
-			panic(fmt.Sprintf("telegramtest: marshal update: %v", err))
-		}
+		b := s.record(u)
 		s.updates = append(s.updates, b)
 		s.updateIDs = append(s.updateIDs, u.ID)
 		ids = append(ids, u.ID)
@@ -247,6 +231,44 @@ func (s *Server) Queue(updates ...*models.Update) []int64 {
 	close(s.wake)
 	s.wake = make(chan struct{})
 	return ids
+}
+
+// record gives u its ids, notes its message in the chat and returns it as
+// JSON. s.mu is held.
+func (s *Server) record(u *models.Update) []byte {
+	if m := u.Message; m != nil {
+		s.nextMsg++
+		m.ID = s.nextMsg
+		s.msgs[m.Chat.ID] = append(s.msgs[m.Chat.ID], &Message{
+			ID: m.ID, Chat: m.Chat.ID, FromPerson: true, Text: m.Text, At: time.Unix(int64(m.Date), 0),
+		})
+	}
+	if u.ID == 0 {
+		s.nextUpd++
+		u.ID = s.nextUpd
+	} else if u.ID > s.nextUpd {
+		s.nextUpd = u.ID
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		panic(fmt.Sprintf("telegramtest: marshal update: %v", err))
+	}
+	return b
+}
+
+// WebhookRequest is Telegram's webhook call delivering u (given ids as by
+// Queue), with the secret token header unless secret is empty. Serve it
+// with the mux the adapter registered on.
+func (s *Server) WebhookRequest(u *models.Update, secret string) *http.Request {
+	s.mu.Lock()
+	b := s.record(u)
+	s.mu.Unlock()
+	r := httptest.NewRequest(http.MethodPost, "/telegram/webhook", bytes.NewReader(b))
+	r.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		r.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+	}
+	return r
 }
 
 // Type queues a text message from the person in private chat.
