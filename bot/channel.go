@@ -34,6 +34,9 @@ type Inbound struct {
 	PlatformMsg int64 `json:"pm,omitempty"`
 	// At is when the platform received it.
 	At time.Time `json:"at"`
+	// Flow asks the runtime to start this flow for the person (a scheduled
+	// check-in). Only the runtime sets it; a person cannot.
+	Flow string `json:"flow,omitempty"`
 }
 
 // Outbound is one message to a person, rendered in their language.

@@ -42,12 +42,17 @@ type Config struct {
 
 // Hooks are optional callbacks around the runtime's work.
 type Hooks struct {
-	// Effect is called after a turn is committed, for each effect the
-	// runtime does not carry out itself (escalate, schedule).
-	Effect func(ctx context.Context, person string, profile map[string]string, e flows.Effect)
+	// Effects are called after a turn is committed, with every effect of
+	// the turn (after the runtime applied those it handles itself). With
+	// none set, escalations are recorded on the case stream.
+	Effects []EffectHandler
 	// Handled is called after each turn with how long it took.
 	Handled func(channel string, d time.Duration)
 }
+
+// EffectHandler carries out an effect for a person. profile is the
+// person's profile as loaded before the turn.
+type EffectHandler func(ctx context.Context, person string, profile map[string]string, e flows.Effect)
 
 // Runtime runs conversations: Accept records inbound messages durably, the
 // work loop runs each person's turns in order, and the send loops deliver
@@ -134,6 +139,58 @@ func (r *Runtime) Accept(ctx context.Context, in Inbound) error {
 	r.log.Debug("inbound accepted", "event", "inbound_accepted", "person", person, "channel", in.Channel)
 	return nil
 }
+
+// Trigger starts flow for person at their next turn, as if they had
+// written, without them writing: a scheduled check-in. id names the trigger
+// so a retried trigger runs once.
+func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
+	payload, err := json.Marshal(Inbound{Flow: flow, MessageID: id, At: r.now()})
+	if err != nil {
+		return err
+	}
+	_, err = r.store.AcceptFor(ctx, person, id, r.sealer.Seal(payload), r.now())
+	return err
+}
+
+// SendTo queues messages for a known person on their own channel, outside
+// a turn (broadcasts, reminders, a coach's words). It reports false when
+// the person is unknown.
+func (r *Runtime) SendTo(ctx context.Context, person string, msgs []Outbound) (bool, error) {
+	p, err := r.store.Profile(ctx, person)
+	if err != nil {
+		return false, err
+	}
+	if p["addr"] == "" {
+		return false, nil
+	}
+	addr, err := r.sealer.Open([]byte(p["addr"]))
+	if err != nil {
+		return false, err
+	}
+	return true, r.Enqueue(ctx, Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: msgs})
+}
+
+// Render renders a message in lang with the resource pack's data and data.
+func (r *Runtime) Render(lang, msg string, data map[string]string) string {
+	return r.render(lang, []flows.Output{{Msg: msg, Data: data}})[0].Text
+}
+
+// Language returns a profile's language, or the default.
+func (r *Runtime) Language(profile map[string]string) string {
+	if l := profile["lang"]; l != "" && r.content.Catalog.Has(l) {
+		return l
+	}
+	return r.content.Catalog.Default()
+}
+
+// Content returns the content the runtime serves.
+func (r *Runtime) Content() *content.Content { return r.content }
+
+// Store returns the runtime's store.
+func (r *Runtime) Store() *store.Store { return r.store }
+
+// Sealer returns the runtime's sealer.
+func (r *Runtime) Sealer() *store.Sealer { return r.sealer }
 
 // cleanText makes typed text safe to keep and show: valid UTF-8, no NULs
 // or other control characters but newlines and tabs, at most MaxTextRunes.
@@ -328,7 +385,9 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			continue
 		}
 		var input flows.Input
-		if in.Choice != "" || in.Prompt != 0 {
+		if in.Flow != "" {
+			input = flows.Input{Flow: in.Flow}
+		} else if in.Choice != "" || in.Prompt != 0 {
 			input = flows.Input{Choice: in.Choice, Prompt: in.Prompt}
 		} else {
 			input = flows.Resolve(def, &sess, in.Text, r.content.Catalog)
@@ -454,18 +513,14 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 		r.log.Warn("effects not all applied", "event", "effects_failed", "person", person, "error", err)
 	}
 	for _, e := range effects {
-		switch e.Kind {
-		case flows.EffectEscalate, flows.EffectSchedule:
-			if wiped {
-				continue
-			}
-			if r.cfg.Hooks.Effect != nil {
-				r.cfg.Hooks.Effect(ctx, person, profile, e)
-				continue
-			}
-			if e.Kind == flows.EffectEscalate {
-				r.recordCase(ctx, person, profile, e)
-			}
+		if wiped && e.Kind != flows.EffectDelete {
+			continue
+		}
+		for _, h := range r.cfg.Hooks.Effects {
+			h(ctx, person, profile, e)
+		}
+		if len(r.cfg.Hooks.Effects) == 0 && e.Kind == flows.EffectEscalate {
+			r.recordCase(ctx, person, profile, e)
 		}
 	}
 }

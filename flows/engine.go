@@ -34,6 +34,10 @@ type Input struct {
 	// typed (it then refers to the options on offer now).
 	Prompt int
 	Intent Intent
+	// Flow, set by the runtime rather than typed, starts that flow (a
+	// scheduled check-in); it is ignored for people who stopped messages
+	// or have not agreed to the privacy notice.
+	Flow string
 }
 
 // Option ids the engine itself offers, outside any flow.
@@ -136,6 +140,15 @@ func (t *turn) consented() bool { return t.s.Fields["consent"] == "yes" }
 
 func (t *turn) handle(in Input) {
 	s := &t.s
+	if in.Flow != "" {
+		if s.Stopped || s.Flow == "" || !t.consented() || t.d.Flows[in.Flow] == nil {
+			return
+		}
+		s.Stack = nil
+		s.Overlay, s.Retries = "", 0
+		t.enterFlow(in.Flow)
+		return
+	}
 	if s.Stopped {
 		switch in.Intent {
 		case IntentStart:

@@ -38,7 +38,9 @@ func converse(t testing.TB, d *Definition, s Session, inputs ...string) (Session
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	for _, text := range inputs {
 		var in Input
-		if id, ok := strings.CutPrefix(text, "btn:"); ok {
+		if flow, ok := strings.CutPrefix(text, "flow:"); ok {
+			in = Input{Flow: flow}
+		} else if id, ok := strings.CutPrefix(text, "btn:"); ok {
 			// A pressed button: id@prompt.
 			choice, prompt, _ := strings.Cut(id, "@")
 			in = Input{Choice: choice}
@@ -126,6 +128,8 @@ func TestEngine(t *testing.T) {
 		{"delete confirmed starts over", []string{"delete", "btn:delete_yes", "hi"},
 			[]string{"engine.delete_confirm[delete_yes,back]", "engine.deleted !delete", "t.lang_q[en,es]"}},
 		{"clear", []string{"clear"}, []string{"!clear"}},
+		{"a triggered flow starts", []string{"flow:sub"}, []string{"t.s1 t.s2[continue]"}},
+		{"no trigger while stopped", []string{"stop", "flow:sub"}, []string{"engine.stopped !stop", ""}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -140,6 +140,30 @@ func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
 	return n == 1, nil
 }
 
+var acceptForScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[3]) == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('XADD', KEYS[4], '*', 'p', ARGV[5])
+return 1
+`)
+
+// AcceptFor records a message the runtime itself makes for a known person
+// (a trigger), once per id. It reports false for a repeated id or an
+// unknown person.
+func (s *Store) AcceptFor(ctx context.Context, person, id string, sealed []byte, at time.Time) (bool, error) {
+	n, err := acceptForScript.Run(ctx, s.rdb,
+		[]string{s.pkey(person, kSeen), s.pkey(person, kInbox), s.pkey(person, kProfile), s.WorkStream()},
+		at.UnixMilli(), IdempotencyTTL.Milliseconds(), id, sealed, person).Int()
+	if err != nil {
+		return false, fmt.Errorf("accept trigger: %w", err)
+	}
+	return n == 1, nil
+}
+
 // begin takes the person's lock (or renews it when the token already holds
 // it) and returns up to ARGV[3] inbox messages, the session and the profile.
 var beginScript = redis.NewScript(`
