@@ -64,7 +64,8 @@ func interval(rate float64, per time.Duration) time.Duration {
 }
 
 // Wait blocks until a send to key is allowed and reports how long it
-// waited. It returns ctx's error if ctx ends first; a slot it had taken is
+// waited. The empty key is held to the global rate only (for calls that
+// are not messages to anyone, such as deletions). It returns ctx's error if ctx ends first; a slot it had taken is
 // then given back when no later waiter holds one after it.
 func (l *Limiter) Wait(ctx context.Context, key string) (time.Duration, error) {
 	start := l.now()
@@ -121,9 +122,11 @@ func (l *Limiter) take(key string, now time.Time) (at, prev time.Time, ok bool) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
-	prev = l.next[key]
-	if prev.After(now) {
-		return prev, prev, false
+	if key != "" {
+		prev = l.next[key]
+		if prev.After(now) {
+			return prev, prev, false
+		}
 	}
 	at = now
 	if l.nextGlobal.After(at) {
@@ -132,7 +135,7 @@ func (l *Limiter) take(key string, now time.Time) (at, prev time.Time, ok bool) 
 	if l.global > 0 {
 		l.nextGlobal = at.Add(l.global)
 	}
-	if iv := l.keyInterval(key); iv > 0 {
+	if iv := l.keyInterval(key); iv > 0 && key != "" {
 		l.next[key] = at.Add(iv)
 	}
 	return at, prev, true
@@ -146,7 +149,7 @@ func (l *Limiter) cancel(key string, at, prev time.Time) {
 	if l.global > 0 && l.nextGlobal.Equal(at.Add(l.global)) {
 		l.nextGlobal = at
 	}
-	if iv := l.keyInterval(key); iv > 0 && l.next[key].Equal(at.Add(iv)) {
+	if iv := l.keyInterval(key); iv > 0 && key != "" && l.next[key].Equal(at.Add(iv)) {
 		if prev.IsZero() {
 			delete(l.next, key)
 		} else {

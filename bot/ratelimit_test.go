@@ -68,6 +68,11 @@ func TestLimiterTake(t *testing.T) {
 			steps:  []step{{"-1", 0, 0, true}, {"-1", 0, ms(1000), false}},
 		},
 		{
+			name:   "empty key is held to the global rate only",
+			limits: Limits{Global: 10, PerKey: 1},
+			steps:  []step{{"", 0, 0, true}, {"", 0, ms(100), true}, {"a", 0, ms(200), true}, {"", 0, ms(300), true}},
+		},
+		{
 			name:   "no limits",
 			limits: Limits{},
 			steps:  []step{{"a", 0, 0, true}, {"a", 0, 0, true}, {"b", 0, 0, true}},

@@ -3,6 +3,16 @@
 // hands each person's message to the runtime as a bot.Inbound, and sends
 // bot.Outbound messages as plain text with inline buttons, under the
 // Telegram rate limits.
+//
+// Wiring, in cmd/:
+//
+//	tg, err := telegram.New(telegram.Config{Token: ..., APIURL: ..., WebhookURL: ..., WebhookSecret: ...}, logger)
+//	tg.Group = coaches.Handle       // optional, before Run
+//	tg.Register(mux)                // serves POST /telegram/webhook; refuses all without a secret
+//	err = tg.Setup(ctx, commands, names, descriptions) // log errors, don't stop
+//	go tg.Run(ctx, runtime)         // polls, or sets the webhook and waits
+//
+// Tests drive it against the fake Bot API in package telegramtest.
 package telegram
 
 import (
@@ -225,6 +235,9 @@ func (a *Adapter) Run(ctx context.Context, in bot.Receiver) error {
 			AllowedUpdates: allowedUpdates,
 		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // shut down while starting
+			}
 			return fmt.Errorf("telegram: set webhook: %w", err)
 		}
 		a.log.Info("telegram webhook set", "path", WebhookPath)

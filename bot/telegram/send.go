@@ -96,7 +96,7 @@ func (a *Adapter) Clear(ctx context.Context, address string, ids []int64) error 
 	}
 	slices.Sort(msgIDs)
 	msgIDs = slices.Compact(msgIDs)
-	failed, err := a.deleteMessages(ctx, address, chat, msgIDs)
+	failed, err := a.deleteMessages(ctx, chat, msgIDs)
 	if failed > 0 {
 		a.log.Info("telegram messages not deleted", "count", failed, "total", len(msgIDs))
 	}
@@ -106,10 +106,13 @@ func (a *Adapter) Clear(ctx context.Context, address string, ids []int64) error 
 // deleteMessages deletes ids in batches, falling back to one at a time for
 // a batch Telegram refuses (400). It returns how many could not be deleted,
 // and an error for a failure that is not about one message (blocked, rate
-// limited, network).
-func (a *Adapter) deleteMessages(ctx context.Context, address string, chat int64, ids []int) (failed int, err error) {
+// limited, network). Deletions count against the global rate only: they
+// are no messages to the chat, and holding them to the chat's rate would
+// delay the message that follows a clear.
+func (a *Adapter) deleteMessages(ctx context.Context, chat int64, ids []int) (failed int, err error) {
+	address := strconv.FormatInt(chat, 10)
 	for batch := range slices.Chunk(ids, maxDeleteIDs) {
-		if err := a.wait(ctx, address); err != nil {
+		if err := a.wait(ctx, ""); err != nil {
 			return failed, err
 		}
 		_, err := a.tg.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chat, MessageIDs: batch})
@@ -120,7 +123,7 @@ func (a *Adapter) deleteMessages(ctx context.Context, address string, chat int64
 			return failed, a.sendError(address, "deleteMessages", err)
 		}
 		for _, id := range batch {
-			if err := a.wait(ctx, address); err != nil {
+			if err := a.wait(ctx, ""); err != nil {
 				return failed, err
 			}
 			_, err := a.tg.DeleteMessage(ctx, &tgbot.DeleteMessageParams{ChatID: chat, MessageID: id})
@@ -139,7 +142,6 @@ func (a *Adapter) deleteMessages(ctx context.Context, address string, chat int64
 // deleteLater deletes an ephemeral message after EphemeralDelay, or at
 // once when Run ends, in a goroutine bounded by a timeout.
 func (a *Adapter) deleteLater(ctx context.Context, chat int64, ids []int) {
-	address := strconv.FormatInt(chat, 10)
 	run := func() {
 		t := time.NewTimer(a.cfg.EphemeralDelay)
 		defer t.Stop()
@@ -149,7 +151,7 @@ func (a *Adapter) deleteLater(ctx context.Context, chat int64, ids []int) {
 		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if failed, err := a.deleteMessages(dctx, address, chat, ids); err != nil || failed > 0 {
+		if failed, err := a.deleteMessages(dctx, chat, ids); err != nil || failed > 0 {
 			a.log.Info("telegram ephemeral message not deleted", "count", len(ids), "error", err)
 		}
 	}
@@ -178,7 +180,7 @@ func (a *Adapter) flushEphemeral() {
 	a.ephemeral.Wait()
 }
 
-// wait waits for the rate limiter's slot for address.
+// wait waits for the rate limiter's slot for address ("": global only).
 func (a *Adapter) wait(ctx context.Context, address string) error {
 	if _, err := a.limit.Wait(ctx, address); err != nil {
 		return &bot.SendError{Retryable: true, Err: fmt.Errorf("telegram: rate limit wait: %w", err)}
