@@ -427,6 +427,7 @@ type gatedClient struct {
 	gate  *pollGate
 }
 
+// Do sends req, gating getUpdates calls.
 func (c *gatedClient) Do(req *http.Request) (*http.Response, error) {
 	if path.Base(req.URL.Path) != "getUpdates" {
 		return c.inner.Do(req)

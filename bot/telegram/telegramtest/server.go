@@ -137,7 +137,8 @@ type Server struct {
 }
 
 // NewServer starts a fake and stops it when the test ends; it then checks
-// the recorded calls against the Bot API spec (CheckSpec).
+// the recorded calls against the Bot API spec (CheckSpec) and fails the
+// test if a scripted answer (Respond) was never used.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
@@ -155,6 +156,13 @@ func NewServer(t testing.TB) *Server {
 	t.Cleanup(func() {
 		s.Close()
 		s.CheckSpec(t)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for method, rs := range s.scripts {
+			if len(rs) > 0 {
+				t.Errorf("telegramtest: %d scripted answers to %s never used", len(rs), method)
+			}
+		}
 	})
 	return s
 }
