@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+
+	"github.com/lifeline-org/lifeline/bot"
 	"io"
 	"strconv"
 	"strings"
@@ -18,7 +20,7 @@ type Config struct {
 	ContentDir      string
 	DataKey         string
 	OldDataKeys     string
-	QuietHours      string
+	QuietHours      bot.QuietHours
 	DefaultLanguage string
 	DefaultTimezone string
 	ResourcePack    string
@@ -35,6 +37,13 @@ type Config struct {
 	TwilioMessagingServiceSID string
 	TwilioAPIURL              string
 	TwilioMPS                 float64
+
+	StaffAPIToken      string
+	CoachChatID        int64
+	CoachTelegramIDs   []int64
+	CoachSupervisorIDs []int64
+	CoachHours         string
+	RetentionDays      int
 }
 
 // setting describes one environment variable.
@@ -55,13 +64,9 @@ var settings = []setting{
 	{"LIFELINE_DATA_KEY", "", "Base64 of 32 random bytes; encrypts personal data at rest. Required once a real channel is on.", str(func(c *Config) *string { return &c.DataKey })},
 	{"LIFELINE_OLD_DATA_KEYS", "", "Comma-separated older data keys that can still decrypt (after a rotation).", str(func(c *Config) *string { return &c.OldDataKeys })},
 	{"QUIET_HOURS", "21:00-08:00", "Local hours when no scheduled message is sent, e.g. 21:00-08:00; off disables.", func(c *Config, v string) error {
-		if v != "off" {
-			if _, _, err := ParseQuietHours(v); err != nil {
-				return err
-			}
-		}
-		c.QuietHours = v
-		return nil
+		q, err := bot.ParseQuietHours(v)
+		c.QuietHours = q
+		return err
 	}},
 	{"DEFAULT_LANGUAGE", "en", "Language used before a person chooses one, and as the fallback.", str(func(c *Config) *string { return &c.DefaultLanguage })},
 	{"DEFAULT_TIMEZONE", "UTC", "Time zone assumed for a person until they choose one (IANA name).", func(c *Config, v string) error {
@@ -97,6 +102,44 @@ var settings = []setting{
 		c.TwilioMPS = f
 		return nil
 	}},
+	{"STAFF_API_TOKEN", "", "Bearer token for the staff API (/api/...); empty turns the API off.", str(func(c *Config) *string { return &c.StaffAPIToken })},
+	{"COACH_CHAT_ID", "", "Telegram chat id of the coaches' group, where new cases are posted.", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		c.CoachChatID = n
+		return err
+	}},
+	{"COACH_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of coaches (only they can claim and relay).", ids(func(c *Config) *[]int64 { return &c.CoachTelegramIDs })},
+	{"COACH_SUPERVISOR_IDS", "", "Comma-separated Telegram user ids of supervisors, told of cases nobody claimed.", ids(func(c *Config) *[]int64 { return &c.CoachSupervisorIDs })},
+	{"COACH_HOURS", "Mon-Fri 09:00-17:00", "When coaches answer (in DEFAULT_TIMEZONE); outside them a person is told when to expect an answer.", str(func(c *Config) *string { return &c.CoachHours })},
+	{"RETENTION_DAYS", "365", "A person silent for longer gets one last notice, then is erased.", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("must be a whole number of days")
+		}
+		c.RetentionDays = n
+		return nil
+	}},
+}
+
+func ids(p func(c *Config) *[]int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []int64
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a Telegram id", s)
+			}
+			out = append(out, n)
+		}
+		*p(c) = out
+		return nil
+	}
 }
 
 // LoadConfig reads the environment through getenv. It fails on the first
@@ -148,24 +191,4 @@ Environment:
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, def, s.help)
 	}
 	tw.Flush()
-}
-
-// ParseQuietHours parses "HH:MM-HH:MM" into minutes after midnight.
-func ParseQuietHours(v string) (from, to int, err error) {
-	a, b, ok := strings.Cut(v, "-")
-	if !ok {
-		return 0, 0, fmt.Errorf("quiet hours must look like 21:00-08:00 or be off")
-	}
-	if from, err = clockMinutes(a); err == nil {
-		to, err = clockMinutes(b)
-	}
-	return from, to, err
-}
-
-func clockMinutes(s string) (int, error) {
-	t, err := time.Parse("15:04", strings.TrimSpace(s))
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a time like 21:00", s)
-	}
-	return t.Hour()*60 + t.Minute(), nil
 }
