@@ -38,7 +38,19 @@ type Config struct {
 	Workers int
 	// Hooks lets other parts of Lifeline see turns (coaches, metrics).
 	Hooks Hooks
+	// Actions handle buttons that live outside any flow, such as "I'm
+	// interested" under a job alert: a button whose option id is
+	// "x:<name>:<arg>" goes to Actions[name] instead of the engine.
+	Actions map[string]Action
 }
+
+// Action answers an out-of-flow button. It runs inside the person's turn,
+// so it must not block; it returns what to say and what effects follow
+// (the effects reach the effect handlers like any others).
+type Action func(person string, profile map[string]string, arg string) ([]flows.Output, []flows.Effect)
+
+// ActionOption returns the option id of an out-of-flow button.
+func ActionOption(name, arg string) string { return "x:" + name + ":" + arg }
 
 // Hooks are optional callbacks around the runtime's work.
 type Hooks struct {
@@ -384,6 +396,14 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.text_only"}})...)
 			continue
 		}
+		if name, arg, ok := action(in.Choice); ok {
+			if h := r.cfg.Actions[name]; h != nil {
+				outs, effs := h(t.Person, t.Profile, arg)
+				effects = append(effects, effs...)
+				msgs = append(msgs, r.render(sessLang(&sess, r.content), outs)...)
+				continue
+			}
+		}
 		var input flows.Input
 		if in.Flow != "" {
 			input = flows.Input{Flow: in.Flow}
@@ -435,6 +455,15 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
 	return c, effects
+}
+
+func action(choice string) (name, arg string, ok bool) {
+	rest, ok := strings.CutPrefix(choice, "x:")
+	if !ok {
+		return "", "", false
+	}
+	name, arg, _ = strings.Cut(rest, ":")
+	return name, arg, true
 }
 
 // queued seals a delivery for the person's outbox.
@@ -507,6 +536,7 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 			for _, topic := range []string{"checkins", "jobs", "reminders"} {
 				pipe.SRem(ctx, r.store.Key("sub", topic), person)
 			}
+			pipe.SRem(ctx, r.store.PeopleKey(), person)
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -67,6 +67,10 @@ func (s *Store) WorkStream() string { return s.ns + ":work" }
 // OutStream is the outbound queue of a channel.
 func (s *Store) OutStream(channel string) string { return s.ns + ":out:" + channel }
 
+// PeopleKey is the set of every person's id, for broadcasts and retention.
+// (It and the queues are global keys: see the README on Redis Cluster.)
+func (s *Store) PeopleKey() string { return s.ns + ":people" }
+
 // CaseStream receives escalations.
 func (s *Store) CaseStream() string { return s.ns + ":cases" }
 
@@ -103,6 +107,7 @@ if ARGV[8] ~= '' then
   redis.call('PEXPIRE', KEYS[5], ARGV[2])
 end
 redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
+redis.call('SADD', KEYS[6], ARGV[9])
 return 1
 `)
 
@@ -131,7 +136,7 @@ func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
 		re = "1"
 	}
 	n, err := acceptScript.Run(ctx, s.rdb,
-		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.WorkStream(), s.pkey(a.Person, kRecent)},
+		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.WorkStream(), s.pkey(a.Person, kRecent), s.PeopleKey()},
 		a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person,
 	).Int()
 	if err != nil {
