@@ -26,7 +26,7 @@ func BenchmarkSend(b *testing.B) {
 	}{
 		{"telegram_defaults_many_chats", Config{}, chatAddrs(1000), DefaultGlobalRate},
 		{"global_200_many_chats", Config{GlobalRate: 200, PerChatRate: 1000}, chatAddrs(1000), 200},
-		{"per_chat_50_one_chat", Config{GlobalRate: 1000, PerChatRate: 50}, []string{chatAddr}, 50},
+		{"per_chat_10_one_chat", Config{GlobalRate: 1000, PerChatRate: 10}, []string{chatAddr}, 10},
 		{"group_1200_a_minute", Config{GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 1200}, []string{"-1001234"}, 20},
 	}
 	for _, tc := range cases {
