@@ -12,9 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
@@ -78,6 +77,8 @@ type Runtime struct {
 	log      *slog.Logger
 	now      func() time.Time
 	work     *store.Queue
+	// crisisWords are every language's crisis phrases, folded.
+	crisisWords []string
 }
 
 // Limits on what a person can send.
@@ -110,6 +111,14 @@ func New(cfg Config) *Runtime {
 	}
 	for _, ch := range cfg.Channels {
 		r.channels[ch.Name()] = ch
+	}
+	cat := cfg.Content.Catalog
+	for _, lang := range cat.Languages() {
+		for _, w := range strings.Split(cat.Raw(lang, "crisis.words"), ",") {
+			if w = crisisFold(w); w != "" {
+				r.crisisWords = append(r.crisisWords, w)
+			}
+		}
 	}
 	return r
 }
@@ -379,6 +388,8 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 	c := store.Commit{Profile: map[string]string{}}
 	var msgs []Outbound
 	var effects []flows.Effect
+	var said []string // what the person wrote this turn, for a case excerpt
+	var relayed []Outbound
 	clear := false
 	channel := t.Profile["ch"]
 	for _, raw := range t.Inbox {
@@ -392,7 +403,15 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
 			continue
 		}
+		if in.Text != "" {
+			said = append(said, in.Text)
+		}
+		relaying := t.Profile["relay"] != "" && in.Flow == ""
 		if in.NotText {
+			if relaying {
+				relayed = append(relayed, r.relayLine(t.Profile["relay"], r.Render(r.content.Catalog.Default(), "coach.not_text", nil)))
+				continue
+			}
 			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.text_only"}})...)
 			continue
 		}
@@ -412,7 +431,19 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 		} else {
 			input = flows.Resolve(def, &sess, in.Text, r.content.Catalog)
 		}
+		if relaying && in.Text != "" && !keepsWorkingInRelay(input.Intent) {
+			// A coach has this person's case: the bot steps aside and
+			// passes the words on.
+			relayed = append(relayed, r.relayLine(t.Profile["relay"], in.Text))
+			continue
+		}
+		var crisisOut []flows.Output
+		if in.Text != "" && r.crisis(in.Text) {
+			effects = append(effects, flows.Effect{Kind: flows.EffectEscalate, Reason: "crisis", Priority: flows.PriorityUrgent})
+			crisisOut = []flows.Output{{Msg: "runtime.crisis"}}
+		}
 		next, outs, effs := flows.Step(def, sess, input, in.At)
+		outs = append(crisisOut, outs...)
 		sess = next
 		wiped := false
 		for _, e := range effs {
@@ -445,6 +476,20 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 		}
 	}
 	c.Session = &sess
+	for _, e := range effects {
+		if e.Kind == flows.EffectEscalate && !c.Wipe {
+			c.Cases = append(c.Cases, r.sealCase(Case{
+				Person: t.Person, Reason: e.Reason, Priority: e.Priority, Value: e.Value,
+				Lang: sessLang(&sess, r.content), Channel: channel, At: r.now(),
+				Excerpt: said[max(0, len(said)-maxExcerpt):],
+			}))
+		}
+	}
+	if len(relayed) > 0 {
+		if d, ok := r.relayDelivery(t, relayed); ok {
+			c.Deliveries = append(c.Deliveries, r.queued(d))
+		}
+	}
 	if len(msgs) > 0 || clear {
 		addr, err := r.sealer.Open([]byte(t.Profile["addr"]))
 		if err != nil {
@@ -455,6 +500,57 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
 	return c, effects
+}
+
+// keepsWorkingInRelay lists the intents that still reach the engine while
+// a coach relays: the person can always stop, erase or clear.
+func keepsWorkingInRelay(it flows.Intent) bool {
+	return it == flows.IntentStop || it == flows.IntentDelete || it == flows.IntentClear
+}
+
+// relayLine is one relayed message as a coach sees it: under the case's
+// alias, never the person's name or number.
+func (r *Runtime) relayLine(alias, text string) Outbound {
+	return Outbound{Text: r.Render(r.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})}
+}
+
+// Relay profile fields, set by the coach module when a coach claims a case.
+const (
+	RelayAlias   = "relay"      // the case alias
+	RelayAddress = "relay_addr" // the coach's chat, sealed
+	RelayChannel = "relay_ch"   // the coach's channel
+)
+
+func (r *Runtime) relayDelivery(t *store.Turn, msgs []Outbound) (Delivery, bool) {
+	addr, err := r.sealer.Open([]byte(t.Profile[RelayAddress]))
+	if err != nil || t.Profile[RelayChannel] == "" {
+		r.log.Error("coach address unreadable; relay dropped", "event", "relay_failed", "person", t.Person)
+		return Delivery{}, false
+	}
+	return Delivery{ID: token(), Person: t.Person, Channel: t.Profile[RelayChannel], Address: string(addr), Msgs: msgs}, true
+}
+
+// crisis reports whether text holds a crisis phrase of any language
+// (messages "crisis.words"), ignoring case and diacritics.
+func (r *Runtime) crisis(text string) bool {
+	folded := " " + crisisFold(text) + " "
+	for _, w := range r.crisisWords {
+		if strings.Contains(folded, " "+w+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// crisisFold folds text and turns punctuation into spaces, so phrases match
+// whole words anywhere in a message.
+func crisisFold(text string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsPunct(r) {
+			return ' '
+		}
+		return r
+	}, flows.Fold(text))), " ")
 }
 
 func action(choice string) (name, arg string, ok bool) {
@@ -549,23 +645,51 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 		for _, h := range r.cfg.Hooks.Effects {
 			h(ctx, person, profile, e)
 		}
-		if len(r.cfg.Hooks.Effects) == 0 && e.Kind == flows.EffectEscalate {
-			r.recordCase(ctx, person, profile, e)
-		}
 	}
 }
 
-// recordCase queues an escalation durably for the coaches' side.
-func (r *Runtime) recordCase(ctx context.Context, person string, profile map[string]string, e flows.Effect) {
-	err := r.store.Redis().XAdd(ctx, &redis.XAddArgs{Stream: r.store.CaseStream(), Values: []any{
-		"person", person, "reason", e.Reason, "priority", e.Priority, "lang", profile["lang"], "ch", profile["ch"],
-		"at", r.now().UTC().Format(time.RFC3339),
-	}}).Err()
+// Case is an escalation as the runtime records it on the case stream,
+// sealed: who, why, how urgent, and a short excerpt of what the person last
+// wrote (kept only on the case, and only until it expires there).
+type Case struct {
+	Person   string    `json:"person"`
+	Reason   string    `json:"reason"`
+	Priority string    `json:"priority"`
+	Value    string    `json:"value,omitempty"` // e.g. the job a person is interested in
+	Lang     string    `json:"lang,omitempty"`
+	Channel  string    `json:"ch,omitempty"`
+	At       time.Time `json:"at"`
+	Excerpt  []string  `json:"excerpt,omitempty"`
+}
+
+// maxExcerpt is how many of the person's last messages a case carries.
+const maxExcerpt = 3
+
+func (r *Runtime) sealCase(c Case) []byte {
+	b, _ := json.Marshal(c) // plain data: cannot fail
+	return r.sealer.Seal(b)
+}
+
+// OpenCase decodes a sealed case from the case stream.
+func (r *Runtime) OpenCase(sealed []byte) (Case, error) {
+	var c Case
+	plain, err := r.sealer.Open(sealed)
 	if err != nil {
-		r.log.Error("escalation not recorded", "event", "escalation_failed", "person", person, "error", err)
-		return
+		return c, err
 	}
-	r.log.Info("escalation recorded", "event", "escalation", "person", person, "reason", e.Reason, "priority", e.Priority)
+	return c, json.Unmarshal(plain, &c)
+}
+
+// Escalate records a case for person from outside a turn (a missed
+// check-in's welfare call).
+func (r *Runtime) Escalate(ctx context.Context, person, reason, priority, value string) error {
+	p, err := r.store.Profile(ctx, person)
+	if err != nil {
+		return err
+	}
+	c := Case{Person: person, Reason: reason, Priority: priority, Value: value, Lang: p["lang"], Channel: p["ch"], At: r.now()}
+	_, err = r.store.Queue(r.store.CaseStream(), "coaches").Add(ctx, r.sealCase(c))
+	return err
 }
 
 func token() string {

@@ -293,6 +293,11 @@ for k = 1, nd do
   redis.call('XADD', KEYS[4 + nwipe + 1 + k], '*', 'p', person)
   i = i + 1
 end
+local nc = tonumber(ARGV[i]); i = i + 1
+for k = 1, nc do
+  redis.call('XADD', KEYS[4 + nwipe + 1 + nd + 1], '*', 'p', ARGV[i])
+  i = i + 1
+end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then redis.call('DEL', KEYS[1]) end
 return left
@@ -307,6 +312,9 @@ type Commit struct {
 	Wipe       bool
 	Profile    map[string]string // "" deletes a field
 	Deliveries []Queued
+	// Cases are sealed escalations for the case stream, recorded in the
+	// same step as the turn so none is lost to a crash.
+	Cases [][]byte
 }
 
 // Queued is one delivery for a person's outbox.
@@ -348,6 +356,11 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	for _, d := range c.Deliveries {
 		keys = append(keys, s.OutStream(d.Channel))
 		args = append(args, outboxEntry(d))
+	}
+	keys = append(keys, s.CaseStream())
+	args = append(args, len(c.Cases))
+	for _, cs := range c.Cases {
+		args = append(args, cs)
 	}
 	left, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {

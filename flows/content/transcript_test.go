@@ -81,12 +81,17 @@ func load(t *testing.T) *content.Content {
 	return c
 }
 
-// The onboarding answers in each language: pick the language by its number,
+// onboarding answers: greet, pick the language by its number in the menu,
 // agree to the privacy notice.
-var onboard = map[string][]string{
-	"en": {"hello", "1", "1"},
-	"es": {"hola", "2", "1"},
-	"fr": {"bonjour", "3", "1"},
+func onboarding(t *testing.T, c *content.Content, greeting, lang string) []string {
+	t.Helper()
+	for i, l := range c.Def.Languages {
+		if l == lang {
+			return []string{greeting, fmt.Sprint(i + 1), "1"}
+		}
+	}
+	t.Fatalf("no language %s", lang)
+	return nil
 }
 
 // documents walks the documents lesson from the main menu to its end.
@@ -112,11 +117,16 @@ func lessonNumber(t *testing.T, c *content.Content, id string) string {
 func TestTranscripts(t *testing.T) {
 	c := load(t)
 	lesson := documentsLesson(c, t)
+	onboard := map[string][]string{
+		"en": onboarding(t, c, "hello", "en"),
+		"es": onboarding(t, c, "hola", "es"),
+		"fr": onboarding(t, c, "bonjour", "fr"),
+	}
 	cases := map[string][]string{
 		"onboarding.en":                 onboard["en"],
 		"onboarding.es":                 onboard["es"],
 		"onboarding.fr":                 onboard["fr"],
-		"onboarding.more_then_agree.en": {"hi", "1", "2", "3", "1"},
+		"onboarding.more_then_agree.en": concat(onboarding(t, c, "hi", "en")[:2], []string{"2", "3", "1"}),
 		"lesson_documents.en":           concat(onboard["en"], lesson, []string{"[mine]", "1"}),
 		"lesson_documents.es":           concat(onboard["es"], lesson, []string{"[keep]", "1"}),
 		"invalid_twice.en":              concat(onboard["en"], lesson, []string{"banana", "7", "1"}),
