@@ -21,6 +21,9 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/console"
+	"github.com/lifeline-org/lifeline/bot/sms"
+	"github.com/lifeline-org/lifeline/bot/telegram"
+	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -148,6 +151,31 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 
 	mux := http.NewServeMux()
 	var channels []bot.Channel
+	var tg *telegram.Adapter
+	if cfg.TelegramEnabled() {
+		tg, err = telegram.New(telegram.Config{
+			Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL,
+			WebhookURL: cfg.TelegramWebhookURL, WebhookSecret: cfg.TelegramWebhookSecret,
+		}, log)
+		if err != nil {
+			return err
+		}
+		tg.Register(mux)
+		channels = append(channels, tg)
+	}
+	var text *sms.Adapter
+	if cfg.SMSEnabled() {
+		text, err = sms.New(sms.Config{
+			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
+			MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioAPIURL,
+			PublicURL: cfg.PublicURL, MPS: cfg.TwilioMPS,
+		}, log)
+		if err != nil {
+			return err
+		}
+		text.Register(mux)
+		channels = append(channels, text)
+	}
 	var term *console.Adapter
 	if len(channels) == 0 {
 		term = console.New(stdin, stdout)
@@ -157,6 +185,23 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log})
 	if term != nil {
 		term.Settle = rt.Settle
+	}
+	if text != nil {
+		text.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) {
+			fields := map[string]string{"unreachable": "1"}
+			if optedOut {
+				fields = map[string]string{"stopped": "1", "optout": "carrier"}
+			}
+			if err := st.SetProfile(ctx, rt.PersonID(text.Name(), address), fields); err != nil {
+				log.Warn("delivery status not recorded", "event", "sms_status_failed", "error", err)
+			}
+		}
+	}
+	if tg != nil {
+		cmds, names, descs := telegramCommands(cont)
+		if err := tg.Setup(ctx, cmds, names, descs); err != nil {
+			log.Warn("telegram commands, name or description not set", "event", "telegram_setup_failed", "error", err)
+		}
 	}
 
 	var ready atomic.Bool
@@ -226,4 +271,34 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// telegramCommands builds the bot's command menu, name and description in
+// every shipped language with a two-letter code; the default language is
+// also Telegram's default.
+func telegramCommands(c *content.Content) (map[string][]telegram.Command, map[string]string, map[string]string) {
+	cmds := map[string][]telegram.Command{}
+	names := map[string]string{}
+	descs := map[string]string{}
+	cat := c.Catalog
+	for _, lang := range cat.Languages() {
+		keys := []string{lang}
+		if lang == cat.Default() {
+			keys = append(keys, "")
+		}
+		var list []telegram.Command
+		for _, it := range flows.Intents {
+			text, _ := cat.Text(lang, "cmd."+string(it), nil)
+			list = append(list, telegram.Command{Command: string(it), Description: text})
+		}
+		name, _ := cat.Text(lang, "bot.name", nil)
+		desc, _ := cat.Text(lang, "bot.description", nil)
+		for _, k := range keys {
+			if len(k) != 0 && len(k) != 2 {
+				continue
+			}
+			cmds[k], names[k], descs[k] = list, name, desc
+		}
+	}
+	return cmds, names, descs
 }

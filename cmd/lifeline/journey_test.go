@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// syncBuffer is a log sink the test can read while lifeline writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lifeline runs `lifeline serve` with env until the test ends, and returns
+// its log.
+func lifeline(t *testing.T, env map[string]string) *syncBuffer {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), logs, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("lifeline exited %d:\n%s", code, logs.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("lifeline did not stop within 15s")
+		}
+	})
+	return logs
+}
+
+var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+
+// waitFor polls until cond holds, failing after a generous deadline: a
+// liveness bound, not a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// botSaid returns the texts the bot sent to chat, oldest first.
+func botSaid(fake *telegramtest.Server, chat int64) []string {
+	var out []string
+	for _, m := range fake.Messages(chat) {
+		if !m.FromPerson {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// lastHasButtons reports whether the bot's newest message in chat carries
+// buttons: a reply is complete (the person must act).
+func lastHasButtons(fake *telegramtest.Server, chat int64) bool {
+	msgs := fake.Messages(chat)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if !msgs[i].FromPerson {
+			return len(msgs[i].Buttons) > 0
+		}
+	}
+	return false
+}
+
+// TestTelegramJourney runs the lifeline binary's serve against a fake Bot
+// API and a real Redis: /start → language → consent → menu → the lesson to
+// its end → /clear.
+func TestTelegramJourney(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	srv := storetest.StartServer(t)
+	logs := lifeline(t, map[string]string{
+		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
+		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey, "LISTEN_ADDR": "127.0.0.1:0",
+	})
+	const chat = 5550001
+	step := func(what string, act func(), want string) {
+		t.Helper()
+		n := len(botSaid(fake, chat))
+		act()
+		waitFor(t, what, func() bool {
+			said := botSaid(fake, chat)
+			return len(said) > n && strings.Contains(strings.Join(said[n:], "\n"), want) && lastHasButtons(fake, chat)
+		})
+	}
+	press := func(label string) func() { return func() { fake.Press(t, chat, label) } }
+	step("language menu", func() { fake.Type(chat, "/start") }, "Choose your language")
+	step("privacy notice", press("English"), "Privacy")
+	step("main menu", press("I agree"), "What would you like to do?")
+	step("topics", press("Know your rights"), "Choose a topic")
+	step("lesson", press("Your documents"), "Your passport")
+	step("lesson part 2", press("Continue"), "warning sign")
+	step("quiz", press("Continue"), "What is true?")
+	step("feedback", press("My passport stays with me"), "Who can help")
+	step("back to the menu", press("Done"), "Choose a topic")
+
+	n := len(fake.CallsTo("deleteMessages"))
+	fake.Type(chat, "/clear")
+	waitFor(t, "the chat cleared", func() bool { return len(fake.CallsTo("deleteMessages")) > n })
+	waitFor(t, "messages deleted", func() bool {
+		for _, m := range fake.Messages(chat) {
+			if m.Text == "What would you like to do?" && !m.Deleted {
+				return false
+			}
+		}
+		return true
+	})
+	for _, secret := range []string{"5550001", "My passport stays", "123:abc"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+}
