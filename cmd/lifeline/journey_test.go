@@ -38,7 +38,9 @@ func lifeline(t *testing.T, env map[string]string) *syncBuffer {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), logs, logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), logs, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
