@@ -164,7 +164,7 @@ func (c *Catalog) render(lang, id string, data map[string]string, count any) (st
 		err = fmt.Errorf("%s in %s: %w", id, lang, ErrFallback)
 	case err != nil:
 		return id, fmt.Errorf("render %s in %s: %w", id, lang, err)
-	case tag.String() != lang:
+	case tag != language.Make(lang):
 		err = fmt.Errorf("%s in %s: %w", id, lang, ErrFallback)
 	}
 	if strings.Contains(text, "<no value>") {
