@@ -234,9 +234,20 @@ func day(t time.Time, loc *time.Location) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// at is the instant of local time minute on civil date d in loc.
+// at is the instant of local time minute on civil date d in loc. A time
+// that a daylight-saving change skips is moved forward by the gap (02:30
+// on the spring change is 03:30), whichever way time.Date resolved it; a
+// time that repeats in the autumn is taken once.
 func at(d time.Time, minute int, loc *time.Location) time.Time {
-	return time.Date(d.Year(), d.Month(), d.Day(), minute/60, minute%60, 0, 0, loc)
+	t := time.Date(d.Year(), d.Month(), d.Day(), minute/60, minute%60, 0, 0, loc)
+	if t.Hour()*60+t.Minute() < minute && t.Day() == d.Day() {
+		_, before := t.Add(-12 * time.Hour).Zone()
+		_, after := t.Add(12 * time.Hour).Zone()
+		if after > before {
+			t = t.Add(time.Duration(after-before) * time.Second)
+		}
+	}
+	return t
 }
 
 // Dates returns the civil dates of every check-in for a person who agreed

@@ -1,0 +1,487 @@
+package checkin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
+
+func sealer(t testing.TB) *store.Sealer {
+	k := make([]byte, 32)
+	s, err := store.NewSealer(k, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// fired is one trigger the scheduler made.
+type fired struct {
+	person, flow, id string
+	at               time.Time
+}
+
+// env is a scheduler on real Redis whose triggers are recorded (and
+// escalations too) instead of reaching a runtime.
+type env struct {
+	t     *testing.T
+	st    *store.Store
+	rt    *bot.Runtime
+	s     *Scheduler
+	clk   *clock
+	mu    sync.Mutex
+	fires []fired
+	cases []string
+}
+
+func newEnv(t *testing.T, st *store.Store, cfg Config) *env {
+	t.Helper()
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, st: st, clk: &clock{t: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}}
+	e.rt = bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c})
+	cfg.Runtime = e.rt
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Clock = e.clk.now
+	cfg.Escalate = func(_ context.Context, person, reason, priority string) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.cases = append(e.cases, person+" "+reason+" "+priority)
+	}
+	e.s = New(cfg)
+	e.s.trigger = func(_ context.Context, person, flow, id string) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.fires = append(e.fires, fired{person, flow, id, e.clk.now()})
+		return nil
+	}
+	return e
+}
+
+// person makes a known person (as the runtime would after onboarding)
+// with extra profile fields, and subscribes them now.
+func (e *env) person(id string, fields map[string]string) string {
+	e.t.Helper()
+	p := map[string]string{"ch": "test", "lang": "en", "sub.checkins": "1", "first": strconv.FormatInt(e.clk.now().UnixMilli(), 10)}
+	for k, v := range fields {
+		p[k] = v
+	}
+	if err := e.st.SetProfile(context.Background(), id, p); err != nil {
+		e.t.Fatal(err)
+	}
+	e.s.Effect(context.Background(), id, p, flows.Effect{Kind: flows.EffectSubscribe, Topic: Topic})
+	return id
+}
+
+func (e *env) profile(id string) map[string]string {
+	e.t.Helper()
+	p, err := e.st.Profile(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) due(id string) time.Time {
+	e.t.Helper()
+	t, ok := fromMS(e.profile(id)[fDue])
+	if !ok {
+		e.t.Fatalf("%s has no check-in due", id)
+	}
+	return t
+}
+
+// run moves the clock to until in steps, firing what is due at each.
+func (e *env) run(until time.Time, step time.Duration) {
+	e.t.Helper()
+	for now := e.clk.now(); !now.After(until); now = now.Add(step) {
+		e.clk.set(now)
+		if _, err := e.s.FireDue(context.Background(), now); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func (e *env) firesOf(flow string) []fired {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []fired
+	for _, f := range e.fires {
+		if f.flow == flow {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func cadence(t *testing.T, raw string) *Cadence {
+	t.Helper()
+	c, err := ParseCadence([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// daily fires every day at 01:30 or 02:30 local: the hours that repeat or
+// vanish when clocks change.
+const daily = `
+phases: [{every: 1d, until: 8w}]
+times: {early: "01:30", late: "02:30", morning: "10:00"}
+default_time: morning
+reminder_after: 2h
+missed_after: 12h
+welfare_after_misses: 2
+silent_after: 8w
+`
+
+// TestDaylightSavingNeitherDoublesNorSkips runs a clock in 10-minute steps
+// across the spring and autumn changes in New York and London, with
+// check-ins at the hour that vanishes or repeats: each local day gets
+// exactly one check-in, at the local time asked for (or just after a gap).
+func TestDaylightSavingNeitherDoublesNorSkips(t *testing.T) {
+	tests := []struct {
+		zone, pref string
+		from, to   string
+		wantClock  map[string]string // local date → local time when not the asked one
+	}{
+		{"America/New_York", "late", "2026-03-05", "2026-03-12", map[string]string{"2026-03-08": "03:30"}},
+		{"America/New_York", "early", "2026-10-28", "2026-11-04", nil},
+		{"Europe/London", "early", "2026-03-25", "2026-04-01", map[string]string{"2026-03-29": "02:30"}},
+		{"Europe/London", "early", "2026-10-21", "2026-10-28", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.zone+" "+tt.from, func(t *testing.T) {
+			st := store.New(storetest.Shared(t), storetest.Namespace())
+			e := newEnv(t, st, Config{Cadence: cadence(t, daily)})
+			loc := mustLoc(t, tt.zone)
+			from := date(tt.from)
+			e.clk.set(time.Date(from.Year(), from.Month(), from.Day(), 12, 0, 0, 0, loc))
+			p := e.person("dst", map[string]string{fTZ: tt.zone, fTime: tt.pref})
+			end := date(tt.to)
+			e.run(time.Date(end.Year(), end.Month(), end.Day(), 12, 0, 0, 0, loc), 10*time.Minute)
+			perDay := map[string]int{}
+			want := "01:30"
+			if tt.pref == "late" {
+				want = "02:30"
+			}
+			for _, f := range e.firesOf(FlowCheckin) {
+				if f.person != p {
+					continue
+				}
+				l := f.at.In(loc)
+				d := l.Format(time.DateOnly)
+				perDay[d]++
+				w := want
+				if x, ok := tt.wantClock[d]; ok {
+					w = x
+				}
+				// Fired at the first 10-minute step at or after the due time.
+				due := time.Date(l.Year(), l.Month(), l.Day(), atoi(w[:2]), atoi(w[3:]), 0, 0, loc)
+				if l.Before(due) || l.Sub(due) >= 10*time.Minute {
+					t.Errorf("%s: fired at %s, want %s local", d, l.Format("15:04 MST"), w)
+				}
+			}
+			for d := from.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
+				if n := perDay[d.Format(time.DateOnly)]; n != 1 {
+					t.Errorf("%s: %d check-ins, want 1", d.Format(time.DateOnly), n)
+				}
+			}
+		})
+	}
+}
+
+// TestWeeklyAcrossDaylightSaving: weekly check-ins keep 10:00 local, so
+// the instants are 167 or 169 hours apart across a change.
+func TestWeeklyAcrossDaylightSaving(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	loc := mustLoc(t, "Europe/London")
+	e.clk.set(time.Date(2026, 3, 18, 15, 0, 0, 0, loc))
+	p := e.person("weekly", map[string]string{fTZ: "Europe/London"})
+	e.run(time.Date(2026, 4, 10, 12, 0, 0, 0, loc), 30*time.Minute)
+	var got []string
+	for _, f := range e.firesOf(FlowCheckin) {
+		if f.person == p {
+			got = append(got, f.at.In(loc).Format("2006-01-02 15:04"))
+		}
+	}
+	want := []string{"2026-03-25 10:00", "2026-04-01 10:00", "2026-04-08 10:00"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("check-ins at %v, want %v", got, want)
+	}
+}
+
+// TestQuietHoursEastAndWest: a check-in asked for at 22:30 local waits for
+// the end of quiet hours (21:00-08:00) in each person's own zone.
+func TestQuietHoursEastAndWest(t *testing.T) {
+	q, err := bot.ParseQuietHours("21:00-08:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := `
+phases: [{every: 1w, until: 12w}]
+times: {night: "22:30", morning: "10:00"}
+default_time: morning
+reminder_after: 1d
+missed_after: 3d
+welfare_after_misses: 2
+silent_after: 8w
+`
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{Quiet: q, Cadence: cadence(t, raw)})
+	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	e.clk.set(start)
+	for _, zone := range []string{"Asia/Tokyo", "America/Los_Angeles"} {
+		loc := mustLoc(t, zone)
+		p := e.person(zone, map[string]string{fTZ: zone, fTime: "night"})
+		due := e.due(p).In(loc)
+		if due.Hour() != 8 || due.Minute() != 0 {
+			t.Errorf("%s: due at %s local, want 08:00", zone, due.Format("2006-01-02 15:04"))
+		}
+		asked := day(start, loc).AddDate(0, 0, 7)
+		if want := time.Date(asked.Year(), asked.Month(), asked.Day()+1, 8, 0, 0, 0, loc); !due.Equal(want) {
+			t.Errorf("%s: due %s, want %s (the morning after 22:30 on the 7th day)", zone, due, want)
+		}
+	}
+	// Stepping through the week fires nothing inside quiet hours.
+	e.run(start.AddDate(0, 0, 10), 15*time.Minute)
+	for _, f := range e.firesOf(FlowCheckin) {
+		loc := mustLoc(t, f.person)
+		if l := f.at.In(loc); l.Hour() >= 21 || l.Hour() < 8 {
+			t.Errorf("%s: fired at %s local, inside quiet hours", f.person, l.Format("15:04"))
+		}
+	}
+	if n := len(e.firesOf(FlowCheckin)); n != 2 {
+		t.Errorf("%d check-ins, want 2", n)
+	}
+}
+
+// TestTwoProcessesFireOnce: two schedulers (two processes) on one real
+// Redis, each with several goroutines, fire 60 people's due check-ins
+// through the real runtime's Trigger: each person's inbox gets one.
+func TestTwoProcessesFireOnce(t *testing.T) {
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	a := newEnv(t, store.New(rdb, ns), Config{})
+	b := newEnv(t, store.New(rdb, ns), Config{})
+	a.s.trigger, b.s.trigger = a.rt.Trigger, b.rt.Trigger
+	var people []string
+	for i := range 60 {
+		people = append(people, a.person(fmt.Sprintf("p%02d", i), nil))
+	}
+	due := a.due(people[0])
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for _, e := range []*env{a, b, a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := e.s.FireDue(context.Background(), due.Add(time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if total != 60 {
+		t.Errorf("%d items fired in all, want 60", total)
+	}
+	ctx := context.Background()
+	for _, p := range people {
+		inbox := a.st.PersonKeyNames(p)[2]
+		if n, err := rdb.LLen(ctx, inbox).Result(); err != nil || n != 1 {
+			t.Errorf("%s: %d triggers in the inbox (%v), want 1", p, n, err)
+		}
+	}
+	tab, err := a.s.Stats(ctx, due.AddDate(0, 0, -7), due.AddDate(0, 0, 7), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tab.Rows[0].Figures["sent"].Value; got != 60 {
+		t.Errorf("sent counted %v, want 60", got)
+	}
+	// Firing again (a restart) finds nothing more to do now.
+	if n, _ := b.s.FireDue(ctx, due.Add(2*time.Minute)); n != 0 {
+		t.Errorf("a second round fired %d items", n)
+	}
+}
+
+// TestCrashedClaimIsRetriedOnce: an item claimed by a process that died is
+// taken again after the lease, and still counted once.
+func TestCrashedClaimIsRetriedOnce(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	p := e.person("crash", nil)
+	due := e.due(p)
+	ctx := context.Background()
+	// The "dead" process claims the item and never finishes.
+	res, err := claimScript.Run(ctx, st.Redis(), []string{e.s.dueKey(), e.s.inflightKey()},
+		due.UnixMilli(), due.Add(claimLease).UnixMilli(), 10).StringSlice()
+	if err != nil || len(res) != 1 {
+		t.Fatalf("claim: %v, %v", res, err)
+	}
+	if n, _ := e.s.FireDue(ctx, due.Add(time.Minute)); n != 0 {
+		t.Fatalf("fired %d items while the lease holds", n)
+	}
+	if n, _ := e.s.FireDue(ctx, due.Add(claimLease+time.Minute)); n != 1 {
+		t.Fatalf("fired %d items after the lease, want 1", n)
+	}
+	if n, _ := e.s.FireDue(ctx, due.Add(claimLease+2*time.Minute)); n != 0 {
+		t.Fatalf("fired %d more", n)
+	}
+	if got := len(e.firesOf(FlowCheckin)); got != 1 {
+		t.Fatalf("%d triggers, want 1", got)
+	}
+}
+
+// TestMissedCheckinsOpenAWelfareCase: an unanswered check-in gets one
+// reminder a day later; two missed in a row open a low-priority case.
+func TestMissedCheckinsOpenAWelfareCase(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	p := e.person("silent", nil)
+	first := e.due(p)
+	e.run(first.AddDate(0, 0, 6), time.Hour)
+	if n := len(e.firesOf(FlowReminder)); n != 1 {
+		t.Fatalf("%d reminders after the first check-in, want 1", n)
+	}
+	if r := e.firesOf(FlowReminder)[0].at.Sub(first); r < 24*time.Hour || r > 25*time.Hour {
+		t.Errorf("reminder %s after the check-in, want a day", r)
+	}
+	if len(e.cases) != 0 {
+		t.Fatalf("a case after one miss: %v", e.cases)
+	}
+	e.run(first.AddDate(0, 0, 11), time.Hour)
+	if n := len(e.firesOf(FlowCheckin)); n != 2 {
+		t.Fatalf("%d check-ins, want 2", n)
+	}
+	if fmt.Sprint(e.cases) != "[silent checkin_missed low]" {
+		t.Fatalf("cases %v, want one low-priority welfare check", e.cases)
+	}
+	// An answer resets the count.
+	e.s.Effect(context.Background(), p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.mood", Value: "4"})
+	if m := e.profile(p)[fMisses]; m != "" {
+		t.Errorf("misses %q after an answer, want none", m)
+	}
+}
+
+// TestAnsweredCheckinGetsNoReminder, and pausing, resuming and a coach's
+// cadence move the schedule.
+func TestPauseResumeAndCadence(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	ctx := context.Background()
+	p := e.person("p", nil)
+	first := e.due(p)
+	e.run(first.Add(time.Hour), time.Hour)
+	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.work", Value: "looking"})
+	e.run(first.AddDate(0, 0, 4), time.Hour)
+	if n := len(e.firesOf(FlowReminder)); n != 0 {
+		t.Fatalf("an answered check-in got %d reminders", n)
+	}
+	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.pause", Value: "pause"})
+	if d := e.profile(p)[fDue]; d != "" {
+		t.Fatalf("paused, yet a check-in is due at %s", d)
+	}
+	e.run(first.AddDate(0, 0, 30), 6*time.Hour)
+	if n := len(e.firesOf(FlowCheckin)); n != 1 {
+		t.Fatalf("%d check-ins while paused, want only the first", n)
+	}
+	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.pause", Value: "resume"})
+	if d := e.due(p); !d.After(e.clk.now()) || d.Sub(e.clk.now()) > 8*24*time.Hour {
+		t.Fatalf("resumed: next at %s, now %s", d, e.clk.now())
+	}
+	if err := e.s.SetCadence(ctx, p, "monthly"); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.due(p).Sub(e.clk.now()); d < 27*24*time.Hour || d > 32*24*time.Hour {
+		t.Fatalf("monthly: next in %s", d)
+	}
+	if err := e.s.SetCadence(ctx, p, "hourly"); err == nil {
+		t.Fatal("an unknown cadence was accepted")
+	}
+	if err := e.s.SetCadence(ctx, "nobody", "weekly"); err == nil {
+		t.Fatal("a cadence for an unknown person was accepted")
+	}
+	// Choosing the evening moves the pending check-in to 18:00.
+	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.time", Value: "evening"})
+	if h := e.due(p).UTC().Hour(); h != 18 {
+		t.Fatalf("evening check-in at %d:00 UTC", h)
+	}
+	// Leaving removes everything from the due set and counts a dropout.
+	before := e.profile(p)
+	e.s.Effect(ctx, p, before, flows.Effect{Kind: flows.EffectUnsubscribe, Topic: Topic})
+	if n, _ := st.Redis().ZCard(ctx, e.s.dueKey()).Result(); n != 0 {
+		t.Fatalf("%d items left after opting out", n)
+	}
+	tab, err := e.s.Stats(ctx, first.AddDate(0, -1, 0), e.clk.now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := tab.Rows[0].Figures["dropouts_opted_out"]; c.base != 1 || !c.Suppressed {
+		t.Fatalf("dropout cell %+v, want 1, suppressed", c)
+	}
+}
+
+// TestDeleteErasesSchedule: a person who deletes their data leaves nothing
+// in the due set.
+func TestDeleteErasesSchedule(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	ctx := context.Background()
+	p := e.person("gone", nil)
+	e.run(e.due(p), time.Hour)
+	before := e.profile(p)
+	if err := st.DeletePerson(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.s.Effect(ctx, p, before, flows.Effect{Kind: flows.EffectDelete})
+	if n, _ := st.Redis().ZCard(ctx, e.s.dueKey()).Result(); n != 0 {
+		t.Fatalf("%d items left after deletion", n)
+	}
+	// A late answer must not bring the profile back.
+	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.mood", Value: "3"})
+	if n, _ := st.Redis().Exists(ctx, st.ProfileKey(p)).Result(); n != 0 {
+		t.Fatal("profile recreated after deletion")
+	}
+}
