@@ -123,6 +123,19 @@ func New(cfg Config) *Runtime {
 	return r
 }
 
+// OnEffect adds an effect handler; call it before Run.
+func (r *Runtime) OnEffect(h EffectHandler) {
+	r.cfg.Hooks.Effects = append(r.cfg.Hooks.Effects, h)
+}
+
+// OnAction adds an out-of-flow button handler; call it before Run.
+func (r *Runtime) OnAction(name string, a Action) {
+	if r.cfg.Actions == nil {
+		r.cfg.Actions = map[string]Action{}
+	}
+	r.cfg.Actions[name] = a
+}
+
 // PersonID returns the pseudonymous id of the person at address on channel.
 func (r *Runtime) PersonID(channel, address string) string {
 	return r.sealer.PersonID(channel, address)

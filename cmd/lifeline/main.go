@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/console"
 	"github.com/lifeline-org/lifeline/bot/sms"
 	"github.com/lifeline-org/lifeline/bot/telegram"
@@ -197,6 +198,22 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			}
 		}
 	}
+	var coaches *coach.Module
+	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
+		loc, _ := time.LoadLocation(cfg.DefaultTimezone)
+		hours, err := coach.ParseHours(cfg.CoachHours, loc)
+		if err != nil {
+			return fmt.Errorf("COACH_HOURS: %w", err)
+		}
+		coaches = coach.New(coach.Config{
+			Runtime: rt, Telegram: tg, Group: cfg.CoachChatID, Coaches: cfg.CoachTelegramIDs,
+			Supervisors: cfg.CoachSupervisorIDs, Hours: hours, Log: log,
+		})
+		tg.Group = coaches.Group
+		rt.OnEffect(coaches.Effect)
+	} else {
+		log.Warn("no coaches configured (COACH_CHAT_ID, COACH_TELEGRAM_IDS): escalations are kept until coaches are", "event", "no_coaches")
+	}
 	if tg != nil {
 		cmds, names, descs := telegramCommands(cont)
 		if err := tg.Setup(ctx, cmds, names, descs); err != nil {
@@ -230,14 +247,20 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	}
 
 	var wg sync.WaitGroup
-	runErr := make(chan error, len(channels)+1)
+	runErr := make(chan error, len(channels)+2)
 	wg.Add(1)
 	go func() { defer wg.Done(); runErr <- rt.Run(ctx) }()
+	var receiver bot.Receiver = rt
+	if coaches != nil {
+		receiver = coaches.Receiver(rt)
+		wg.Add(1)
+		go func() { defer wg.Done(); runErr <- coaches.Run(ctx) }()
+	}
 	for _, ch := range channels {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := ch.Run(ctx, rt)
+			err := ch.Run(ctx, receiver)
 			if ch == term {
 				cancel() // the terminal chat ended
 			}

@@ -1,0 +1,488 @@
+// Package coach hands a conversation to a human coach: it turns
+// escalations into cases, announces them to the coaches' Telegram group
+// (first to the coach who helped the person last), lets one coach claim a
+// case, relays messages both ways without either side seeing the other's
+// number or account, and raises cases nobody claims.
+//
+// Every input is durable: escalations arrive on the runtime's case stream,
+// coaches' messages and button presses are recorded on a stream of their
+// own before Telegram is answered, and timers live in a Redis sorted set
+// claimed atomically, so each fires once however many processes run.
+package coach
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-telegram/bot/models"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store"
+)
+
+// Sender sends to a Telegram chat (the Telegram adapter).
+type Sender interface {
+	Send(ctx context.Context, address string, msg bot.Outbound) (int64, error)
+}
+
+// Config wires the coach module.
+type Config struct {
+	Runtime *bot.Runtime
+	// Telegram sends to the coaches' group and to coaches' private chats.
+	Telegram Sender
+	// Group is the coaches' group chat id (COACH_CHAT_ID).
+	Group int64
+	// Coaches may claim and relay (COACH_TELEGRAM_IDS); Supervisors are
+	// told of cases nobody claimed (COACH_SUPERVISOR_IDS).
+	Coaches, Supervisors []int64
+	// Hours are when coaches answer (COACH_HOURS).
+	Hours Hours
+	// Reannounce is how long a case may wait unclaimed before it is
+	// announced again and raised to the supervisors, by priority.
+	Reannounce map[string]time.Duration
+	// TrustedFirst is how long the coach who last helped the person has
+	// the case alone before the whole group is told.
+	TrustedFirst time.Duration
+	// ExcerptTTL is how long a case keeps its excerpt (default 30 days).
+	ExcerptTTL time.Duration
+	// SetCadence, when set, serves /cadence ALIAS weekly|biweekly|monthly|pause.
+	SetCadence func(ctx context.Context, person, cadence string) error
+	// Feedback is the flow started for the person when a case closes.
+	Feedback string
+	Clock    func() time.Time
+	Log      *slog.Logger
+	Consumer string
+}
+
+// Defaults.
+var DefaultReannounce = map[string]time.Duration{
+	flows.PriorityUrgent: 5 * time.Minute,
+	flows.PriorityNormal: 30 * time.Minute,
+	flows.PriorityLow:    4 * time.Hour,
+}
+
+const (
+	DefaultTrustedFirst = 5 * time.Minute
+	DefaultExcerptTTL   = 30 * 24 * time.Hour
+	FeedbackFlow        = "case_feedback"
+)
+
+// Case states.
+const (
+	StateOpen    = "open"
+	StateClaimed = "claimed"
+	StateClosed  = "closed"
+)
+
+// Module is the coach side of Lifeline.
+type Module struct {
+	cfg   Config
+	rt    *bot.Runtime
+	st    *store.Store
+	rdb   redis.UniversalClient
+	log   *slog.Logger
+	now   func() time.Time
+	cases *store.Queue
+	inbox *store.Queue
+	def   string // the coaches' language
+	mu    sync.Mutex
+}
+
+// New builds the module.
+func New(cfg Config) *Module {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Reannounce == nil {
+		cfg.Reannounce = DefaultReannounce
+	}
+	if cfg.TrustedFirst == 0 {
+		cfg.TrustedFirst = DefaultTrustedFirst
+	}
+	if cfg.ExcerptTTL == 0 {
+		cfg.ExcerptTTL = DefaultExcerptTTL
+	}
+	if cfg.Feedback == "" {
+		cfg.Feedback = FeedbackFlow
+	}
+	if cfg.Consumer == "" {
+		cfg.Consumer = "coach-" + randomAlias(8)
+	}
+	st := cfg.Runtime.Store()
+	return &Module{
+		cfg: cfg, rt: cfg.Runtime, st: st, rdb: st.Redis(), log: cfg.Log, now: cfg.Clock,
+		cases: st.Queue(st.CaseStream(), "coaches"),
+		inbox: st.Queue(st.Key("coach", "in"), "coaches"),
+		def:   cfg.Runtime.Content().Catalog.Default(),
+	}
+}
+
+// IsCoach reports whether a Telegram user may act as a coach.
+func (m *Module) IsCoach(id int64) bool {
+	return slices.Contains(m.cfg.Coaches, id) || slices.Contains(m.cfg.Supervisors, id)
+}
+
+func (m *Module) isSupervisor(id int64) bool { return slices.Contains(m.cfg.Supervisors, id) }
+
+// event is one thing a coach did, as recorded on the coach stream.
+type event struct {
+	Coach  int64  `json:"coach"`
+	Text   string `json:"text,omitempty"`
+	Choice string `json:"choice,omitempty"`
+	Group  bool   `json:"group,omitempty"`
+}
+
+// Receiver wraps the runtime's: messages from coaches' private chats go to
+// the coach module, everything else to the runtime.
+func (m *Module) Receiver(next bot.Receiver) bot.Receiver { return receiver{m: m, next: next} }
+
+type receiver struct {
+	m    *Module
+	next bot.Receiver
+}
+
+func (r receiver) Accept(ctx context.Context, in bot.Inbound) error {
+	if in.Channel == "telegram" {
+		if id, err := strconv.ParseInt(in.Address, 10, 64); err == nil && r.m.IsCoach(id) {
+			return r.m.record(ctx, in.MessageID, event{Coach: id, Text: in.Text, Choice: in.Choice})
+		}
+	}
+	return r.next.Accept(ctx, in)
+}
+
+// Group handles an update from a group chat (the Telegram adapter's Group
+// hook): Claim presses in the coaches' group.
+func (m *Module) Group(ctx context.Context, u *models.Update) error {
+	cq := u.CallbackQuery
+	if cq == nil {
+		return nil // group chatter is not for the bot
+	}
+	parts := strings.SplitN(cq.Data, ":", 3)
+	if len(parts) != 3 {
+		return nil
+	}
+	return m.record(ctx, "u"+strconv.FormatInt(u.ID, 10), event{Coach: cq.From.ID, Choice: parts[2], Group: true})
+}
+
+var recordScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return 0 end
+redis.call('XADD', KEYS[2], '*', 'p', ARGV[2])
+return 1
+`)
+
+// record keeps a coach's action durably, once per platform id.
+func (m *Module) record(ctx context.Context, id string, e event) error {
+	b, _ := json.Marshal(e) // plain data
+	return recordScript.Run(ctx, m.rdb, []string{m.st.Key("coach", "seen", id), m.inbox.Stream},
+		store.IdempotencyTTL.Milliseconds(), m.rt.Sealer().Seal(b)).Err()
+}
+
+// Run handles escalations, coaches' actions and timers until ctx ends.
+func (m *Module) Run(ctx context.Context) error {
+	for _, q := range []*store.Queue{m.cases, m.inbox} {
+		if err := q.Ensure(ctx); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	for _, loop := range []struct {
+		q *store.Queue
+		f func(context.Context, []byte) error
+	}{{m.cases, m.handleCase}, {m.inbox, m.handleEvent}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.consume(ctx, loop.q, loop.f)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := m.FireTimers(ctx, m.now()); err != nil && ctx.Err() == nil {
+					m.log.Warn("case timers failed", "event", "case_timers_failed", "error", err)
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	return nil
+}
+
+func (m *Module) consume(ctx context.Context, q *store.Queue, f func(context.Context, []byte) error) {
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		var es []store.Entry
+		var err error
+		if time.Since(lastClaim) > 10*time.Second {
+			lastClaim = time.Now()
+			es, err = q.Claim(ctx, m.cfg.Consumer, 30*time.Second, 32)
+		}
+		if err == nil && len(es) == 0 {
+			es, err = q.Read(ctx, m.cfg.Consumer, 32, 2*time.Second)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("coach queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		for _, e := range es {
+			if err := f(ctx, e.Payload); err != nil {
+				m.log.Warn("coach work left for retry", "event", "coach_retry_later", "queue", q.Stream, "error", err)
+				continue
+			}
+			if err := q.Done(ctx, e.ID); err != nil {
+				m.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+			}
+		}
+	}
+}
+
+// Process handles everything waiting on both streams once (for tests and
+// tools); Run does the same continuously.
+func (m *Module) Process(ctx context.Context) error {
+	for _, q := range []*store.Queue{m.cases, m.inbox} {
+		if err := q.Ensure(ctx); err != nil {
+			return err
+		}
+	}
+	for _, loop := range []struct {
+		q *store.Queue
+		f func(context.Context, []byte) error
+	}{{m.cases, m.handleCase}, {m.inbox, m.handleEvent}} {
+		for {
+			es, err := loop.q.Read(ctx, m.cfg.Consumer, 32, -1)
+			if err != nil {
+				return err
+			}
+			if len(es) == 0 {
+				break
+			}
+			for _, e := range es {
+				if err := loop.f(ctx, e.Payload); err != nil {
+					return err
+				}
+				if err := loop.q.Done(ctx, e.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Module) caseKey(alias string) string    { return m.st.Key("case", alias) }
+func (m *Module) excerptKey(alias string) string { return m.st.Key("case", alias, "excerpt") }
+func (m *Module) coachKey(id int64) string       { return m.st.Key("coach", strconv.FormatInt(id, 10)) }
+func (m *Module) timersKey() string              { return m.st.Key("case", "timers") }
+func (m *Module) openKey() string                { return m.st.Key("cases", "open") }
+
+// CaseRecord is a case as kept in Redis.
+type CaseRecord struct {
+	Alias, Person, Reason, Priority, Value, Lang, Channel, State string
+	Opened, Claimed, Closed                                      time.Time
+	Coach                                                        int64
+}
+
+func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
+	h, err := m.rdb.HGetAll(ctx, m.caseKey(alias)).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	c := &CaseRecord{Alias: alias, Person: h["person"], Reason: h["reason"], Priority: h["priority"], Value: h["value"],
+		Lang: h["lang"], Channel: h["ch"], State: h["state"]}
+	c.Opened = ms(h["opened"])
+	c.Claimed = ms(h["claimed"])
+	c.Closed = ms(h["closed"])
+	c.Coach, _ = strconv.ParseInt(h["coach"], 10, 64)
+	return c, nil
+}
+
+func ms(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// Case returns a case by alias (nil if none).
+func (m *Module) Case(ctx context.Context, alias string) (*CaseRecord, error) {
+	return m.load(ctx, strings.ToUpper(alias))
+}
+
+var rank = map[string]int{flows.PriorityLow: 0, flows.PriorityNormal: 1, flows.PriorityUrgent: 2}
+
+// handleCase opens a case for an escalation, or raises the person's open
+// case when they already have one.
+func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
+	c, err := m.rt.OpenCase(sealed)
+	if err != nil {
+		m.log.Error("case unreadable; dropped", "event", "case_unreadable", "error", err)
+		return nil
+	}
+	now := m.now()
+	prof, err := m.st.Profile(ctx, c.Person)
+	if err != nil {
+		return err
+	}
+	if alias := prof["case"]; alias != "" {
+		if open, err := m.load(ctx, alias); err == nil && open != nil && open.State != StateClosed {
+			if rank[c.Priority] > rank[open.Priority] {
+				m.rdb.HSet(ctx, m.caseKey(alias), "priority", c.Priority)
+				open.Priority = c.Priority
+				if open.State == StateOpen {
+					return m.announce(ctx, open, "coach.case_raised")
+				}
+			}
+			m.log.Info("escalation joined the open case", "event", "case_joined", "case", alias, "reason", c.Reason)
+			return nil
+		}
+	}
+	alias, err := m.newAlias(ctx)
+	if err != nil {
+		return err
+	}
+	rec := &CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority, Value: c.Value,
+		Lang: c.Lang, Channel: c.Channel, State: StateOpen, Opened: now}
+	pipe := m.rdb.TxPipeline()
+	pipe.HSet(ctx, m.caseKey(alias), "person", c.Person, "reason", c.Reason, "priority", c.Priority, "value", c.Value,
+		"lang", c.Lang, "ch", c.Channel, "state", StateOpen, "opened", now.UnixMilli())
+	pipe.ZAdd(ctx, m.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: alias})
+	if len(c.Excerpt) > 0 {
+		b, _ := json.Marshal(c.Excerpt)
+		pipe.Set(ctx, m.excerptKey(alias), m.rt.Sealer().Seal(b), m.cfg.ExcerptTTL)
+	}
+	pipe.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(now.Add(m.cfg.Reannounce[c.Priority]).UnixMilli()), Member: alias + "|reannounce"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if err := m.st.SetProfile(ctx, c.Person, map[string]string{"case": alias}); err != nil {
+		return err
+	}
+	m.log.Info("case opened", "event", "case_opened", "case", alias, "reason", c.Reason, "priority", c.Priority)
+	if !m.cfg.Hours.Open(now) {
+		m.tellOutOfHours(ctx, c.Person, prof, now)
+	}
+	// One trusted coach: the coach who last helped is asked first.
+	if trusted, _ := strconv.ParseInt(prof["coach"], 10, 64); trusted != 0 && slices.Contains(m.cfg.Coaches, trusted) {
+		wait := m.cfg.TrustedFirst
+		if c.Priority == flows.PriorityUrgent {
+			wait = min(wait, time.Minute)
+		}
+		m.rdb.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(now.Add(wait).UnixMilli()), Member: alias + "|group"})
+		return m.sendCoach(ctx, trusted, m.alert(rec, "coach.case_for_you"), true, alias)
+	}
+	return m.announce(ctx, rec, "coach.case_new")
+}
+
+// tellOutOfHours tells the person when to expect an answer and gives the
+// emergency numbers at once.
+func (m *Module) tellOutOfHours(ctx context.Context, person string, prof map[string]string, now time.Time) {
+	hours := int(m.cfg.Hours.NextOpen(now).Sub(now).Hours() + 0.99)
+	lang := m.rt.Language(prof)
+	text, err := m.rt.Content().Catalog.Plural(lang, "coach.out_of_hours", hours, m.rt.Content().Data())
+	if err != nil {
+		m.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", "coach.out_of_hours", "error", err)
+	}
+	if _, err := m.rt.SendTo(ctx, person, []bot.Outbound{{Text: text}}); err != nil {
+		m.log.Warn("out-of-hours notice not sent", "event", "out_of_hours_failed", "error", err)
+	}
+}
+
+// alert is a case as coaches see it: alias, priority, reason, language and
+// age — never the person's name, number, account or chat.
+func (m *Module) alert(c *CaseRecord, msg string) string {
+	ago := m.now().Sub(c.Opened).Round(time.Minute)
+	return m.rt.Render(m.def, msg, map[string]string{
+		"alias": c.Alias, "priority": c.Priority, "reason": c.Reason, "lang": c.Lang,
+		"ago": strconv.Itoa(int(ago.Minutes())), "channel": c.Channel,
+	})
+}
+
+func (m *Module) announce(ctx context.Context, c *CaseRecord, msg string) error {
+	if m.cfg.Group == 0 {
+		m.log.Warn("no coaches' group configured; case not announced", "event", "case_not_announced", "case", c.Alias)
+		return nil
+	}
+	return m.send(ctx, m.cfg.Group, m.alert(c, msg), true, c.Alias)
+}
+
+func (m *Module) sendCoach(ctx context.Context, coach int64, text string, claim bool, alias string) error {
+	return m.send(ctx, coach, text, claim, alias)
+}
+
+func (m *Module) send(ctx context.Context, chat int64, text string, claim bool, alias string) error {
+	msg := bot.Outbound{Text: text}
+	if claim {
+		msg.Options = []bot.OutOption{{ID: "claim:" + alias, Label: m.rt.Render(m.def, "coach.claim", nil)}}
+	}
+	_, err := m.cfg.Telegram.Send(ctx, strconv.FormatInt(chat, 10), msg)
+	if err != nil {
+		var se *bot.SendError
+		if errors.As(err, &se) && !se.Retryable {
+			m.log.Warn("coach message refused", "event", "coach_send_refused", "code", se.Code)
+			return nil
+		}
+	}
+	return err
+}
+
+func (m *Module) say(ctx context.Context, chat int64, msg string, data map[string]string) {
+	if err := m.send(ctx, chat, m.rt.Render(m.def, msg, data), false, ""); err != nil {
+		m.log.Warn("coach message not sent", "event", "coach_send_failed", "error", err)
+	}
+}
+
+const aliasLetters = "ACDEFGHJKMNPQRTUVWXY34679"
+
+func randomAlias(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = aliasLetters[int(b[i])%len(aliasLetters)]
+	}
+	return string(b)
+}
+
+// newAlias reserves a short, unambiguous case alias such as K7Q.
+func (m *Module) newAlias(ctx context.Context) (string, error) {
+	for n := 3; n < 8; n++ {
+		for range 10 {
+			a := randomAlias(n)
+			ok, err := m.rdb.HSetNX(ctx, m.caseKey(a), "state", StateOpen).Result()
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return a, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no free case alias")
+}

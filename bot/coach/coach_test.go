@@ -1,0 +1,456 @@
+package coach_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-telegram/bot/models"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/coach"
+	"github.com/lifeline-org/lifeline/bot/sms"
+	"github.com/lifeline-org/lifeline/bot/telegram"
+	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
+	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+const (
+	group      = int64(-1001)
+	ana        = int64(11) // a coach
+	ben        = int64(12) // another coach
+	supervisor = int64(99)
+	stranger   = int64(55) // in the group, not a coach
+	survivor   = int64(777000111)
+)
+
+var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
+
+// clock is a settable test clock.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
+func newClock(t time.Time) *clock    { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
+func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func sealer(t testing.TB) *store.Sealer {
+	k := make([]byte, 32)
+	s, _ := store.NewSealer(k, k)
+	return s
+}
+
+// fakeTwilio records what the SMS adapter sends.
+type fakeTwilio struct {
+	mu   sync.Mutex
+	sent []url.Values
+}
+
+func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f.mu.Lock()
+	f.sent = append(f.sent, r.PostForm)
+	n := len(f.sent)
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, `{"sid":"SM%032d"}`, n)
+}
+
+func (f *fakeTwilio) bodies() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, v := range f.sent {
+		out = append(out, v.Get("Body"))
+	}
+	return out
+}
+
+// world is one Lifeline process: runtime, Telegram and SMS channels, and
+// the coach module, on a shared Redis and shared fake platforms.
+type world struct {
+	t      *testing.T
+	fake   *telegramtest.Server
+	twilio *fakeTwilio
+	rt     *bot.Runtime
+	m      *coach.Module
+	st     *store.Store
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	n      int
+}
+
+type options struct {
+	hours coach.Hours
+	clock *clock
+	poll  bool // run the Telegram long-polling loop (one world at a time)
+}
+
+func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegramtest.Server, twilio *fakeTwilio, o options) *world {
+	t.Helper()
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := telegram.New(telegram.Config{Token: "1:x", APIURL: fake.URL, GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 60000, PollTimeout: time.Second}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(twilio)
+	t.Cleanup(api.Close)
+	text, err := sms.New(sms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "tok", From: "+15005550006", APIURL: api.URL, MPS: 100}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(rdb, ns)
+	if o.clock == nil {
+		o.clock = newClock(time.Now())
+	}
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{tg, text}, Workers: 4, Log: quiet()})
+	m := coach.New(coach.Config{Runtime: rt, Telegram: tg, Group: group, Coaches: []int64{ana, ben}, Supervisors: []int64{supervisor},
+		Hours: o.hours, Clock: o.clock.now, Log: quiet()})
+	tg.Group = m.Group
+	rt.OnEffect(m.Effect)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &world{t: t, fake: fake, twilio: twilio, rt: rt, m: m, st: st, cancel: cancel}
+	runs := []func(){func() { _ = rt.Run(ctx) }, func() { _ = m.Run(ctx) }, func() { _ = text.Run(ctx, m.Receiver(rt)) }}
+	if o.poll {
+		runs = append(runs, func() { _ = tg.Run(ctx, m.Receiver(rt)) })
+	}
+	for _, f := range runs {
+		w.wg.Add(1)
+		go func() { defer w.wg.Done(); f() }()
+	}
+	t.Cleanup(w.stop)
+	return w
+}
+
+func (w *world) stop() {
+	w.cancel()
+	w.wg.Wait()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func said(fake *telegramtest.Server, chat int64) []string {
+	var out []string
+	for _, m := range fake.Messages(chat) {
+		if !m.FromPerson {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+func saidAll(fake *telegramtest.Server, chat int64) string {
+	return strings.Join(said(fake, chat), "\n")
+}
+
+// expect waits until chat has a bot message containing want.
+func expect(t *testing.T, fake *telegramtest.Server, chat int64, want string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%q in chat %d", want, chat), func() bool { return strings.Contains(saidAll(fake, chat), want) })
+}
+
+func count(fake *telegramtest.Server, chat int64, want string) int {
+	n := 0
+	for _, s := range said(fake, chat) {
+		if strings.Contains(s, want) {
+			n++
+		}
+	}
+	return n
+}
+
+// onboard takes the Telegram survivor through language and consent.
+func onboard(t *testing.T, fake *telegramtest.Server) {
+	fake.Type(survivor, "/start")
+	expect(t, fake, survivor, "Choose your language")
+	fake.Press(t, survivor, "English")
+	expect(t, fake, survivor, "Privacy")
+	fake.Press(t, survivor, "I agree")
+	expect(t, fake, survivor, "What would you like to do?")
+}
+
+// pressClaim presses the Claim button of case alias as user from, in chat.
+func pressClaim(t *testing.T, fake *telegramtest.Server, chat, from int64, alias string) int64 {
+	t.Helper()
+	for _, m := range fake.Messages(chat) {
+		for _, b := range m.Buttons {
+			if strings.HasSuffix(b.Data, "claim:"+alias) {
+				u := telegramtest.CallbackUpdate(chat, m.ID, b.Data)
+				u.CallbackQuery.From = models.User{ID: from, FirstName: "C"}
+				if chat < 0 {
+					u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
+				}
+				return fake.Queue(u)[0]
+			}
+		}
+	}
+	t.Fatalf("no Claim button for %s in chat %d", alias, chat)
+	return 0
+}
+
+// drained waits until Telegram update id was taken and the coach module
+// has handled everything recorded.
+func (w *world) drained(id int64) {
+	w.t.Helper()
+	waitFor(w.t, "the update handled", func() bool {
+		n, err := w.st.Redis().XLen(context.Background(), w.st.Key("coach", "in")).Result()
+		return w.fake.Confirmed() > id && err == nil && n == 0
+	})
+}
+
+// caseAlias reads the alias of the newest case announced in the group.
+func caseAlias(t *testing.T, fake *telegramtest.Server) string {
+	t.Helper()
+	msgs := said(fake, group)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if _, rest, ok := strings.Cut(msgs[i], "case "); ok {
+			alias, _, _ := strings.Cut(rest, ":")
+			return alias
+		}
+	}
+	t.Fatal("no case announced")
+	return ""
+}
+
+// leaks fails when a coach-facing or survivor-facing text holds an identity.
+func leaks(t *testing.T, texts string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(texts, s) {
+			t.Errorf("identity leak: %q appears in\n%s", s, texts)
+		}
+	}
+}
+
+func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true})
+	onboard(t, fake)
+	fake.Type(ana, "/name Ana")
+	expect(t, fake, ana, "People will see you as Ana")
+
+	fake.Type(survivor, "coach")
+	expect(t, fake, group, "New case")
+	alias := caseAlias(t, fake)
+
+	id := pressClaim(t, fake, group, stranger, alias)
+	w.drained(id)
+	if c, _ := w.m.Case(context.Background(), alias); c == nil || c.State != coach.StateOpen {
+		t.Fatalf("a non-coach's press changed the case: %+v", c)
+	}
+
+	pressClaim(t, fake, group, ana, alias)
+	expect(t, fake, survivor, "Ana, a coach, is with you now")
+	expect(t, fake, group, "is with Ana")
+	expect(t, fake, ana, "You have case "+alias)
+
+	fake.Type(survivor, "My boss keeps my papers")
+	expect(t, fake, ana, alias+": My boss keeps my papers")
+	fake.Type(ana, "I am here. Are you safe now?")
+	expect(t, fake, survivor, "Ana: I am here. Are you safe now?")
+
+	fake.Type(ana, "/close")
+	expect(t, fake, survivor, "finished this talk")
+	expect(t, fake, survivor, "Did talking with the coach help you?")
+	c, err := w.m.Case(context.Background(), alias)
+	if err != nil || c.State != coach.StateClosed || c.Person != "" || c.Reason == "" {
+		t.Fatalf("closed case %+v, %v: want closed, reason kept, person gone", c, err)
+	}
+	// After the case the bot answers again.
+	fake.Type(survivor, "menu")
+	expect(t, fake, survivor, "What would you like to do?")
+
+	leaks(t, saidAll(fake, group)+saidAll(fake, ana), fmt.Sprint(survivor), "P ", "@")
+	leaks(t, saidAll(fake, survivor), fmt.Sprint(ana), "C ")
+}
+
+func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	twilio := &fakeTwilio{}
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, twilio, options{poll: true})
+	ctx := context.Background()
+	const phone = "+447700900555"
+	n := 0
+	text := func(body string) {
+		n++
+		if err := w.rt.Accept(ctx, bot.Inbound{Channel: "sms", Address: phone, MessageID: fmt.Sprint("SM", n), Text: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectSMS := func(want string) {
+		waitFor(t, "SMS "+want, func() bool { return strings.Contains(strings.Join(twilio.bodies(), "\n"), want) })
+	}
+	text("hi")
+	expectSMS("English")
+	text("1")
+	expectSMS("Privacy")
+	text("1")
+	expectSMS("What would you like to do?")
+	text("coach")
+	expect(t, fake, group, "New case")
+	alias := caseAlias(t, fake)
+	pressClaim(t, fake, group, ben, alias)
+	expectSMS("a coach, is with you now")
+	text("Thank you for answering")
+	expect(t, fake, ben, alias+": Thank you for answering")
+	fake.Type(ben, "You are welcome")
+	expectSMS(": You are welcome")
+	leaks(t, saidAll(fake, group)+saidAll(fake, ben), phone, "447700900555")
+	leaks(t, strings.Join(twilio.bodies(), "\n"), fmt.Sprint(ben))
+}
+
+func TestTwoCoachesClaimAtOnce(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true})
+	onboard(t, fake)
+	fake.Type(survivor, "coach")
+	expect(t, fake, group, "New case")
+	alias := caseAlias(t, fake)
+	pressClaim(t, fake, group, ana, alias)
+	pressClaim(t, fake, group, ben, alias)
+	waitFor(t, "both presses handled", func() bool {
+		return count(fake, ana, "You have case "+alias)+count(fake, ben, "You have case "+alias)+
+			count(fake, ana, "is already with")+count(fake, ben, "is already with") >= 2
+	})
+	won := count(fake, ana, "You have case "+alias) + count(fake, ben, "You have case "+alias)
+	lost := count(fake, ana, "is already with") + count(fake, ben, "is already with")
+	if won != 1 || lost != 1 {
+		t.Fatalf("won %d, lost %d: want exactly one winner", won, lost)
+	}
+	if n := count(fake, survivor, "is with you now"); n != 1 {
+		t.Fatalf("survivor told %d times", n)
+	}
+	_ = w
+}
+
+func TestRelaySurvivesARestart(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	w := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true})
+	onboard(t, fake)
+	fake.Type(survivor, "coach")
+	expect(t, fake, group, "New case")
+	alias := caseAlias(t, fake)
+	pressClaim(t, fake, group, ana, alias)
+	expect(t, fake, survivor, "is with you now")
+	w.stop()
+
+	newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true})
+	fake.Type(survivor, "Are you still there?")
+	expect(t, fake, ana, alias+": Are you still there?")
+	fake.Type(ana, "Yes")
+	expect(t, fake, survivor, ": Yes")
+}
+
+// TestUrgentCaseRaisedOnceWithTwoProcesses: an unclaimed urgent case is
+// announced again and raised to the supervisor on time, once, although two
+// processes fire timers.
+func TestUrgentCaseRaisedOnceWithTwoProcesses(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	clk := newClock(time.Now())
+	a := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true, clock: clk})
+	b := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{clock: clk})
+	onboard(t, fake)
+	fake.Type(survivor, "they took my passport, I am in danger")
+	expect(t, fake, survivor, "If you are in danger now")
+	expect(t, fake, group, "urgent")
+	if got := count(fake, supervisor, "Nobody has claimed"); got != 0 {
+		t.Fatalf("raised before time: %d", got)
+	}
+	clk.add(4 * time.Minute)
+	fire(t, a, b, clk.now())
+	if got := count(fake, supervisor, "Nobody has claimed"); got != 0 {
+		t.Fatalf("raised after 4 minutes: %d", got)
+	}
+	clk.add(2 * time.Minute)
+	fire(t, a, b, clk.now())
+	expect(t, fake, supervisor, "Nobody has claimed")
+	clk.add(time.Hour)
+	fire(t, a, b, clk.now())
+	time.Sleep(200 * time.Millisecond) // let any duplicate arrive before counting
+	if got := count(fake, supervisor, "Nobody has claimed"); got != 1 {
+		t.Fatalf("supervisor told %d times, want once", got)
+	}
+	if got := count(fake, group, "Still waiting"); got != 1 {
+		t.Fatalf("re-announced %d times, want once", got)
+	}
+}
+
+// fire runs both processes' timers at the same moment.
+func fire(t *testing.T, a, b *world, now time.Time) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, w := range []*world{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.m.FireTimers(context.Background(), now); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestOutOfHours(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	// Coaches work 09:00-17:00 on Mondays; it is Saturday noon.
+	sat := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	hours, err := coach.ParseHours("Mon 09:00-17:00", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true, hours: hours, clock: newClock(sat)})
+	onboard(t, fake)
+	fake.Type(survivor, "coach")
+	expect(t, fake, survivor, "Our coaches are away now. One will answer in about 45 hours.")
+	expect(t, fake, survivor, "112")
+}
+
+func TestHours(t *testing.T) {
+	h, err := coach.ParseHours("Mon-Fri 09:00-17:00", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fri := time.Date(2026, 11, 27, 16, 59, 0, 0, time.UTC)
+	if !h.Open(fri) || h.Open(fri.Add(time.Minute)) {
+		t.Error("Friday 16:59 open, 17:00 closed")
+	}
+	if got := h.NextOpen(fri.Add(time.Hour)); !got.Equal(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("next open after Friday evening: %v", got)
+	}
+	if _, err := coach.ParseHours("Mon-Fri late", time.UTC); err == nil {
+		t.Error("bad hours accepted")
+	}
+	always, _ := coach.ParseHours("always", time.UTC)
+	if !always.Open(fri.Add(10 * time.Hour)) {
+		t.Error("always must be open")
+	}
+}

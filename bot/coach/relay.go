@@ -1,0 +1,351 @@
+package coach
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows"
+)
+
+// handleEvent carries out one coach action: a Claim press, a command, or
+// words for the person whose case the coach holds.
+func (m *Module) handleEvent(ctx context.Context, sealed []byte) error {
+	plain, err := m.rt.Sealer().Open(sealed)
+	var e event
+	if err == nil {
+		err = json.Unmarshal(plain, &e)
+	}
+	if err != nil {
+		m.log.Error("coach action unreadable; dropped", "event", "coach_event_unreadable", "error", err)
+		return nil
+	}
+	if alias, ok := strings.CutPrefix(e.Choice, "claim:"); ok {
+		return m.claim(ctx, e.Coach, alias)
+	}
+	if e.Group || e.Text == "" {
+		return nil
+	}
+	if !m.IsCoach(e.Coach) {
+		return nil
+	}
+	if cmd, ok := strings.CutPrefix(e.Text, "/"); ok {
+		return m.command(ctx, e.Coach, cmd)
+	}
+	return m.relayToPerson(ctx, e.Coach, e.Text)
+}
+
+var claimScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'open' then return {0, redis.call('HGET', KEYS[1], 'coach') or ''} end
+redis.call('HSET', KEYS[1], 'state', 'claimed', 'coach', ARGV[1], 'claimed', ARGV[2])
+return {1, ARGV[1]}
+`)
+
+// claim gives the case to the first coach who presses Claim; the others
+// are told who has it.
+func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
+	if !m.IsCoach(coach) {
+		m.log.Warn("claim by someone not on the coach list refused", "event", "claim_refused", "case", alias)
+		return nil
+	}
+	res, err := claimScript.Run(ctx, m.rdb, []string{m.caseKey(alias)}, coach, m.now().UnixMilli()).Slice()
+	if err != nil {
+		return err
+	}
+	won, _ := res[0].(int64)
+	if won != 1 {
+		holder, _ := res[1].(string)
+		id, _ := strconv.ParseInt(holder, 10, 64)
+		m.say(ctx, coach, "coach.already_claimed", map[string]string{"alias": alias, "coach": m.name(ctx, id)})
+		return nil
+	}
+	c, err := m.load(ctx, alias)
+	if err != nil || c == nil {
+		return err
+	}
+	chat := strconv.FormatInt(coach, 10)
+	sealer := m.rt.Sealer()
+	pipe := m.rdb.TxPipeline()
+	pipe.ZRem(ctx, m.timersKey(), alias+"|reannounce", alias+"|group")
+	pipe.HSet(ctx, m.coachKey(coach), "current", alias)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if err := m.st.SetProfile(ctx, c.Person, map[string]string{
+		bot.RelayAlias: alias, bot.RelayAddress: string(sealer.Seal([]byte(chat))), bot.RelayChannel: "telegram",
+		"coach": strconv.FormatInt(coach, 10),
+	}); err != nil {
+		return err
+	}
+	name := m.name(ctx, coach)
+	m.log.Info("case claimed", "event", "case_claimed", "case", alias)
+	if m.cfg.Group != 0 {
+		m.say(ctx, m.cfg.Group, "coach.case_claimed", map[string]string{"alias": alias, "coach": name})
+	}
+	m.say(ctx, coach, "coach.you_have", map[string]string{"alias": alias, "reason": c.Reason, "lang": c.Lang, "priority": c.Priority})
+	if ex := m.excerpt(ctx, alias); ex != "" {
+		m.say(ctx, coach, "coach.excerpt", map[string]string{"alias": alias, "text": ex})
+	}
+	return m.tellPerson(ctx, c.Person, "coach.claimed", map[string]string{"name": name})
+}
+
+// excerpt returns the case's excerpt while it has not expired.
+func (m *Module) excerpt(ctx context.Context, alias string) string {
+	raw, err := m.rdb.Get(ctx, m.excerptKey(alias)).Bytes()
+	if err != nil {
+		return ""
+	}
+	plain, err := m.rt.Sealer().Open(raw)
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	if json.Unmarshal(plain, &lines) != nil {
+		return ""
+	}
+	return strings.Join(lines, "\n")
+}
+
+// name is the display name a coach chose with /name, or a neutral default.
+func (m *Module) name(ctx context.Context, coach int64) string {
+	if n, err := m.rdb.HGet(ctx, m.coachKey(coach), "name").Result(); err == nil && n != "" {
+		return n
+	}
+	return m.rt.Render(m.def, "coach.default_name", nil)
+}
+
+// tellPerson sends a message to a person in their own language.
+func (m *Module) tellPerson(ctx context.Context, person, msg string, data map[string]string) error {
+	prof, err := m.st.Profile(ctx, person)
+	if err != nil {
+		return err
+	}
+	_, err = m.rt.SendTo(ctx, person, []bot.Outbound{{Text: m.rt.Render(m.rt.Language(prof), msg, data)}})
+	return err
+}
+
+// held returns the case a coach holds: alias, or the coach's current one.
+func (m *Module) held(ctx context.Context, coach int64, alias string) (*CaseRecord, bool) {
+	if alias == "" {
+		alias, _ = m.rdb.HGet(ctx, m.coachKey(coach), "current").Result()
+	}
+	if alias == "" {
+		return nil, false
+	}
+	c, err := m.load(ctx, strings.ToUpper(alias))
+	if err != nil || c == nil || c.State != StateClaimed || (c.Coach != coach && !m.isSupervisor(coach)) {
+		return c, false
+	}
+	return c, true
+}
+
+// relayToPerson passes a coach's words to the person on their own channel.
+func (m *Module) relayToPerson(ctx context.Context, coach int64, text string) error {
+	c, ok := m.held(ctx, coach, "")
+	if !ok {
+		m.say(ctx, coach, "coach.no_case", nil)
+		return nil
+	}
+	return m.tellPerson(ctx, c.Person, "coach.says", map[string]string{"name": m.name(ctx, coach), "text": text})
+}
+
+func (m *Module) command(ctx context.Context, coach int64, line string) error {
+	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	cmd, _, _ = strings.Cut(cmd, "@")
+	arg = strings.TrimSpace(arg)
+	switch strings.ToLower(cmd) {
+	case "name":
+		if arg == "" || utf8.RuneCountInString(arg) > 30 {
+			m.say(ctx, coach, "coach.name_help", nil)
+			return nil
+		}
+		m.rdb.HSet(ctx, m.coachKey(coach), "name", arg)
+		m.say(ctx, coach, "coach.name_set", map[string]string{"name": arg})
+	case "case":
+		c, ok := m.held(ctx, coach, arg)
+		if !ok {
+			m.say(ctx, coach, "coach.no_case", nil)
+			return nil
+		}
+		m.rdb.HSet(ctx, m.coachKey(coach), "current", c.Alias)
+		m.say(ctx, coach, "coach.switched", map[string]string{"alias": c.Alias})
+	case "close":
+		c, ok := m.held(ctx, coach, arg)
+		if !ok {
+			m.say(ctx, coach, "coach.no_case", nil)
+			return nil
+		}
+		return m.close(ctx, c, true)
+	case "handover":
+		c, ok := m.held(ctx, coach, arg)
+		if !ok {
+			m.say(ctx, coach, "coach.no_case", nil)
+			return nil
+		}
+		return m.handover(ctx, c)
+	case "cases":
+		return m.listCases(ctx, coach)
+	case "cadence":
+		alias, cadence, _ := strings.Cut(arg, " ")
+		c, ok := m.held(ctx, coach, alias)
+		if !ok || m.cfg.SetCadence == nil {
+			m.say(ctx, coach, "coach.no_case", nil)
+			return nil
+		}
+		if err := m.cfg.SetCadence(ctx, c.Person, strings.TrimSpace(cadence)); err != nil {
+			m.say(ctx, coach, "coach.cadence_help", nil)
+			return nil
+		}
+		m.say(ctx, coach, "coach.cadence_set", map[string]string{"alias": c.Alias, "cadence": strings.TrimSpace(cadence)})
+	default:
+		m.say(ctx, coach, "coach.help", nil)
+	}
+	return nil
+}
+
+// close ends a case: the person is told and asked whether it helped, the
+// bot takes the conversation back, and the case keeps only its reason and
+// timings.
+func (m *Module) close(ctx context.Context, c *CaseRecord, tell bool) error {
+	now := m.now()
+	pipe := m.rdb.TxPipeline()
+	pipe.HSet(ctx, m.caseKey(c.Alias), "state", StateClosed, "closed", now.UnixMilli())
+	pipe.HDel(ctx, m.caseKey(c.Alias), "person", "value", "lang", "ch", "coach")
+	pipe.Del(ctx, m.excerptKey(c.Alias))
+	pipe.ZRem(ctx, m.openKey(), c.Alias)
+	pipe.ZRem(ctx, m.timersKey(), c.Alias+"|reannounce", c.Alias+"|group")
+	if c.Coach != 0 {
+		pipe.HDel(ctx, m.coachKey(c.Coach), "current")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	m.log.Info("case closed", "event", "case_closed", "case", c.Alias)
+	if c.Person != "" {
+		if err := m.st.SetProfile(ctx, c.Person, map[string]string{bot.RelayAlias: "", bot.RelayAddress: "", bot.RelayChannel: "", "case": ""}); err != nil {
+			return err
+		}
+		if tell {
+			if err := m.tellPerson(ctx, c.Person, "coach.closed", nil); err != nil {
+				return err
+			}
+			if err := m.rt.Trigger(ctx, c.Person, m.cfg.Feedback, "feedback-"+c.Alias); err != nil {
+				return err
+			}
+		}
+	}
+	if c.Coach != 0 {
+		m.say(ctx, c.Coach, "coach.closed_for_coach", map[string]string{"alias": c.Alias})
+	}
+	if m.cfg.Group != 0 {
+		m.say(ctx, m.cfg.Group, "coach.case_closed", map[string]string{"alias": c.Alias})
+	}
+	return nil
+}
+
+// handover gives a claimed case back to the group: a coach who leaves, or
+// a supervisor moving it.
+func (m *Module) handover(ctx context.Context, c *CaseRecord) error {
+	pipe := m.rdb.TxPipeline()
+	pipe.HSet(ctx, m.caseKey(c.Alias), "state", StateOpen)
+	pipe.HDel(ctx, m.caseKey(c.Alias), "coach", "claimed")
+	pipe.HDel(ctx, m.coachKey(c.Coach), "current")
+	pipe.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(m.now().Add(m.cfg.Reannounce[c.Priority]).UnixMilli()), Member: c.Alias + "|reannounce"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if err := m.st.SetProfile(ctx, c.Person, map[string]string{bot.RelayAlias: "", bot.RelayAddress: "", bot.RelayChannel: "", "coach": ""}); err != nil {
+		return err
+	}
+	c.State = StateOpen
+	m.log.Info("case handed over", "event", "case_handover", "case", c.Alias)
+	return m.announce(ctx, c, "coach.case_handover")
+}
+
+func (m *Module) listCases(ctx context.Context, coach int64) error {
+	aliases, err := m.rdb.ZRange(ctx, m.openKey(), 0, 49).Result()
+	if err != nil {
+		return err
+	}
+	if len(aliases) == 0 {
+		m.say(ctx, coach, "coach.no_open_cases", nil)
+		return nil
+	}
+	var lines []string
+	for _, a := range aliases {
+		if c, err := m.load(ctx, a); err == nil && c != nil {
+			lines = append(lines, m.alert(c, "coach.case_line"))
+		}
+	}
+	return m.send(ctx, coach, strings.Join(lines, "\n"), false, "")
+}
+
+// Effect is a bot.EffectHandler: when a person with a case stops or erases
+// their data, the case closes and the coach is told, without a word to the
+// person (who asked for silence).
+func (m *Module) Effect(ctx context.Context, person string, profile map[string]string, e flows.Effect) {
+	if e.Kind != flows.EffectStop && e.Kind != flows.EffectDelete {
+		return
+	}
+	alias := profile["case"]
+	if alias == "" {
+		return
+	}
+	c, err := m.load(ctx, alias)
+	if err != nil || c == nil || c.State == StateClosed {
+		return
+	}
+	if c.Coach != 0 {
+		m.say(ctx, c.Coach, "coach.person_left", map[string]string{"alias": alias})
+	}
+	if e.Kind == flows.EffectDelete {
+		c.Person = "" // already erased
+	}
+	if err := m.close(ctx, c, false); err != nil {
+		m.log.Warn("case not closed", "event", "case_close_failed", "case", alias, "error", err)
+	}
+}
+
+var popTimerScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+for _, m in ipairs(due) do redis.call('ZREM', KEYS[1], m) end
+return due
+`)
+
+// FireTimers fires every case timer due by now, each exactly once across
+// processes (they are taken out of Redis atomically before firing). It
+// returns how many fired.
+func (m *Module) FireTimers(ctx context.Context, now time.Time) (int, error) {
+	due, err := popTimerScript.Run(ctx, m.rdb, []string{m.timersKey()}, now.UnixMilli()).StringSlice()
+	if err != nil {
+		return 0, err
+	}
+	for _, item := range due {
+		alias, kind, _ := strings.Cut(item, "|")
+		c, err := m.load(ctx, alias)
+		if err != nil || c == nil || c.State != StateOpen {
+			continue
+		}
+		switch kind {
+		case "group":
+			err = m.announce(ctx, c, "coach.case_new")
+		case "reannounce":
+			err = m.announce(ctx, c, "coach.case_again")
+			for _, s := range m.cfg.Supervisors {
+				m.say(ctx, s, "coach.case_unclaimed", map[string]string{"alias": c.Alias, "priority": c.Priority, "reason": c.Reason})
+			}
+			m.log.Info("unclaimed case raised", "event", "case_raised", "case", c.Alias, "priority", c.Priority)
+		}
+		if err != nil {
+			m.log.Warn("case timer failed", "event", "case_timer_failed", "case", c.Alias, "error", err)
+		}
+	}
+	return len(due), nil
+}
