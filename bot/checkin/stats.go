@@ -152,6 +152,23 @@ func (c Cell) MarshalJSON() ([]byte, error) {
 	return json.Marshal(c.Value)
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *Cell) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case float64:
+		*c = Cell{Value: x}
+	case string:
+		*c = Cell{Suppressed: true}
+	default:
+		return fmt.Errorf("figure %s is neither a number nor suppressed", b)
+	}
+	return nil
+}
+
 // String formats the cell for a terminal table.
 func (c Cell) String() string {
 	switch {
@@ -422,6 +439,7 @@ func Main(ctx context.Context, rt *bot.Runtime, cfg Config, args []string, stdou
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		err = enc.Encode(t)
 	} else {
 		err = t.Write(stdout)
@@ -455,7 +473,9 @@ func (s *Scheduler) StatsHandler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(t)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(t)
 	})
 }
 
