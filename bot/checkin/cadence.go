@@ -46,6 +46,7 @@ func ParseSpan(s string) (Span, error) {
 	return Span{}, fmt.Errorf("%q has an unknown unit (use h, d, w or mo)", s)
 }
 
+// String writes the span as it is read ("2w").
 func (s Span) String() string { return strconv.Itoa(s.N) + s.Unit }
 
 // UnmarshalYAML reads a Span from a string.

@@ -538,8 +538,40 @@ func (s *Scheduler) answer(ctx context.Context, person, topic, value string, now
 	return nil
 }
 
-// Run fires due items every Poll until ctx ends.
+// Backfill schedules check-ins for everyone subscribed to them who has no
+// schedule yet (people who agreed before this scheduler ran). It is safe
+// to run at every start and from several processes at once.
+func (s *Scheduler) Backfill(ctx context.Context) (int, error) {
+	n := 0
+	iter := s.st.Redis().SScan(ctx, s.st.Key("sub", Topic), 0, "", 200).Iterator()
+	for iter.Next(ctx) {
+		person := iter.Val()
+		p, err := s.st.Profile(ctx, person)
+		if err != nil {
+			return n, err
+		}
+		if !subscribed(p) || p[fStart] != "" {
+			continue
+		}
+		if err := s.subscribe(ctx, person); err != nil && !errors.Is(err, store.ErrNoProfile) {
+			return n, err
+		}
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("backfill check-ins: %w", err)
+	}
+	return n, nil
+}
+
+// Run schedules anyone subscribed but not yet scheduled (Backfill), then
+// fires due items every Poll until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if n, err := s.Backfill(ctx); err != nil {
+		s.log.Warn("check-in backfill failed", "event", "checkin_backfill_failed", "error", err)
+	} else if n > 0 {
+		s.log.Info("check-ins scheduled for earlier subscribers", "event", "checkin_backfill", "count", n)
+	}
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	for {

@@ -485,3 +485,30 @@ func TestDeleteErasesSchedule(t *testing.T) {
 		t.Fatal("profile recreated after deletion")
 	}
 }
+
+// TestBackfillAndRun: people who agreed before the scheduler existed are
+// scheduled when it starts; Run stops with its context.
+func TestBackfillAndRun(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{Poll: time.Millisecond})
+	ctx := context.Background()
+	if err := st.SetProfile(ctx, "old", map[string]string{"ch": "test", "sub.checkins": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Redis().SAdd(ctx, st.Key("sub", Topic), "old", "erased").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- e.s.Run(rctx) }()
+	for e.profile("old")[fDue] == "" {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.s.Backfill(ctx); err != nil || n != 0 {
+		t.Fatalf("second backfill scheduled %d (%v)", n, err)
+	}
+}
