@@ -665,6 +665,14 @@ func (s *Scheduler) fire(ctx context.Context, item string, now time.Time) error 
 	if p[kindField(kind)] != score {
 		return nil // moved or done since: the profile is the truth
 	}
+	if kind == "ci" || kind == "rm" {
+		// Fired late (a process was down) into quiet hours: wait for
+		// their end rather than light up a phone at night.
+		loc := s.loc(p)
+		if next := s.cfg.Quiet.Next(now, loc); next.After(now) {
+			return s.postpone(ctx, person, kindField(kind), score, next)
+		}
+	}
 	switch kind {
 	case "ci":
 		return s.fireCheckin(ctx, person, p, score, now)
@@ -675,6 +683,20 @@ func (s *Scheduler) fire(ctx context.Context, item string, now time.Time) error 
 	default:
 		return s.fireFollowUp(ctx, person, kind, score)
 	}
+}
+
+// postpone moves a due item to a later time.
+func (s *Scheduler) postpone(ctx context.Context, person, field, score string, to time.Time) error {
+	_, err := s.update(ctx, person, func(q map[string]string) map[string]string {
+		if q[field] != score {
+			return nil
+		}
+		return map[string]string{field: ms(to)}
+	})
+	if err == nil {
+		s.log.Info("check-in held for quiet hours", "event", "checkin_quiet", "person", person)
+	}
+	return err
 }
 
 // fireCheckin starts the check-in flow and schedules the next one, its

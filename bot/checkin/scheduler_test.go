@@ -512,3 +512,30 @@ func TestBackfillAndRun(t *testing.T) {
 		t.Fatalf("second backfill scheduled %d (%v)", n, err)
 	}
 }
+
+// TestLateFiringWaitsForQuietHoursToEnd: a check-in due at 18:00 but only
+// looked at after 21:00 (the processes were down) waits until 08:00.
+func TestLateFiringWaitsForQuietHoursToEnd(t *testing.T) {
+	q, _ := bot.ParseQuietHours("21:00-08:00")
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{Quiet: q})
+	loc := mustLoc(t, "America/Los_Angeles")
+	e.clk.set(time.Date(2026, 6, 1, 12, 0, 0, 0, loc))
+	p := e.person("late", map[string]string{fTZ: "America/Los_Angeles", fTime: "evening"})
+	due := e.due(p).In(loc)
+	late := time.Date(due.Year(), due.Month(), due.Day(), 23, 0, 0, 0, loc)
+	e.clk.set(late)
+	if _, err := e.s.FireDue(context.Background(), late); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.firesOf(FlowCheckin)); n != 0 {
+		t.Fatalf("sent %d check-ins at 23:00", n)
+	}
+	if got, want := e.due(p).In(loc), time.Date(due.Year(), due.Month(), due.Day()+1, 8, 0, 0, 0, loc); !got.Equal(want) {
+		t.Fatalf("held until %s, want %s", got, want)
+	}
+	e.run(late.Add(10*time.Hour), 30*time.Minute)
+	if f := e.firesOf(FlowCheckin); len(f) != 1 || f[0].at.In(loc).Hour() != 8 {
+		t.Fatalf("fires %v, want one at 08:00", f)
+	}
+}
