@@ -81,6 +81,7 @@ type Service struct {
 	// testHook, when set, is called after each person's outcome is
 	// recorded (tests use it to stop a process mid-broadcast).
 	testHook func(person, outcome string)
+	testStop func()
 }
 
 // New returns a Service for cfg.Runtime.

@@ -359,13 +359,14 @@ func (r *runner) takeChunk(ctx context.Context, id string) (*redis.XMessage, err
 		}
 	}
 	r.mu.Lock()
+	// Redis measures idleness in real time, so this throttle does too.
 	last := r.claimed[id]
-	due := s.now().Sub(last) > s.cfg.ClaimIdle/4 || last.After(s.now())
+	due := time.Since(last) > s.cfg.ClaimIdle/4
 	if due {
 		if r.claimed == nil {
 			r.claimed = map[string]time.Time{}
 		}
-		r.claimed[id] = s.now()
+		r.claimed[id] = time.Now()
 	}
 	r.mu.Unlock()
 	if !due {
@@ -507,17 +508,22 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 	default:
 		return "", errStopped
 	}
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	// A send once begun runs to its record, even when the process is
+	// stopping: only a crash can leave it unrecorded.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	var ok bool
 	for attempt := 1; ; attempt++ {
-		ok, err = s.rt.SendTo(ctx, person, msgs)
-		if err == nil || ctx.Err() != nil || attempt >= sendAttempts {
+		ok, err = s.rt.SendTo(sctx, person, msgs)
+		if err == nil || attempt >= sendAttempts {
 			break
 		}
-		sleep(ctx, time.Duration(attempt)*200*time.Millisecond)
+		sleep(sctx, time.Duration(attempt)*200*time.Millisecond)
 	}
 	switch {
-	case ctx.Err() != nil && err != nil:
-		return "", ctx.Err()
 	case err != nil:
 		s.log.Warn("broadcast message not queued", "event", "broadcast_send_failed", "broadcast", id, "person", person, "error", err)
 		out = outFailed

@@ -1,0 +1,417 @@
+package broadcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+)
+
+// TestBroadcastSurvivesRestartAnd429s: a broadcast to 300 people goes
+// through a channel answering 429 to a third of the first attempts; the first process
+// (runtime and broadcaster) stops a third of the way, a second one on the
+// same Redis finishes. Everyone eligible gets the message exactly once, in
+// their language; opted-out and unreachable people get nothing and are
+// counted as skipped.
+func TestBroadcastSurvivesRestartAnd429s(t *testing.T) {
+	st := newStore(t)
+	ch := newRecorder("test")
+	// Every third person's first two attempts get "429 retry after 1ms".
+	ch.fail = func(addr string, n int) error {
+		if addr[len(addr)-1]%3 == 0 && n <= 2 {
+			return &bot.SendError{Retryable: true, RetryAfter: time.Millisecond, Code: 429}
+		}
+		return nil
+	}
+	a := newProc(t, st, procOpts{chans: []bot.Channel{ch}, batch: 20, workers: 3, runService: true, claimIdle: 50 * time.Millisecond})
+	a.svc.testStop = a.stopService
+	langs := []string{"en", "es", "fr", ""}
+	var people []person
+	for i := range 300 {
+		p := person{addr: fmt.Sprintf("+1555%04d", i), ch: "test", prof: map[string]string{}}
+		if l := langs[i%4]; l != "" {
+			p.prof["lang"] = l
+		}
+		switch {
+		case i%50 == 7:
+			p.prof["stopped"] = "1"
+		case i%50 == 9:
+			p.prof["unreachable"] = "1"
+		}
+		people = append(people, p)
+	}
+	addPeople(t, a, people...)
+
+	var outcomes atomic.Int64
+	a.svc.testHook = func(string, string) {
+		if outcomes.Add(1) == 100 {
+			go a.svc.testStop()
+		}
+	}
+	id, err := a.svc.Create(context.Background(), Spec{Text: map[string]string{
+		"en": "Hello <b>all</b> {{.hotline}}", "es": "Hola a todos", "fr": "Bonjour à tous"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-a.svcDone
+	if got := status(t, a.svc, id); got.Status != StatusSending || got.Sent+got.Skipped >= 300 {
+		t.Fatalf("the first process should stop mid-way; status %+v", got)
+	}
+	// The runtime delivers what the broadcaster queued before it stops:
+	// stopped mid-send it may repeat one message (bot/send.go records a
+	// send with the cancelled context), which is the runtime's own window.
+	settle(t, a)
+	a.stop()
+
+	b := newProc(t, st, procOpts{chans: []bot.Channel{ch}, batch: 20, workers: 3, runService: true, claimIdle: 50 * time.Millisecond})
+	waitFor(t, "the broadcast to finish", func() bool { return status(t, b.svc, id).Status == StatusDone })
+	settle(t, b)
+
+	want := map[string]string{"en": "Hello <b>all</b> {{.hotline}}", "es": "Hola a todos", "fr": "Bonjour à tous", "": "Hello <b>all</b> {{.hotline}}"}
+	eligible := 0
+	for i, p := range people {
+		got := ch.to(p.addr)
+		if p.prof["stopped"] == "1" || p.prof["unreachable"] == "1" {
+			if len(got) != 0 {
+				t.Errorf("%s opted out or unreachable but got %d messages", p.addr, len(got))
+			}
+			continue
+		}
+		eligible++
+		if len(got) != 1 {
+			t.Errorf("%s got %d messages, want exactly 1", p.addr, len(got))
+			continue
+		}
+		if got[0].Text != want[langs[i%4]] {
+			t.Errorf("%s (%q) got %q", p.addr, langs[i%4], got[0].Text)
+		}
+	}
+	s := status(t, b.svc, id)
+	if s.Sent != int64(eligible) || s.Skipped != int64(300-eligible) || s.Failed != 0 || s.Total != 300 {
+		t.Errorf("status %+v; want sent %d, skipped %d, total 300", s, eligible, 300-eligible)
+	}
+}
+
+func settle(t testing.TB, p *proc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.rt.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	st := newStore(t)
+	ch := newRecorder("test")
+	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}, clock: clk, batch: 10, workers: 1})
+	ctx := context.Background()
+	var people []person
+	for i := range 40 {
+		people = append(people, person{addr: fmt.Sprint("+2", i), ch: "test"})
+	}
+	addPeople(t, p, people...)
+
+	// A broadcast for later: scheduled until its time.
+	later, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "later"}, SendAt: clk.now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.drive()
+	if s := status(t, p.svc, later); s.Status != StatusScheduled || ch.total() != 0 {
+		t.Fatalf("before its time: %+v, %d sent", s, ch.total())
+	}
+	if err := p.svc.Pause(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(2 * time.Hour)
+	p.drive()
+	if s := status(t, p.svc, later); s.Status != StatusPaused || ch.total() != 0 {
+		t.Fatalf("paused past its time: %+v, %d sent", s, ch.total())
+	}
+	if err := p.svc.Cancel(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.svc.Resume(ctx, later); !errors.Is(err, ErrState) {
+		t.Fatalf("resume after cancel: %v, want ErrState", err)
+	}
+	p.drive()
+	if s := status(t, p.svc, later); s.Status != StatusCancelled || ch.total() != 0 {
+		t.Fatalf("cancelled: %+v, %d sent", s, ch.total())
+	}
+
+	// Paused mid-way: exactly the people served before the pause got it.
+	id, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "now"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	p.svc.testHook = func(string, string) {
+		if n.Add(1) == 15 {
+			if err := p.svc.Pause(ctx, id); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	p.drive()
+	if s := status(t, p.svc, id); s.Status != StatusPaused || s.Sent != 15 || ch.total() != 15 {
+		t.Fatalf("after a pause at 15: %+v, %d delivered", s, ch.total())
+	}
+	p.drive()
+	if ch.total() != 15 {
+		t.Fatalf("a paused broadcast went on: %d delivered", ch.total())
+	}
+	p.svc.testHook = nil
+	if err := p.svc.Resume(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	p.drive()
+	if s := status(t, p.svc, id); s.Status != StatusDone || s.Sent != 40 || ch.total() != 40 {
+		t.Fatalf("after resume: %+v, %d delivered", s, ch.total())
+	}
+	for _, x := range people {
+		if len(ch.to(x.addr)) != 1 {
+			t.Errorf("%s got %d", x.addr, len(ch.to(x.addr)))
+		}
+	}
+	if err := p.svc.Pause(ctx, id); !errors.Is(err, ErrState) {
+		t.Errorf("pause when done: %v", err)
+	}
+	if err := p.svc.Pause(ctx, "nosuch"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("pause unknown: %v", err)
+	}
+	// A cancelled broadcast's working keys are gone; its counts stay.
+	keys, _ := st.Redis().Keys(ctx, st.Key("{bc:"+id+"}", "*")).Result()
+	if len(keys) != 1 {
+		t.Errorf("keys left after done: %v", keys)
+	}
+}
+
+func TestAudienceFilters(t *testing.T) {
+	st := newStore(t)
+	tg, sms := newRecorder("telegram"), newRecorder("sms")
+	p := newProc(t, st, procOpts{chans: []bot.Channel{tg, sms}})
+	addPeople(t, p,
+		person{addr: "en-tg", ch: "telegram", prof: map[string]string{"lang": "en"}},
+		person{addr: "es-tg", ch: "telegram", prof: map[string]string{"lang": "es", "tag.north": "1"}},
+		person{addr: "es-sms", ch: "sms", prof: map[string]string{"lang": "es"}, subs: []string{"jobs"}},
+		person{addr: "none-sms", ch: "sms"},
+	)
+	ctx := context.Background()
+	cases := []struct {
+		aud  Audience
+		want []string
+	}{
+		{Audience{Languages: []string{"es"}}, []string{"es-tg", "es-sms"}},
+		{Audience{Languages: []string{"en"}}, []string{"en-tg", "none-sms"}}, // no language: the default
+		{Audience{Channels: []string{"sms"}}, []string{"es-sms", "none-sms"}},
+		{Audience{Tags: []string{"north", "jobs"}}, []string{"es-tg", "es-sms"}},
+		{Audience{Languages: []string{"es"}, Channels: []string{"telegram"}}, []string{"es-tg"}},
+	}
+	for i, c := range cases {
+		text := fmt.Sprint("case ", i)
+		id, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": text}, Audience: c.aud})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.drive()
+		var got []string
+		for _, addr := range []string{"en-tg", "es-tg", "es-sms", "none-sms"} {
+			for _, m := range append(tg.to(addr), sms.to(addr)...) {
+				if m.Text == text {
+					got = append(got, addr)
+				}
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("audience %+v reached %v, want %v", c.aud, got, c.want)
+		}
+		if s := status(t, p.svc, id); s.Status != StatusDone || s.Total != int64(len(c.want)) {
+			t.Errorf("audience %+v: status %+v", c.aud, s)
+		}
+	}
+	if _, err := p.svc.Create(ctx, Spec{Text: map[string]string{"es": "sin inglés"}}); err == nil {
+		t.Error("a text without the default language was accepted")
+	}
+	if _, err := p.svc.Create(ctx, Spec{MessageID: "no.such"}); err == nil {
+		t.Error("an unknown message id was accepted")
+	}
+	if _, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "x"}, MessageID: "reminder.1"}); err == nil {
+		t.Error("text and message id together were accepted")
+	}
+}
+
+// TestQuietHours: at 22:00 UTC with quiet hours 21:00-08:00, a person in
+// New York (17:00) gets the message at once, a person in Tokyo (07:00) at
+// 08:00 Tokyo time, a person in UTC at 08:00 UTC; urgent ignores them.
+func TestQuietHours(t *testing.T) {
+	st := newStore(t)
+	ch := newRecorder("test")
+	clk := newClock(time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC))
+	q, _ := bot.ParseQuietHours("21:00-08:00")
+	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}, clock: clk, quiet: q})
+	addPeople(t, p,
+		person{addr: "ny", ch: "test", prof: map[string]string{"tz": "America/New_York"}},
+		person{addr: "tokyo", ch: "test", prof: map[string]string{"tz": "Asia/Tokyo"}},
+		person{addr: "utc", ch: "test"},
+	)
+	ctx := context.Background()
+	id, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "quiet"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := func() string {
+		var out []string
+		for _, a := range []string{"ny", "tokyo", "utc"} {
+			out = append(out, fmt.Sprint(a, "=", len(ch.to(a))))
+		}
+		return strings.Join(out, " ")
+	}
+	p.drive()
+	if g := got(); g != "ny=1 tokyo=0 utc=0" {
+		t.Fatalf("at 22:00 UTC: %s", g)
+	}
+	if s := status(t, p.svc, id); s.Status != StatusSending || s.Waiting != 2 || s.Sent != 1 || s.Total != 3 {
+		t.Fatalf("status %+v", s)
+	}
+	clk.set(time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC)) // 08:00 in Tokyo
+	p.drive()
+	if g := got(); g != "ny=1 tokyo=1 utc=0" {
+		t.Fatalf("at 23:00 UTC: %s", g)
+	}
+	clk.set(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC))
+	p.drive()
+	if g := got(); g != "ny=1 tokyo=1 utc=1" {
+		t.Fatalf("at 08:00 UTC: %s", g)
+	}
+	if s := status(t, p.svc, id); s.Status != StatusDone || s.Sent != 3 || s.Waiting != 0 {
+		t.Fatalf("status %+v", s)
+	}
+
+	clk.set(time.Date(2026, 12, 2, 22, 0, 0, 0, time.UTC))
+	if _, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "urgent"}, Urgent: true}); err != nil {
+		t.Fatal(err)
+	}
+	p.drive()
+	if g := got(); g != "ny=2 tokyo=2 utc=2" {
+		t.Fatalf("urgent at night: %s", g)
+	}
+}
+
+func TestRemindersRotateAndOptOut(t *testing.T) {
+	st := newStore(t)
+	ch := newRecorder("test")
+	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}, clock: clk})
+	addPeople(t, p,
+		person{addr: "a", ch: "test", prof: map[string]string{"lang": "es"}},
+		person{addr: "b", ch: "test", subs: []string{"reminders_off"}},
+		person{addr: "c", ch: "test", prof: map[string]string{"stopped": "1"}},
+	)
+	ctx := context.Background()
+	if _, err := p.svc.StartReminders(ctx, "fortnightly-ish", Audience{}, time.Time{}); err == nil {
+		t.Fatal("a bad interval was accepted")
+	}
+	rem, err := p.svc.StartReminders(ctx, "monthly", Audience{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rem.On || rem.Count < 8 {
+		t.Fatalf("reminders %+v", rem)
+	}
+	p.drive()
+	cat := p.rt.Content().Catalog
+	if got := joined(ch.to("a")); !strings.Contains(got, cat.Raw("es", "reminder.1")) || !strings.Contains(got, cat.Raw("es", "reminders.footer")) {
+		t.Fatalf("first round in Spanish: %q", got)
+	}
+	if n := len(ch.to("b")) + len(ch.to("c")); n != 0 {
+		t.Fatalf("opted-out people got %d reminders", n)
+	}
+	if s := status(t, p.svc, "rem-1"); s.Sent != 1 || s.Skipped != 2 {
+		t.Fatalf("round 1: %+v", s)
+	}
+	p.drive() // not due again yet
+	clk.set(time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC))
+	p.drive()
+	if got := ch.to("a"); len(got) != 2 || !strings.Contains(got[1].Text, cat.Raw("es", "reminder.2")) {
+		t.Fatalf("second round: %q", joined(got))
+	}
+	if err := p.svc.StopReminders(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.set(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
+	p.drive()
+	if len(ch.to("a")) != 2 {
+		t.Fatal("reminders went on after they were switched off")
+	}
+}
+
+// TestReminderOptOutInChat: Settings > Rights reminders > No reminders
+// keeps the person in Lifeline but out of the reminders.
+func TestReminderOptOutInChat(t *testing.T) {
+	st := newStore(t)
+	ch := newRecorder("test")
+	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}})
+	say(t, p, "+9", "hi", "1", "1", "menu", "settings")
+	out := ch.to("+9")
+	last := out[len(out)-1]
+	n := 0
+	for i, o := range last.Options {
+		if strings.Contains(o.Label, "reminders") {
+			n = i + 1
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no reminders in settings: %+v", last)
+	}
+	say(t, p, "+9", fmt.Sprint(n), "2")
+	prof, err := st.Profile(context.Background(), p.rt.PersonID("test", "+9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prof["sub.reminders_off"] != "1" || prof["stopped"] == "1" {
+		t.Fatalf("profile after opting out of reminders: %v", prof)
+	}
+	if !strings.Contains(joined(ch.to("+9")), "No more reminders") {
+		t.Fatalf("no confirmation: %s", joined(ch.to("+9")))
+	}
+}
+
+var msgN atomic.Int64
+
+// say sends texts as addr through the runtime and waits for the replies.
+func say(t testing.TB, p *proc, addr string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		err := p.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprint("m", msgN.Add(1)), Text: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		settle(t, p)
+	}
+}
+
+func TestEmptyAndMissingPeople(t *testing.T) {
+	st := newStore(t)
+	ch := newRecorder("test")
+	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}})
+	ctx := context.Background()
+	// An id in the people set whose profile is gone (deleted meanwhile).
+	if err := st.Redis().SAdd(ctx, st.PeopleKey(), "gone").Err(); err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.svc.Create(ctx, Spec{MessageID: "reminder.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.drive()
+	if s := status(t, p.svc, id); s.Status != StatusDone || s.Skipped != 1 || s.Sent != 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
