@@ -68,6 +68,9 @@ type Delivery struct {
 	Msgs    []Outbound `json:"msgs"`
 	// Clear asks the channel to delete the recent conversation first.
 	Clear bool `json:"clear,omitempty"`
+	// Forget marks the goodbye after an erasure: nothing about sending it
+	// (such as the message's platform id) may be kept.
+	Forget bool `json:"forget,omitempty"`
 	// Recent are platform message ids to delete when Clear is set.
 	Recent []int64 `json:"recent,omitempty"`
 }

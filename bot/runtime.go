@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +106,7 @@ func New(cfg Config) *Runtime {
 	if cfg.Consumer == "" {
 		cfg.Consumer = "lifeline-" + token()[:8]
 	}
+	cfg.Store.SealSessions(cfg.Sealer)
 	r := &Runtime{
 		cfg: cfg, store: cfg.Store, sealer: cfg.Sealer, content: cfg.Content,
 		channels: map[string]Channel{}, log: cfg.Log, now: cfg.Clock,
@@ -416,8 +419,22 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
 			continue
 		}
+		if in.Flow == "" && r.flooded(t.Profile, c.Profile) {
+			if field(t.Profile, c.Profile, "flood_told") == "" {
+				c.Profile["flood_told"] = "1"
+				msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.slow_down"}})...)
+			}
+			continue
+		}
 		if in.Text != "" {
 			said = append(said, in.Text)
+		}
+		if in.Text != "" && t.Profile["safeword"] != "" && r.sealer.Hash("safeword", flows.Fold(in.Text)) == t.Profile["safeword"] {
+			// The safe word: answer with harmless small talk, and quietly
+			// ask a coach to act. Nothing in the chat shows it.
+			effects = append(effects, flows.Effect{Kind: flows.EffectEscalate, Reason: "safe_word", Priority: flows.PriorityUrgent})
+			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: smallTalk(in.At)}})...)
+			continue
 		}
 		relaying := t.Profile["relay"] != "" && in.Flow == ""
 		if in.NotText {
@@ -478,6 +495,16 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 				if _, ok := r.channels[channel].(Clearer); !ok {
 					outs = append(outs, flows.Output{Msg: flows.MsgClearNoop})
 				}
+			case flows.EffectMyData:
+				merged := maps.Clone(t.Profile)
+				maps.Copy(merged, c.Profile)
+				outs = append([]flows.Output{{Msg: myDataMsg, Data: map[string]string{"summary": r.myData(sessLang(&sess, r.content), &sess, merged)}}}, outs...)
+			case flows.EffectSafeWord:
+				// Keep only a keyed hash of the word, never the word.
+				if w := flows.Fold(sess.Fields["safeword"]); w != "" {
+					c.Profile["safeword"] = r.sealer.Hash("safeword", w)
+				}
+				delete(sess.Fields, "safeword")
 			}
 			effects = append(effects, e)
 		}
@@ -509,10 +536,132 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			r.log.Error("address unreadable; replies dropped", "event", "address_unreadable", "person", t.Person, "error", err)
 			return c, effects
 		}
-		d := Delivery{ID: token(), Person: t.Person, Channel: channel, Address: string(addr), Msgs: msgs, Clear: clear}
+		d := Delivery{ID: token(), Person: t.Person, Channel: channel, Address: string(addr), Msgs: msgs, Clear: clear, Forget: c.Wipe}
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
 	return c, effects
+}
+
+// FloodLimit is how many messages a person may send in FloodWindow before
+// the runtime asks them, once, to slow down and sets the rest aside.
+const (
+	FloodLimit  = 30
+	FloodWindow = time.Minute
+)
+
+// flooded counts one inbound message against the person's window (kept in
+// the profile, saved with the turn) and reports whether it is over the
+// limit.
+func (r *Runtime) flooded(profile, updates map[string]string) bool {
+	now := r.now().UnixMilli()
+	start, _ := strconv.ParseInt(field(profile, updates, "flood_at"), 10, 64)
+	n, _ := strconv.Atoi(field(profile, updates, "flood_n"))
+	if now-start > FloodWindow.Milliseconds() {
+		start, n = now, 0
+		updates["flood_told"] = ""
+	}
+	n++
+	updates["flood_at"] = strconv.FormatInt(start, 10)
+	updates["flood_n"] = strconv.Itoa(n)
+	return n > FloodLimit
+}
+
+// field reads a profile field as this turn has left it so far.
+func field(profile, updates map[string]string, k string) string {
+	if v, ok := updates[k]; ok {
+		return v
+	}
+	return profile[k]
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// smallTalk picks a harmless line for the safe word's answer.
+func smallTalk(at time.Time) string {
+	return "smalltalk." + strconv.Itoa(1+int(at.Unix()%3))
+}
+
+const myDataMsg = "mydata.summary"
+
+// myData lists, in plain words and the person's language, everything kept
+// about them.
+func (r *Runtime) myData(lang string, sess *flows.Session, profile map[string]string) string {
+	cat := r.content.Catalog
+	line := func(id string, data map[string]string) string {
+		text, err := cat.Text(lang, id, data)
+		if err != nil {
+			r.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", id, "lang", lang, "error", err)
+		}
+		return "• " + text
+	}
+	var lines []string
+	name, _ := cat.Text(lang, flows.LabelLangName, nil)
+	lines = append(lines, line("mydata.language", map[string]string{"value": name}))
+	lines = append(lines, line("mydata.channel", map[string]string{"value": channelName(profile["ch"])}))
+	if first := millis(profile["first"]); !first.IsZero() {
+		lines = append(lines, line("mydata.since", map[string]string{"value": first.Format(time.DateOnly)}))
+	}
+	done := 0
+	for k, v := range sess.Fields {
+		if strings.HasPrefix(k, "progress.") && v == "done" {
+			done++
+		}
+	}
+	if text, err := cat.Plural(lang, "mydata.lessons", done, nil); err == nil {
+		lines = append(lines, "• "+text)
+	}
+	var subs []string
+	for _, topic := range []string{"checkins", "jobs", "reminders"} {
+		if profile["sub."+topic] != "" {
+			t, _ := cat.Text(lang, "mydata.topic."+topic, nil)
+			subs = append(subs, t)
+		}
+	}
+	if len(subs) > 0 {
+		lines = append(lines, line("mydata.subscriptions", map[string]string{"value": strings.Join(subs, ", ")}))
+	}
+	var about []string
+	for _, k := range []string{"gender", "age", "tz"} {
+		if v := firstOf(sess.Fields[k], profile[k]); v != "" {
+			about = append(about, v)
+		}
+	}
+	if len(about) > 0 {
+		lines = append(lines, line("mydata.about", map[string]string{"value": strings.Join(about, ", ")}))
+	}
+	if profile["case"] != "" {
+		lines = append(lines, line("mydata.case", nil))
+	}
+	if profile["safeword"] != "" {
+		lines = append(lines, line("mydata.safeword", nil))
+	}
+	if profile["stopped"] != "" {
+		lines = append(lines, line("mydata.stopped", nil))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func channelName(ch string) string {
+	switch ch {
+	case "telegram":
+		return "Telegram"
+	case "sms":
+		return "SMS"
+	}
+	return ch
+}
+
+func millis(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
 }
 
 // keepsWorkingInRelay lists the intents that still reach the engine while
@@ -646,6 +795,10 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 				pipe.SRem(ctx, r.store.Key("sub", topic), person)
 			}
 			pipe.SRem(ctx, r.store.PeopleKey(), person)
+			// Rewrite the append-only file so the erased values leave
+			// Redis's files too (an error just means AOF is off or a
+			// rewrite is already running).
+			defer func() { _ = r.store.Redis().BgRewriteAOF(ctx).Err() }()
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -20,10 +20,11 @@ const (
 	IntentStart    Intent = "start"
 	IntentDelete   Intent = "delete"
 	IntentClear    Intent = "clear"
+	IntentMyData   Intent = "mydata"
 )
 
 // Intents lists every global intent, in the order menus show them.
-var Intents = []Intent{IntentMenu, IntentLanguage, IntentCoach, IntentStop, IntentStart, IntentDelete, IntentClear}
+var Intents = []Intent{IntentMenu, IntentLanguage, IntentCoach, IntentStop, IntentStart, IntentDelete, IntentClear, IntentMyData}
 
 // Input is one thing the person did, already resolved by Resolve: a global
 // intent, a choice among the options on offer, or free text.
@@ -198,6 +199,12 @@ func (t *turn) handle(in Input) {
 		return
 	case IntentClear:
 		t.effect(Effect{Kind: EffectClear})
+		return
+	case IntentMyData:
+		// The runtime writes the summary (it knows the profile too); the
+		// person then carries on where they were.
+		t.effect(Effect{Kind: EffectMyData})
+		t.present()
 		return
 	}
 	if in.Choice != "" && in.Prompt != 0 && in.Prompt != s.Prompt {

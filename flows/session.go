@@ -92,6 +92,8 @@ const (
 	EffectStart       = "start"       // opt back in
 	EffectDelete      = "delete"      // erase everything about the person
 	EffectClear       = "clear"       // clear the chat on the person's phone
+	EffectMyData      = "mydata"      // show the person everything kept about them
+	EffectSafeWord    = "safeword"    // keep the session field "safeword" as a keyed hash
 )
 
 // Priorities for escalations.
@@ -120,7 +122,7 @@ func (e Effect) validate() error {
 		if _, err := time.ParseDuration(e.Value); err != nil || e.Topic == "" {
 			return fmt.Errorf("schedule effect needs a topic and a duration value")
 		}
-	case EffectLanguage, EffectStop, EffectStart, EffectDelete, EffectClear:
+	case EffectLanguage, EffectStop, EffectStart, EffectDelete, EffectClear, EffectMyData, EffectSafeWord:
 	default:
 		return fmt.Errorf("unknown effect kind %q", e.Kind)
 	}

@@ -23,7 +23,13 @@ import (
 type Store struct {
 	rdb redis.UniversalClient
 	ns  string
+	// sealer, when set, encrypts session envelopes at rest: a session
+	// holds a person's answers, which may be free text.
+	sealer *Sealer
 }
+
+// SealSessions makes the store encrypt sessions with s (call before use).
+func (s *Store) SealSessions(sealer *Sealer) { s.sealer = sealer }
 
 // New wraps a Redis client. ns prefixes every key ("ll" in production;
 // tests use their own so they can share a server).
@@ -215,7 +221,7 @@ func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Durati
 		t.Inbox = append(t.Inbox, []byte(str))
 	}
 	if raw, _ := parts[1].(string); raw != "" {
-		if t.Session, err = decodeSession(person, []byte(raw)); err != nil {
+		if t.Session, err = s.decodeSession(person, []byte(raw)); err != nil {
 			return nil, err
 		}
 	}
@@ -238,16 +244,29 @@ type sessionEnvelope struct {
 
 const sessionVersion = 1
 
-func encodeSession(person string, sess flows.Session) ([]byte, error) {
+func (s *Store) encodeSession(person string, sess flows.Session) ([]byte, error) {
 	b, err := json.Marshal(sessionEnvelope{V: sessionVersion, Person: person, Session: sess})
 	if err != nil {
 		return nil, fmt.Errorf("write session: %w", err)
 	}
+	if s.sealer != nil {
+		b = s.sealer.Seal(b)
+	}
 	return b, nil
 }
 
-func decodeSession(person string, raw []byte) (flows.Session, error) {
+func (s *Store) decodeSession(person string, raw []byte) (flows.Session, error) {
 	var env sessionEnvelope
+	if len(raw) > 0 && raw[0] != '{' {
+		if s.sealer == nil {
+			return flows.Session{}, fmt.Errorf("read session: sealed, and no key to open it")
+		}
+		plain, err := s.sealer.Open(raw)
+		if err != nil {
+			return flows.Session{}, fmt.Errorf("read session: %w", err)
+		}
+		raw = plain
+	}
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return flows.Session{}, fmt.Errorf("read session: %w", err)
 	}
@@ -332,7 +351,7 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	keys := []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
 	sess := ""
 	if c.Session != nil && !c.Wipe {
-		b, err := encodeSession(person, *c.Session)
+		b, err := s.encodeSession(person, *c.Session)
 		if err != nil {
 			return 0, err
 		}
@@ -391,7 +410,7 @@ func (s *Store) LoadSession(ctx context.Context, person string) (flows.Session, 
 	if err != nil {
 		return flows.Session{}, fmt.Errorf("read session: %w", err)
 	}
-	return decodeSession(person, raw)
+	return s.decodeSession(person, raw)
 }
 
 // Profile reads a person's profile hash.

@@ -1,0 +1,135 @@
+package bot_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+func TestSeeMyData(t *testing.T) {
+	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+	h.say("+800", onboarding...)
+	h.say("+800", "my data")
+	got := strings.Join(h.ch.lines(), "\n")
+	for _, want := range []string{"This is everything we keep about you", "Your language: English", "How you reach us: test", "Lessons finished: 0", "Send DELETE"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("my data lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// settingsDigit finds the digit of an entry in the settings menu.
+func settingsDigit(t *testing.T, id string) string {
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range c.Def.Flows["settings"].Nodes["list"].Choices {
+		if ch.ID == id {
+			return string(rune('1' + i))
+		}
+	}
+	t.Fatalf("no %s in settings", id)
+	return ""
+}
+
+func TestSafeWord(t *testing.T) {
+	rdb := storetest.Shared(t)
+	st := store.New(rdb, storetest.Namespace())
+	h := newHarness(t, st, nil)
+	h.say("+900", onboarding...)
+	h.say("+900", "5", settingsDigit(t, "safeword"), "1", "Bluebird")
+	if got := h.ch.lines(); !strings.Contains(got[len(got)-2]+got[len(got)-1], "safe word is saved") {
+		t.Fatalf("safe word not confirmed: %v", got[len(got)-2:])
+	}
+	person := h.rt.PersonID("test", "+900")
+	p, _ := st.Profile(context.Background(), person)
+	if p["safeword"] == "" || strings.Contains(strings.ToLower(p["safeword"]), "bluebird") {
+		t.Fatalf("safe word kept as %q", p["safeword"])
+	}
+	sess, _ := st.LoadSession(context.Background(), person)
+	if _, kept := sess.Fields["safeword"]; kept {
+		t.Fatal("the session still holds the safe word")
+	}
+	before := len(h.ch.lines())
+	depth := func() int64 { n, _ := rdb.XLen(context.Background(), st.CaseStream()).Result(); return n }
+	cases := depth()
+	h.say("+900", "  BLUEBIRD ")
+	reply := h.ch.lines()[before:]
+	if len(reply) != 1 {
+		t.Fatalf("want one harmless reply, got %v", reply)
+	}
+	for _, giveaway := range []string{"coach", "help", "safe", "danger", "case"} {
+		if strings.Contains(strings.ToLower(reply[0]), giveaway) {
+			t.Errorf("the reply %q shows that something happened", reply[0])
+		}
+	}
+	if depth() != cases+1 {
+		t.Fatalf("no case opened by the safe word")
+	}
+	es, _ := rdb.XRevRangeN(context.Background(), st.CaseStream(), "+", "-", 1).Result()
+	c, err := h.rt.OpenCase([]byte(es[0].Values["p"].(string)))
+	if err != nil || c.Reason != "safe_word" || c.Priority != "urgent" {
+		t.Fatalf("case %+v, %v", c, err)
+	}
+}
+
+func TestFloodLimit(t *testing.T) {
+	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+	h.say("+1000", onboarding...)
+	before := len(h.ch.lines())
+	for i := range bot.FloodLimit + 10 {
+		if err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+1000", MessageID: "f" + string(rune('a'+i)), Text: "menu"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.settle()
+	replies := h.ch.lines()[before:]
+	slow := 0
+	for _, r := range replies {
+		if strings.Contains(r, "Please wait a moment") {
+			slow++
+		}
+	}
+	// The onboarding's 3 messages count in the same minute.
+	if slow != 1 || len(replies) != bot.FloodLimit-3+1 {
+		t.Fatalf("%d replies, %d slow-down notices: want %d and 1", len(replies), slow, bot.FloodLimit-3+1)
+	}
+}
+
+// TestDeleteErasesEverything: after /delete no key refers to the person.
+func TestDeleteErasesEverything(t *testing.T) {
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	st := store.New(rdb, ns)
+	h := newHarness(t, st, nil)
+	h.say("+1100", onboarding...)
+	h.say("+1100", "3", "1") // check-ins: yes (subscribes)
+	person := h.rt.PersonID("test", "+1100")
+	h.say("+1100", "delete")
+	h.say("+1100", "1") // yes, delete everything
+	if got := h.ch.lines(); !strings.Contains(got[len(got)-1], "Everything we kept about you is deleted") {
+		t.Fatalf("last reply %q", got[len(got)-1])
+	}
+	ctx := context.Background()
+	keys, _ := rdb.Keys(ctx, ns+":*").Result()
+	for _, k := range keys {
+		if strings.Contains(k, person) {
+			t.Errorf("key %s remains", k)
+		}
+		switch rdb.Type(ctx, k).Val() {
+		case "set":
+			if ok, _ := rdb.SIsMember(ctx, k, person).Result(); ok {
+				t.Errorf("set %s still holds the person", k)
+			}
+		case "zset":
+			if _, err := rdb.ZScore(ctx, k, person).Result(); err == nil {
+				t.Errorf("sorted set %s still holds the person", k)
+			}
+		}
+	}
+}
