@@ -31,7 +31,9 @@ type recorder struct {
 	lim *bot.Limiter
 }
 
-func newRecorder(name string) *recorder { return &recorder{name: name, got: map[string][]bot.Outbound{}} }
+func newRecorder(name string) *recorder {
+	return &recorder{name: name, got: map[string][]bot.Outbound{}}
+}
 
 func (r *recorder) Name() string                                  { return r.name }
 func (r *recorder) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }

@@ -177,7 +177,7 @@ func (s *Service) digestDue(ctx context.Context, force bool) (string, error) {
 	first := now.Add(s.cfg.DigestEvery).UnixMilli()
 	pipe := s.rdb.Pipeline()
 	pipe.HSetNX(ctx, s.digestKey(), "next", first)
-	pipe.HSetNX(ctx, s.digestKey(), "since", now.UnixMilli())
+	pipe.HSetNX(ctx, s.digestKey(), "since", now.Add(-s.cfg.DigestEvery).UnixMilli())
 	all := pipe.HGetAll(ctx, s.digestKey())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", err
