@@ -295,7 +295,25 @@ func (m *Module) Process(ctx context.Context) error {
 
 func (m *Module) caseKey(alias string) string    { return m.st.Key("case", alias) }
 func (m *Module) excerptKey(alias string) string { return m.st.Key("case", alias, "excerpt") }
-func (m *Module) coachKey(id int64) string       { return m.st.Key("coach", strconv.FormatInt(id, 10)) }
+func (m *Module) coachKey(id int64) string {
+	// Keyed by a pseudonym: no Telegram id in key names.
+	return m.st.Key("coach", m.rt.Sealer().PersonID("coach", strconv.FormatInt(id, 10)))
+}
+
+// sealID and openID keep Telegram ids encrypted at rest.
+func (m *Module) sealID(id int64) string { return string(m.rt.Sealer().Seal([]byte(strconv.FormatInt(id, 10)))) }
+
+func (m *Module) openID(s string) int64 {
+	if s == "" {
+		return 0
+	}
+	plain, err := m.rt.Sealer().Open([]byte(s))
+	if err != nil {
+		return 0
+	}
+	id, _ := strconv.ParseInt(string(plain), 10, 64)
+	return id
+}
 func (m *Module) timersKey() string              { return m.st.Key("case", "timers") }
 func (m *Module) openKey() string                { return m.st.Key("cases", "open") }
 
@@ -319,7 +337,7 @@ func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
 	c.Opened = ms(h["opened"])
 	c.Claimed = ms(h["claimed"])
 	c.Closed = ms(h["closed"])
-	c.Coach, _ = strconv.ParseInt(h["coach"], 10, 64)
+	c.Coach = m.openID(h["coach"])
 	return c, nil
 }
 
@@ -390,7 +408,7 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 		m.tellOutOfHours(ctx, c.Person, prof, now)
 	}
 	// One trusted coach: the coach who last helped is asked first.
-	if trusted, _ := strconv.ParseInt(prof["coach"], 10, 64); trusted != 0 && slices.Contains(m.cfg.Coaches, trusted) {
+	if trusted := m.openID(prof["coach"]); trusted != 0 && slices.Contains(m.cfg.Coaches, trusted) {
 		wait := m.cfg.TrustedFirst
 		if c.Priority == flows.PriorityUrgent {
 			wait = min(wait, time.Minute)

@@ -55,15 +55,14 @@ func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
 		m.log.Warn("claim by someone not on the coach list refused", "event", "claim_refused", "case", alias)
 		return nil
 	}
-	res, err := claimScript.Run(ctx, m.rdb, []string{m.caseKey(alias)}, coach, m.now().UnixMilli()).Slice()
+	res, err := claimScript.Run(ctx, m.rdb, []string{m.caseKey(alias)}, m.sealID(coach), m.now().UnixMilli()).Slice()
 	if err != nil {
 		return err
 	}
 	won, _ := res[0].(int64)
 	if won != 1 {
 		holder, _ := res[1].(string)
-		id, _ := strconv.ParseInt(holder, 10, 64)
-		m.say(ctx, coach, "coach.already_claimed", map[string]string{"alias": alias, "coach": m.name(ctx, id)})
+		m.say(ctx, coach, "coach.already_claimed", map[string]string{"alias": alias, "coach": m.name(ctx, m.openID(holder))})
 		return nil
 	}
 	c, err := m.load(ctx, alias)
@@ -80,7 +79,7 @@ func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
 	}
 	if err := m.st.SetProfile(ctx, c.Person, map[string]string{
 		bot.RelayAlias: alias, bot.RelayAddress: string(sealer.Seal([]byte(chat))), bot.RelayChannel: "telegram",
-		"coach": strconv.FormatInt(coach, 10),
+		"coach": m.sealID(coach),
 	}); err != nil {
 		return err
 	}
