@@ -301,7 +301,9 @@ func (m *Module) coachKey(id int64) string {
 }
 
 // sealID and openID keep Telegram ids encrypted at rest.
-func (m *Module) sealID(id int64) string { return string(m.rt.Sealer().Seal([]byte(strconv.FormatInt(id, 10)))) }
+func (m *Module) sealID(id int64) string {
+	return string(m.rt.Sealer().Seal([]byte(strconv.FormatInt(id, 10))))
+}
 
 func (m *Module) openID(s string) int64 {
 	if s == "" {
@@ -314,8 +316,8 @@ func (m *Module) openID(s string) int64 {
 	id, _ := strconv.ParseInt(string(plain), 10, 64)
 	return id
 }
-func (m *Module) timersKey() string              { return m.st.Key("case", "timers") }
-func (m *Module) openKey() string                { return m.st.Key("cases", "open") }
+func (m *Module) timersKey() string { return m.st.Key("case", "timers") }
+func (m *Module) openKey() string   { return m.st.Key("cases", "open") }
 
 // CaseRecord is a case as kept in Redis.
 type CaseRecord struct {
