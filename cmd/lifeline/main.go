@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/console"
 	"github.com/lifeline-org/lifeline/bot/sms"
@@ -65,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			dir = args[0]
 		}
 		return check(dir, cfg, stdout, stderr)
+	case "stats":
+		return tool(ctx, cfg, log, stderr, func(b *base, rt *bot.Runtime) int {
+			return checkin.Main(ctx, rt, checkin.Config{Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log}, args, stdout, stderr)
+		})
 	}
 	fmt.Fprintf(stderr, "lifeline: unknown command %q (try lifeline --help)\n", cmd)
 	return 2
@@ -84,6 +89,10 @@ func check(dir string, cfg *Config, stdout, stderr io.Writer) int {
 		return 1
 	}
 	failed := false
+	if _, err := checkin.LoadCadence(dir); err != nil {
+		fmt.Fprintln(stdout, "cadence.yaml:", err)
+		failed = true
+	}
 	for _, p := range c.Check(time.Now()) {
 		fmt.Fprintln(stdout, p)
 		failed = failed || !p.Warning
@@ -126,29 +135,69 @@ func sealerFor(cfg *Config, log *slog.Logger) (*store.Sealer, error) {
 
 // serve runs Lifeline until ctx ends (or, in the terminal demo, until the
 // input ends).
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rdb, closeRedis, err := store.Open(ctx, cfg.RedisURL, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-	st := store.New(rdb, "ll")
+// base is what every command that touches state needs: the store, the
+// sealer and validated content.
+type base struct {
+	st     *store.Store
+	sealer *store.Sealer
+	cont   *content.Content
+	cad    *checkin.Cadence
+	loc    *time.Location
+	close  func()
+}
+
+func openBase(ctx context.Context, cfg *Config, log *slog.Logger) (*base, error) {
 	sealer, err := sealerFor(cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cont, err := content.Load(cfg.ContentDir, cfg.DefaultLanguage, cfg.ResourcePack)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range cont.Check(time.Now()) {
 		if !p.Warning {
-			return fmt.Errorf("content is not valid (run lifeline check): %s", p)
+			return nil, fmt.Errorf("content is not valid (run lifeline check): %s", p)
 		}
 		log.Warn("content warning", "event", "content_warning", "problem", p.String())
 	}
+	cad, err := checkin.LoadCadence(cfg.ContentDir)
+	if err != nil {
+		return nil, fmt.Errorf("check-in cadence: %w", err)
+	}
+	loc, err := time.LoadLocation(cfg.DefaultTimezone)
+	if err != nil {
+		return nil, err
+	}
+	rdb, closeRedis, err := store.Open(ctx, cfg.RedisURL, log)
+	if err != nil {
+		return nil, err
+	}
+	return &base{st: store.New(rdb, "ll"), sealer: sealer, cont: cont, cad: cad, loc: loc, close: closeRedis}, nil
+}
+
+// tool runs a command that works on the store without serving: stats,
+// broadcast, jobs.
+func tool(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, f func(b *base, rt *bot.Runtime) int) int {
+	b, err := openBase(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "lifeline:", err)
+		return 1
+	}
+	defer b.close()
+	rt := bot.New(bot.Config{Store: b.st, Sealer: b.sealer, Content: b.cont, Log: log})
+	return f(b, rt)
+}
+
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b, err := openBase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	st, sealer, cont := b.st, b.sealer, b.cont
 
 	mux := http.NewServeMux()
 	var channels []bot.Channel
@@ -198,6 +247,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			}
 		}
 	}
+	sched := checkin.New(checkin.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log,
+		Escalate: func(ctx context.Context, person, reason, priority string) {
+			if err := rt.Escalate(ctx, person, reason, priority, ""); err != nil {
+				log.Error("escalation not recorded", "event", "escalation_failed", "person", person, "error", err)
+			}
+		}})
+	rt.OnEffect(sched.Effect)
+	sched.Register(mux, cfg.StaffAPIToken)
 	var coaches *coach.Module
 	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
 		loc, _ := time.LoadLocation(cfg.DefaultTimezone)
@@ -207,7 +264,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		}
 		coaches = coach.New(coach.Config{
 			Runtime: rt, Telegram: tg, Group: cfg.CoachChatID, Coaches: cfg.CoachTelegramIDs,
-			Supervisors: cfg.CoachSupervisorIDs, Hours: hours, Log: log,
+			Supervisors: cfg.CoachSupervisorIDs, Hours: hours, Log: log, SetCadence: sched.SetCadence,
 		})
 		tg.Group = coaches.Group
 		rt.OnEffect(coaches.Effect)
@@ -247,9 +304,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	}
 
 	var wg sync.WaitGroup
-	runErr := make(chan error, len(channels)+2)
+	runErr := make(chan error, len(channels)+3)
 	wg.Add(1)
 	go func() { defer wg.Done(); runErr <- rt.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); runErr <- sched.Run(ctx) }()
 	var receiver bot.Receiver = rt
 	if coaches != nil {
 		receiver = coaches.Receiver(rt)
