@@ -280,6 +280,11 @@ func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 	if err != nil || c.State != coach.StateClosed || c.Person != "" || c.Reason == "" {
 		t.Fatalf("closed case %+v, %v: want closed, reason kept, person gone", c, err)
 	}
+	log, err := w.st.AuditLog(context.Background(), "", 100)
+	if err != nil || len(log) != 2 || log[0].Action != "case.claim" || log[1].Action != "case.close" || log[1].Target != alias || !strings.HasPrefix(log[0].Actor, "coach:") {
+		t.Fatalf("audit %+v, %v: want claim then close by a pseudonymous coach", log, err)
+	}
+	leaks(t, log[0].Actor+log[1].Actor, ":"+fmt.Sprint(ana))
 	// After the case the bot answers again.
 	fake.Type(survivor, "menu")
 	expect(t, fake, survivor, "What would you like to do?")

@@ -84,6 +84,7 @@ func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
 		return err
 	}
 	name := m.name(ctx, coach)
+	m.audit(ctx, coach, "case.claim", alias)
 	m.log.Info("case claimed", "event", "case_claimed", "case", alias)
 	if m.cfg.Group != 0 {
 		m.say(ctx, m.cfg.Group, "coach.case_claimed", map[string]string{"alias": alias, "coach": name})
@@ -181,6 +182,7 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 			m.say(ctx, coach, "coach.no_case", nil)
 			return nil
 		}
+		m.audit(ctx, coach, "case.close", c.Alias)
 		return m.close(ctx, c, true)
 	case "handover":
 		c, ok := m.held(ctx, coach, arg)
@@ -188,6 +190,7 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 			m.say(ctx, coach, "coach.no_case", nil)
 			return nil
 		}
+		m.audit(ctx, coach, "case.handover", c.Alias)
 		return m.handover(ctx, c)
 	case "cases":
 		return m.listCases(ctx, coach)
@@ -202,6 +205,7 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 			m.say(ctx, coach, "coach.cadence_help", nil)
 			return nil
 		}
+		m.audit(ctx, coach, "cadence."+strings.TrimSpace(cadence), c.Alias)
 		m.say(ctx, coach, "coach.cadence_set", map[string]string{"alias": c.Alias, "cadence": strings.TrimSpace(cadence)})
 	default:
 		m.say(ctx, coach, "coach.help", nil)
@@ -347,4 +351,12 @@ func (m *Module) FireTimers(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return len(due), nil
+}
+
+// audit records a coach's action under the coach's pseudonym.
+func (m *Module) audit(ctx context.Context, coach int64, action, target string) {
+	actor := "coach:" + m.rt.Sealer().PersonID("coach", strconv.FormatInt(coach, 10))
+	if err := m.st.Audit(ctx, m.now(), actor, action, target); err != nil {
+		m.log.Error("audit entry not written", "event", "audit_failed", "error", err)
+	}
 }
