@@ -415,3 +415,32 @@ func TestEmptyAndMissingPeople(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 }
+
+// TestMessagesInEveryShippedLanguage: every id rendered from Go, and every
+// reminder, exists in en, es and fr with the same variables.
+func TestMessagesInEveryShippedLanguage(t *testing.T) {
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := append([]string(nil), MessageIDs...)
+	for i := 1; c.Catalog.Raw("en", fmt.Sprint("reminder.", i)) != ""; i++ {
+		ids = append(ids, fmt.Sprint("reminder.", i))
+	}
+	if len(ids) < len(MessageIDs)+8 {
+		t.Fatalf("want at least 8 reminders, have %v", ids)
+	}
+	for _, lang := range []string{"en", "es", "fr"} {
+		for _, id := range ids {
+			if c.Catalog.Raw(lang, id) == "" {
+				t.Errorf("%s: %s missing", lang, id)
+			}
+			if a, b := c.Catalog.VarsIn("en", id), c.Catalog.VarsIn(lang, id); strings.Join(a, ",") != strings.Join(b, ",") {
+				t.Errorf("%s: %s uses %v, English %v", lang, id, b, a)
+			}
+			if first, _, _ := strings.Cut(c.Catalog.Raw(lang, id), "\n"); strings.Contains(strings.ToLower(first), "forced") {
+				t.Errorf("%s: %s has a first line that is not neutral", lang, id)
+			}
+		}
+	}
+}

@@ -516,3 +516,13 @@ func Actions(st *store.Store, clock func() time.Time, log *slog.Logger) map[stri
 			[]flows.Effect{{Kind: flows.EffectEscalate, Reason: "job_interest", Priority: flows.PriorityLow, Value: id}}
 	}}
 }
+
+// MessageIDs are the message ids this package renders from Go (the flows'
+// own are checked by lifeline check). Append them to
+// content.RuntimeMessages so lifeline check covers them too.
+var MessageIDs = []string{
+	"jobs.alert", "jobs.languages_any", "jobs.tip.1", "jobs.tip.2", "jobs.tip.3", "jobs.tip.4",
+	"jobs.interested", "jobs.interest_sms", "jobs.digest_intro", "jobs.digest_line", "jobs.digest_more",
+	"jobs.interested_n", "jobs.digest_sms", "jobs.interest_sent", "jobs.interest_again",
+	"jobs.interest_closed", "jobs.interest_error", "reminders.footer",
+}
