@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/store"
@@ -131,5 +132,46 @@ func TestDeleteErasesEverything(t *testing.T) {
 				t.Errorf("sorted set %s still holds the person", k)
 			}
 		}
+	}
+}
+
+func TestRetention(t *testing.T) {
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	st := store.New(rdb, ns)
+	h := newHarness(t, st, nil)
+	h.say("+1200", onboarding...)
+	h.say("+1300", onboarding...)
+	ctx := context.Background()
+	ret := bot.Retention{Days: 365, DefaultTZ: time.UTC}
+	now := time.Now()
+	if n, e, err := h.rt.SweepRetention(ctx, now.Add(300*24*time.Hour), ret); err != nil || n != 0 || e != 0 {
+		t.Fatalf("before a year: noticed %d, erased %d, %v", n, e, err)
+	}
+	later := now.Add(366 * 24 * time.Hour)
+	if n, e, err := h.rt.SweepRetention(ctx, later, ret); err != nil || n != 2 || e != 0 {
+		t.Fatalf("after a year: noticed %d, erased %d, %v", n, e, err)
+	}
+	h.settle()
+	if got := strings.Join(h.ch.lines(), "\n"); strings.Count(got, "We have not heard from you") != 2 {
+		t.Fatalf("notices: %s", got)
+	}
+	// +1300 answers the notice (its "last" moves on); +1200 stays silent.
+	if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+1300", MessageID: "back", Text: "menu", At: later.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	if n, e, err := h.rt.SweepRetention(ctx, later.Add(8*24*time.Hour), ret); err != nil || e != 1 || n != 0 {
+		t.Fatalf("after the grace: noticed %d, erased %d, %v", n, e, err)
+	}
+	gone, kept := h.rt.PersonID("test", "+1200"), h.rt.PersonID("test", "+1300")
+	if n, _ := rdb.Exists(ctx, st.PersonKeyNames(gone)...).Result(); n != 0 {
+		t.Errorf("%d keys of the silent person remain", n)
+	}
+	if ok, _ := rdb.SIsMember(ctx, st.PeopleKey(), gone).Result(); ok {
+		t.Error("the silent person is still in the people set")
+	}
+	if p, _ := st.Profile(ctx, kept); p["ch"] == "" {
+		t.Error("the person who answered was erased")
 	}
 }

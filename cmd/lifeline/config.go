@@ -177,7 +177,9 @@ func PrintHelp(w io.Writer) {
 
 Usage:
   lifeline [serve]      run every configured channel (no credentials: chat in this terminal)
-  lifeline check [DIR]  validate content (flows, locales, packs); DIR defaults to CONTENT_DIR
+  lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
+  lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
+  lifeline audit        staff and coach actions, oldest first
   lifeline --help       this help
 
 Environment:

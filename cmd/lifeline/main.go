@@ -66,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			dir = args[0]
 		}
 		return check(dir, cfg, stdout, stderr)
+	case "audit":
+		return tool(ctx, cfg, log, stderr, func(b *base, _ *bot.Runtime) int { return audit(ctx, b.st, stdout, stderr) })
 	case "stats":
 		return tool(ctx, cfg, log, stderr, func(b *base, rt *bot.Runtime) int {
 			return checkin.Main(ctx, rt, checkin.Config{Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log}, args, stdout, stderr)
@@ -304,11 +306,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	}
 
 	var wg sync.WaitGroup
-	runErr := make(chan error, len(channels)+3)
+	runErr := make(chan error, len(channels)+4)
 	wg.Add(1)
 	go func() { defer wg.Done(); runErr <- rt.Run(ctx) }()
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); runErr <- sched.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		runErr <- rt.RunRetention(ctx, bot.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
+	}()
 	var receiver bot.Receiver = rt
 	if coaches != nil {
 		receiver = coaches.Receiver(rt)
@@ -383,4 +389,29 @@ func telegramCommands(c *content.Content) (map[string][]telegram.Command, map[st
 		}
 	}
 	return cmds, names, descs
+}
+
+// audit prints the audit stream, oldest first.
+func audit(ctx context.Context, st *store.Store, stdout, stderr io.Writer) int {
+	after := ""
+	n := 0
+	for {
+		entries, err := st.AuditLog(ctx, after, 500)
+		if err != nil {
+			fmt.Fprintln(stderr, "lifeline:", err)
+			return 1
+		}
+		for _, e := range entries {
+			fmt.Fprintf(stdout, "%s  %-28s  %-22s  %s\n", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Target)
+			after = e.ID
+			n++
+		}
+		if len(entries) < 500 {
+			break
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(stdout, "no audit entries")
+	}
+	return 0
 }
