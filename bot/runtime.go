@@ -791,6 +791,12 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 		case flows.EffectRecord:
 			pipe.HIncrBy(ctx, r.store.Key("counts"), e.Topic+":"+e.Value, 1)
 		case flows.EffectDelete:
+			// Every topic set the person joined is named in their profile.
+			for f := range profile {
+				if topic, ok := strings.CutPrefix(f, "sub."); ok {
+					pipe.SRem(ctx, r.store.Key("sub", topic), person)
+				}
+			}
 			for _, topic := range []string{"checkins", "jobs", "reminders"} {
 				pipe.SRem(ctx, r.store.Key("sub", topic), person)
 			}

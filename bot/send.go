@@ -61,7 +61,8 @@ func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outg
 		if d.Forget {
 			pm = 0
 		}
-		if err := r.store.MarkSent(ctx, person, tok, o, i+1, last, pm, r.now()); err != nil {
+		// Record the send even when shutting down: it happened.
+		if err := r.store.MarkSent(context.WithoutCancel(ctx), person, tok, o, i+1, last, pm, r.now()); err != nil {
 			r.log.Error("sent but not marked; a retry may repeat it", "event", "mark_sent_failed", "person", person, "error", err)
 			return err
 		}

@@ -64,7 +64,11 @@ func universalOptions(rawURL string) (*redis.UniversalOptions, error) {
 				return nil, fmt.Errorf("REDIS_URL: a sentinel URL needs the master name as its path")
 			}
 		} else {
-			o.IsClusterMode = true
+			// Each person's keys share a slot, but a turn also touches the
+			// global work and outbound queues in the same script, which a
+			// cluster refuses (CROSSSLOT). Say so now rather than fail at
+			// the first message.
+			return nil, fmt.Errorf("REDIS_URL: Redis Cluster is not supported yet (queues are global keys); use one primary, with Sentinel for failover")
 		}
 		return o, nil
 	}

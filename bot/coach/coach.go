@@ -506,3 +506,13 @@ func (m *Module) newAlias(ctx context.Context) (string, error) {
 	}
 	return "", fmt.Errorf("no free case alias")
 }
+
+// MessageIDs are the message ids this package renders, for content checks.
+var MessageIDs = []string{
+	"coach.claimed", "coach.says", "coach.closed", "coach.default_name", "coach.out_of_hours",
+	"coach.claim", "coach.case_new", "coach.case_for_you", "coach.case_again", "coach.case_raised",
+	"coach.case_handover", "coach.case_line", "coach.case_unclaimed", "coach.case_claimed", "coach.case_closed",
+	"coach.already_claimed", "coach.you_have", "coach.excerpt", "coach.closed_for_coach", "coach.person_left",
+	"coach.no_case", "coach.no_open_cases", "coach.switched", "coach.name_help", "coach.name_set",
+	"coach.cadence_help", "coach.cadence_set", "coach.help",
+}

@@ -180,6 +180,8 @@ Usage:
   lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
   lifeline audit        staff and coach actions, oldest first
+  lifeline broadcast …  send, schedule, pause, resume or cancel a broadcast; rights reminders
+  lifeline jobs …       post, list, show or delete job openings; send the weekly digest
   lifeline --help       this help
 
 Environment:

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/console"
@@ -68,6 +70,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return check(dir, cfg, stdout, stderr)
 	case "audit":
 		return tool(ctx, cfg, log, stderr, func(b *base, _ *bot.Runtime) int { return audit(ctx, b.st, stdout, stderr) })
+	case "broadcast", "jobs":
+		return tool(ctx, cfg, log, stderr, func(_ *base, rt *bot.Runtime) int {
+			return broadcast.Main(ctx, rt, append([]string{cmd}, args...), stdout, stderr)
+		})
 	case "stats":
 		return tool(ctx, cfg, log, stderr, func(b *base, rt *bot.Runtime) int {
 			return checkin.Main(ctx, rt, checkin.Config{Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log}, args, stdout, stderr)
@@ -95,7 +101,7 @@ func check(dir string, cfg *Config, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "cadence.yaml:", err)
 		failed = true
 	}
-	for _, p := range c.Check(time.Now()) {
+	for _, p := range c.Check(time.Now(), goMessages()...) {
 		fmt.Fprintln(stdout, p)
 		failed = failed || !p.Warning
 	}
@@ -157,7 +163,7 @@ func openBase(ctx context.Context, cfg *Config, log *slog.Logger) (*base, error)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range cont.Check(time.Now()) {
+	for _, p := range cont.Check(time.Now(), goMessages()...) {
 		if !p.Warning {
 			return nil, fmt.Errorf("content is not valid (run lifeline check): %s", p)
 		}
@@ -234,7 +240,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		channels = append(channels, term)
 		log.Info("no channel credentials: chatting in this terminal", "event", "console_mode")
 	}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log})
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log,
+		Actions: broadcast.Actions(st, nil, log)})
 	if term != nil {
 		term.Settle = rt.Settle
 	}
@@ -249,6 +256,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			}
 		}
 	}
+	bc := broadcast.New(broadcast.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Log: log})
+	bc.Register(mux, cfg.StaffAPIToken)
 	sched := checkin.New(checkin.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log,
 		Escalate: func(ctx context.Context, person, reason, priority string) {
 			if err := rt.Escalate(ctx, person, reason, priority, ""); err != nil {
@@ -306,11 +315,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	}
 
 	var wg sync.WaitGroup
-	runErr := make(chan error, len(channels)+4)
+	runErr := make(chan error, len(channels)+5)
 	wg.Add(1)
 	go func() { defer wg.Done(); runErr <- rt.Run(ctx) }()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); runErr <- sched.Run(ctx) }()
+	go func() { defer wg.Done(); runErr <- bc.Run(ctx) }()
 	go func() {
 		defer wg.Done()
 		runErr <- rt.RunRetention(ctx, bot.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
@@ -414,4 +424,10 @@ func audit(ctx context.Context, st *store.Store, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "no audit entries")
 	}
 	return 0
+}
+
+// goMessages are the message ids Go code outside the flows renders, so
+// lifeline check covers them in every locale.
+func goMessages() []string {
+	return append(slices.Clone(broadcast.MessageIDs), coach.MessageIDs...)
 }

@@ -70,6 +70,13 @@ func twilioSign(token, u string, form url.Values) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// newFakeTwilioServer serves f on 127.0.0.1 until the test ends.
+func newFakeTwilioServer(t *testing.T, f *fakeTwilio) string {
+	api := httptest.NewServer(f)
+	t.Cleanup(api.Close)
+	return api.URL
+}
+
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

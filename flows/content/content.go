@@ -83,7 +83,10 @@ func packNames(packs map[string]*flows.Pack) []string {
 
 // Check validates the content as a whole and returns its problems, errors
 // and warnings alike, in a stable order.
-func (c *Content) Check(now time.Time) []flows.Problem {
+//
+// extra names message ids that other Go code renders (the broadcast and
+// coach modules), so they are checked in every locale too.
+func (c *Content) Check(now time.Time, extra ...string) []flows.Problem {
 	vars := map[string]bool{}
 	for _, k := range flows.PackKeys {
 		vars[k] = true
@@ -94,7 +97,8 @@ func (c *Content) Check(now time.Time) []flows.Problem {
 		}
 	}
 	probs := c.Def.Check(c.Catalog, vars)
-	for _, id := range append(slices.Clone(flows.EngineMessages), RuntimeMessages...) {
+	ids := append(slices.Clone(flows.EngineMessages), RuntimeMessages...)
+	for _, id := range append(ids, extra...) {
 		if missing := c.Catalog.Missing(id); len(missing) > 0 {
 			probs = append(probs, flows.Problem{File: "locales", Node: id, Reason: fmt.Sprintf("message id missing in %v", missing)})
 		}
@@ -108,7 +112,15 @@ func (c *Content) Check(now time.Time) []flows.Problem {
 
 // RuntimeMessages are message ids the runtime and channels send outside any
 // flow.
-var RuntimeMessages = []string{"runtime.text_only", "runtime.slow_down"}
+var RuntimeMessages = []string{
+	"runtime.text_only", "runtime.slow_down", "runtime.crisis", "crisis.words",
+	"coach.relay_from", "coach.not_text", "bot.name", "bot.description",
+	"mydata.summary", "mydata.language", "mydata.channel", "mydata.since", "mydata.lessons",
+	"mydata.subscriptions", "mydata.topic.checkins", "mydata.topic.jobs", "mydata.topic.reminders",
+	"mydata.about", "mydata.case", "mydata.safeword", "mydata.stopped",
+	"smalltalk.1", "smalltalk.2", "smalltalk.3", "retention.notice",
+	"cmd.menu", "cmd.language", "cmd.coach", "cmd.stop", "cmd.start", "cmd.delete", "cmd.clear", "cmd.mydata",
+}
 
 // Data returns the template data for rendering: the resource pack entries.
 func (c *Content) Data() map[string]string { return c.Pack.Data() }
