@@ -61,6 +61,26 @@ type Hooks struct {
 	Effects []EffectHandler
 	// Handled is called after each turn with how long it took.
 	Handled func(channel string, d time.Duration)
+	// Inbound and Outbound count messages by channel and result.
+	Inbound  func(channel, result string)
+	Outbound func(channel, result string)
+}
+
+func (h Hooks) inbound(ch, result string) {
+	if h.Inbound != nil {
+		h.Inbound(ch, result)
+	}
+}
+
+func (h Hooks) outbound(ch, result string) {
+	if h.Outbound != nil {
+		h.Outbound(ch, result)
+	}
+}
+
+// SetMetrics sets the counting hooks; call it before Run.
+func (r *Runtime) SetMetrics(inbound, outbound func(channel, result string), handled func(channel string, d time.Duration)) {
+	r.cfg.Hooks.Inbound, r.cfg.Hooks.Outbound, r.cfg.Hooks.Handled = inbound, outbound, handled
 }
 
 // EffectHandler carries out an effect for a person. profile is the
@@ -167,12 +187,15 @@ func (r *Runtime) Accept(ctx context.Context, in Inbound) error {
 		PlatformMsg: in.PlatformMsg, At: in.At,
 	})
 	if err != nil {
+		r.cfg.Hooks.inbound(in.Channel, "error")
 		return err
 	}
 	if !fresh {
+		r.cfg.Hooks.inbound(in.Channel, "duplicate")
 		r.log.Info("inbound duplicate ignored", "event", "inbound_duplicate", "person", person, "channel", in.Channel)
 		return nil
 	}
+	r.cfg.Hooks.inbound(in.Channel, "accepted")
 	r.log.Debug("inbound accepted", "event", "inbound_accepted", "person", person, "channel", in.Channel)
 	return nil
 }

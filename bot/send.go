@@ -79,9 +79,11 @@ func (r *Runtime) sendOne(ctx context.Context, ch Channel, d Delivery, m Outboun
 	for attempt := 1; ; attempt++ {
 		pm, err := ch.Send(ctx, d.Address, m)
 		if err == nil {
+			r.cfg.Hooks.outbound(d.Channel, "sent")
 			return pm, false, nil
 		}
 		se := AsSendError(err)
+		r.cfg.Hooks.outbound(d.Channel, outcome(se))
 		switch {
 		case se.Unreachable || se.OptedOut:
 			fields := map[string]string{"unreachable": "1"}
@@ -184,4 +186,15 @@ func (r *Runtime) Settle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// outcome names a failed send for the metrics.
+func outcome(se *SendError) string {
+	switch {
+	case se.Unreachable || se.OptedOut:
+		return "unreachable"
+	case se.Retryable:
+		return "retry"
+	}
+	return "refused"
 }

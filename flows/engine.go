@@ -151,6 +151,11 @@ func (t *turn) handle(in Input) {
 		return
 	}
 	if s.Stopped {
+		if s.Overlay == overlayDelete && in.Intent == IntentNone {
+			// A stopped person may still confirm erasing their data.
+			t.overlay(in)
+			return
+		}
 		switch in.Intent {
 		case IntentStart:
 			s.Stopped = false
@@ -185,7 +190,11 @@ func (t *turn) handle(in Input) {
 		return
 	case IntentLanguage:
 		s.Overlay, s.Retries = "", 0
-		s.Stack = append(s.Stack, Frame{Flow: s.Flow, Node: s.Node})
+		if s.Flow != FlowLanguage {
+			// Asked again while choosing: start over, with one way back
+			// (a frame each time would ask again for every one).
+			s.Stack = append(s.Stack, Frame{Flow: s.Flow, Node: s.Node})
+		}
 		t.enterFlow(FlowLanguage)
 		return
 	case IntentCoach:
@@ -247,7 +256,7 @@ func (t *turn) overlay(in Input) bool {
 	switch {
 	case in.Choice == OptDeleteYes && ov == overlayDelete:
 		t.effect(Effect{Kind: EffectDelete})
-		t.s = Session{Fields: map[string]string{}}
+		t.s = Session{Fields: map[string]string{}, Seen: t.s.Seen}
 		t.say(MsgDeleted)
 		return true
 	case ov == overlayDelete:

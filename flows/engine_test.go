@@ -172,6 +172,10 @@ func TestFold(t *testing.T) {
 		"৩":                 "3",
 		"１":                 "1",
 		"Talk  to\tsomeone": "talk to someone",
+		"ПРИВЁТ":            "привет",
+		"أخذوا":             "اخذوا",
+		"सुरु":              "सुरु",
+		"น้ำ":               "น้ำ",
 	} {
 		if got := Fold(in); got != want {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)

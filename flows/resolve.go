@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -60,17 +58,30 @@ func Resolve(d *Definition, s *Session, text string, lex Lexicon) Input {
 	return Input{Text: text}
 }
 
-var foldChain = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// stripMarks drops the accents of scripts where people often leave them
+// out (é = e, ё = е, Arabic vowel signs), but keeps the vowel signs of
+// scripts where they are letters (Devanagari, Bengali, Thai…): दुख is not दख.
+func stripMarks(s string) string {
+	var b strings.Builder
+	var base rune
+	for _, r := range norm.NFD.String(s) {
+		if unicode.Is(unicode.Mn, r) {
+			if unicode.In(base, unicode.Latin, unicode.Greek, unicode.Cyrillic, unicode.Arabic, unicode.Hebrew) {
+				continue
+			}
+		} else {
+			base = r
+		}
+		b.WriteRune(r)
+	}
+	return norm.NFC.String(b.String())
+}
 
 // Fold makes text comparable across the ways people write it: lower case,
 // no diacritics, digits of any script as ASCII, single spaces, no leading
 // slash or trailing punctuation.
 func Fold(text string) string {
-	s, _, err := transform.String(foldChain, text)
-	if err != nil {
-		s = text
-	}
-	s = strings.ToLower(FoldDigits(s))
+	s := strings.ToLower(FoldDigits(stripMarks(text)))
 	s = strings.Join(strings.Fields(s), " ")
 	s = strings.TrimLeft(s, "/")
 	s = strings.TrimRightFunc(s, func(r rune) bool { return unicode.IsPunct(r) })

@@ -289,8 +289,8 @@ func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 	fake.Type(survivor, "menu")
 	expect(t, fake, survivor, "What would you like to do?")
 
-	leaks(t, saidAll(fake, group)+saidAll(fake, ana), fmt.Sprint(survivor), "P ", "@")
-	leaks(t, saidAll(fake, survivor), fmt.Sprint(ana), "C ")
+	leaks(t, saidAll(fake, group)+saidAll(fake, ana), fmt.Sprint(survivor), "@")
+	leaks(t, saidAll(fake, survivor), "coach:"+fmt.Sprint(ana))
 }
 
 func TestSMSSurvivorAndTelegramCoach(t *testing.T) {

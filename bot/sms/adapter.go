@@ -87,6 +87,9 @@ type Adapter struct {
 	// address is in E.164, as in bot.Inbound. Set it before the webhooks
 	// are served; it is called on the webhook's goroutine.
 	OnStatus func(ctx context.Context, address string, unreachable, optedOut bool)
+	// OnWait, when set, hears how long each send waited for the rate
+	// limiter (for metrics).
+	OnWait func(time.Duration)
 
 	cfg       Config
 	log       *slog.Logger
@@ -232,8 +235,12 @@ func (a *Adapter) Send(ctx context.Context, address string, msg bot.Outbound) (i
 	}
 	parts := Split(text, maxSegmentsPerPart)
 	for i, part := range parts {
+		waitStart := time.Now()
 		if err := a.limiter.wait(ctx); err != nil {
 			return 0, &bot.SendError{Retryable: true, Err: err}
+		}
+		if a.OnWait != nil {
+			a.OnWait(time.Since(waitStart))
 		}
 		if se := a.sendPart(ctx, to, part); se != nil {
 			if !se.Retryable && !se.Unreachable && !se.OptedOut {

@@ -100,6 +100,9 @@ type Adapter struct {
 	// chats (messages, and presses of buttons on messages there); their
 	// button presses are answered for it. Nil ignores group chats.
 	Group GroupFunc
+	// OnWait, set before Run, hears how long each call waited for the
+	// rate limiter (for metrics).
+	OnWait func(time.Duration)
 
 	cfg   Config
 	log   *slog.Logger

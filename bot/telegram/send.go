@@ -182,8 +182,12 @@ func (a *Adapter) flushEphemeral() {
 
 // wait waits for the rate limiter's slot for address ("": global only).
 func (a *Adapter) wait(ctx context.Context, address string) error {
-	if _, err := a.limit.Wait(ctx, address); err != nil {
+	waited, err := a.limit.Wait(ctx, address)
+	if err != nil {
 		return &bot.SendError{Retryable: true, Err: fmt.Errorf("telegram: rate limit wait: %w", err)}
+	}
+	if a.OnWait != nil {
+		a.OnWait(waited)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/console"
+	"github.com/lifeline-org/lifeline/bot/metrics"
 	"github.com/lifeline-org/lifeline/bot/sms"
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/flows"
@@ -245,6 +246,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	if term != nil {
 		term.Settle = rt.Settle
 	}
+	met := metrics.New(st, channelNames(channels))
+	rt.SetMetrics(met.Inbound, met.Outbound, met.Turn)
+	mux.Handle("GET /metrics", met.Handler())
+	if tg != nil {
+		tg.OnWait = func(d time.Duration) { met.Wait("telegram", d) }
+	}
+	if text != nil {
+		text.OnWait = func(d time.Duration) { met.Wait("sms", d) }
+	}
 	if text != nil {
 		text.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) {
 			fields := map[string]string{"unreachable": "1"}
@@ -430,4 +440,12 @@ func audit(ctx context.Context, st *store.Store, stdout, stderr io.Writer) int {
 // lifeline check covers them in every locale.
 func goMessages() []string {
 	return append(slices.Clone(broadcast.MessageIDs), coach.MessageIDs...)
+}
+
+func channelNames(chs []bot.Channel) []string {
+	var out []string
+	for _, c := range chs {
+		out = append(out, c.Name())
+	}
+	return out
 }

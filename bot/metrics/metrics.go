@@ -1,0 +1,140 @@
+// Package metrics exposes Lifeline's Prometheus metrics: inbound and
+// outbound counts by channel and result, queue depths, cases by state,
+// turn latency, rate-limiter waits and Redis errors. No label ever carries
+// a person, a number or a text.
+package metrics
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/store"
+)
+
+// Metrics holds the collectors.
+type Metrics struct {
+	reg      *prometheus.Registry
+	inbound  *prometheus.CounterVec
+	outbound *prometheus.CounterVec
+	turn     *prometheus.HistogramVec
+	wait     *prometheus.HistogramVec
+	redisErr prometheus.Counter
+}
+
+// New registers every collector. Queue depths and cases are read from Redis
+// when Prometheus scrapes.
+func New(st *store.Store, channels []string) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lifeline_inbound_total", Help: "Inbound messages by channel and result (accepted, duplicate, error).",
+		}, []string{"channel", "result"}),
+		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lifeline_outbound_total", Help: "Outbound messages by channel and result (sent, retry, refused, unreachable).",
+		}, []string{"channel", "result"}),
+		turn: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lifeline_turn_seconds", Help: "Time to handle one person's turn (lock, load, step, save, enqueue).",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"channel"}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lifeline_limiter_wait_seconds", Help: "Time a send waited for the channel's rate limiter.",
+			Buckets: []float64{0, .01, .05, .1, .25, .5, 1, 2, 5, 10, 30},
+		}, []string{"channel"}),
+		redisErr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lifeline_redis_errors_total", Help: "Redis commands that failed (not counting empty replies).",
+		}),
+	}
+	rdb := st.Redis()
+	queues := map[string]string{"work": st.WorkStream(), "cases": st.CaseStream()}
+	for _, ch := range channels {
+		queues["out_"+ch] = st.OutStream(ch)
+	}
+	for name, stream := range queues {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lifeline_queue_depth", Help: "Entries waiting in a durable queue.", ConstLabels: prometheus.Labels{"queue": name},
+		}, func() float64 {
+			return float64(scrape(func(ctx context.Context) (int64, error) { return rdb.XLen(ctx, stream).Result() }))
+		}))
+	}
+	open := st.Key("cases", "open")
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lifeline_cases", Help: "Cases not yet closed (open or claimed).", ConstLabels: prometheus.Labels{"state": "active"},
+	}, func() float64 {
+		return float64(scrape(func(ctx context.Context) (int64, error) { return rdb.ZCard(ctx, open).Result() }))
+	}))
+	m.reg.MustRegister(m.inbound, m.outbound, m.turn, m.wait, m.redisErr,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rdb.AddHook(redisHook{m.redisErr})
+	return m
+}
+
+func scrape(f func(context.Context) (int64, error)) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := f(ctx)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Inbound counts an inbound message.
+func (m *Metrics) Inbound(channel, result string) { m.inbound.WithLabelValues(channel, result).Inc() }
+
+// Outbound counts an outbound message.
+func (m *Metrics) Outbound(channel, result string) { m.outbound.WithLabelValues(channel, result).Inc() }
+
+// Turn observes a turn's duration.
+func (m *Metrics) Turn(channel string, d time.Duration) {
+	m.turn.WithLabelValues(channel).Observe(d.Seconds())
+}
+
+// Wait observes a rate-limiter wait.
+func (m *Metrics) Wait(channel string, d time.Duration) {
+	m.wait.WithLabelValues(channel).Observe(d.Seconds())
+}
+
+// redisHook counts failed Redis commands.
+type redisHook struct{ errs prometheus.Counter }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			h.errs.Inc()
+		}
+		return c, err
+	}
+}
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err != nil && err != redis.Nil {
+			h.errs.Inc()
+		}
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && err != redis.Nil {
+			h.errs.Inc()
+		}
+		return err
+	}
+}
