@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -163,6 +164,23 @@ func TestSMSJourney(t *testing.T) {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the log holds %q", secret)
 		}
+	}
+	// The metrics count what happened, by channel and result, with no
+	// personal data in any label.
+	mresp, err := http.Get(public + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{`lifeline_inbound_total{channel="sms",result="accepted"} 9`, `lifeline_outbound_total{channel="sms",result="sent"}`,
+		`lifeline_turn_seconds_count{channel="sms"}`, `lifeline_queue_depth{queue="work"}`, "lifeline_redis_errors_total", `lifeline_limiter_wait_seconds_count{channel="sms"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), "447700900123") {
+		t.Error("/metrics holds a phone number")
 	}
 	for _, v := range twilio.sent {
 		if v.Get("To") != "+447700900123" || v.Get("StatusCallback") != public+"/sms/status" {

@@ -1,0 +1,140 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// TestTwoProcessesAnswerOnceInOrder spreads people's messages over two
+// runtimes sharing one Redis, delivering some messages to both (as a
+// webhook retried at another process would be): every message is answered
+// exactly once, and each person's replies are those of their messages
+// handled one at a time, in order.
+func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	ch := &recorder{}
+	a := newHarness(t, store.New(rdb, ns), ch)
+	b := newHarness(t, store.New(rdb, ns), ch)
+	words := []string{"hi", "1", "1", "1", "2", "1", "menu", "4", "banana", "5", "language", "2"}
+	const people = 20
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for p := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := fmt.Sprintf("+2%03d", p)
+			for i, w := range words {
+				in := bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("%s-%d", addr, i), Text: w}
+				first, second := a, b
+				if rand.IntN(2) == 0 {
+					first, second = b, a
+				}
+				if err := first.rt.Accept(ctx, in); err != nil {
+					t.Error(err)
+				}
+				if rand.IntN(3) == 0 {
+					if err := second.rt.Accept(ctx, in); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	a.settle()
+	b.settle()
+	got := map[string][]string{}
+	for _, line := range ch.lines() {
+		addr, text, _ := strings.Cut(line, ": ")
+		got[addr] = append(got[addr], text)
+	}
+	seq := newHarness(t, store.New(rdb, storetest.Namespace()), nil)
+	seq.say("+seq", words...)
+	var want []string
+	for _, line := range seq.ch.lines() {
+		_, text, _ := strings.Cut(line, ": ")
+		want = append(want, text)
+	}
+	for p := range people {
+		addr := fmt.Sprintf("+2%03d", p)
+		if strings.Join(got[addr], "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: %d replies differ from the %d of one process handling the messages in order", addr, len(got[addr]), len(want))
+		}
+	}
+}
+
+// TestRedisRestartUnderLoad restarts a real redis-server (AOF, fsync
+// always) while people write: every message whose Accept succeeded is
+// answered after the restart; nothing accepted is lost.
+func TestRedisRestartUnderLoad(t *testing.T) {
+	srv := storetest.StartServer(t)
+	rdb := srv.Client(t)
+	ns := storetest.Namespace()
+	h := newHarness(t, store.New(rdb, ns), nil)
+	ctx := context.Background()
+	var mu sync.Mutex
+	accepted := map[string]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := fmt.Sprintf("+3%03d", p)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				err := h.rt.Accept(c, bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("%s-%d", addr, i), Text: "menu"})
+				cancel()
+				if err == nil {
+					mu.Lock()
+					accepted[addr]++
+					mu.Unlock()
+				}
+				time.Sleep(40 * time.Millisecond) // under the flood limit
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	srv.Kill()
+	time.Sleep(200 * time.Millisecond)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	h.settle()
+	replies := map[string]int{}
+	for _, line := range h.ch.lines() {
+		addr, _, _ := strings.Cut(line, ": ")
+		replies[addr]++
+	}
+	total := 0
+	for addr, n := range accepted {
+		total += n
+		// The first message gets the language menu; every later "menu"
+		// the main menu: one reply each.
+		if replies[addr] != n {
+			t.Errorf("%s: %d messages accepted, %d answered", addr, n, replies[addr])
+		}
+	}
+	if total == 0 {
+		t.Fatal("nothing was accepted")
+	}
+}
