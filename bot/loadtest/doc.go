@@ -1,0 +1,66 @@
+// Package loadtest implements "lifeline loadtest": it drives simulated
+// people through the real runtime (engine, store, durable work and send
+// queues, per-person outbox and senders) against a real Redis, with a
+// channel that accepts every send at once, and reports throughput,
+// latency, Redis round trips per message, Redis and Go memory per person
+// and goroutine counts.
+//
+// # What it does
+//
+// Every person first goes through onboarding (greeting, language, consent)
+// as a warm-up that is not measured. Then, for -duration, people send a
+// realistic mix: mostly the options they were just offered (menu digits,
+// lesson "Continue" steps, quiz answers; as button presses in -style
+// telegram, as digits in -style sms), plus "menu", invalid text and the
+// odd photo. Options that call a coach or open the settings (STOP, delete,
+// language) are never chosen.
+//
+// Closed loop (no -rate): each person sends their next message once the
+// reply to the previous one is out; concurrency is the number of people.
+// Open loop (-rate R): messages are offered at R per second whatever the
+// replies, each to the next person (round robin) who has no message
+// waiting; when every person is waiting the offer is counted as skipped
+// (the system is then far behind). Latency runs from the Accept call (in
+// the open loop, from the moment the message was due, so a load generator
+// that falls behind does not hide latency) to the moment the channel sent
+// the last message of the reply.
+//
+// Round trips are counted from the start of the load until every reply is
+// out (so a backlog built in the warm-up is not counted as work of the
+// window), with a go-redis hook on the runtime's client:
+// each command or pipeline is one, including blocking queue reads, acks
+// and the senders' lock, fetch and mark scripts. The loadtest's own
+// bookkeeping (barriers, memory figures, clean-up) uses a second client
+// that is not counted. The hook also recognises the sender's final
+// "mark sent" script to learn that a person's reply is complete.
+//
+// # One process
+//
+//	lifeline loadtest -people 1000 -duration 10s            # closed loop
+//	lifeline loadtest -people 1000 -duration 10s -rate 1000 # open loop
+//
+// A fresh key namespace is used and deleted at the end (-keep keeps it).
+//
+// # Two (or more) processes
+//
+// Start K processes at once with the same -ns, -people and -processes K
+// and each its own -process-index. Process i drives people i, i+K, i+2K, …
+// but every process runs a full runtime on the same shared queues, so a
+// person's turn or reply may be handled by either process, as with K
+// Lifeline processes behind a load balancer. The simulated platform is
+// shared through Unix datagram sockets in $TMPDIR (so the processes must
+// run on one machine): the process that sends a reply tells the person's
+// process. The processes wait for each other after onboarding, after
+// draining and before clean-up (through keys in the namespace); process 0
+// deletes the namespace at the end.
+//
+//	ns=lt$(date +%s)
+//	lifeline loadtest -ns $ns -processes 2 -process-index 0 -json > p0.json &
+//	lifeline loadtest -ns $ns -processes 2 -process-index 1 -json > p1.json &
+//	wait
+//
+// Each process reports its own people: add the msgs_per_sec of the
+// processes for the total; for round trips per message divide the sum of
+// "roundtrips" by the sum of "roundtrip_replies" (a process's runtime also
+// works for the other's people). -rate is per process.
+package loadtest

@@ -1,0 +1,46 @@
+package loadtest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"github.com/lifeline-org/lifeline/bot/loadtest"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+func TestMainJSON(t *testing.T) {
+	opts := storetest.Shared(t).Options()
+	u := url.URL{Scheme: "redis", Host: opts.Addr, Path: "/" + strconv.Itoa(opts.DB)}
+	if opts.Password != "" {
+		u.User = url.UserPassword(opts.Username, opts.Password)
+	}
+	var stdout, stderr bytes.Buffer
+	// One worker: flows.Fold shares one transform.Chain between
+	// goroutines (a data race the race detector reports, and a panic
+	// under load), so turns must not run in parallel until that is fixed.
+	args := []string{"-redis", u.String(), "-people", "20", "-duration", "2s", "-warmup", "200ms", "-workers", "1", "-json"}
+	code := loadtest.Main(context.Background(), args, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	var got map[string]any
+	dec := json.NewDecoder(&stdout)
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON value: %s", stdout.String())
+	}
+	for _, f := range []string{"msgs_per_sec", "p50_ms", "p99_ms", "redis_roundtrips_per_msg", "redis_bytes_per_person", "go_heap_bytes_per_person"} {
+		if _, ok := got[f].(float64); !ok {
+			t.Errorf("field %s missing or not a number in %s", f, stdout.String())
+		}
+	}
+	if v, _ := got["msgs_per_sec"].(float64); v <= 0 {
+		t.Errorf("msgs_per_sec = %v, want > 0; stderr: %s", v, stderr.String())
+	}
+}
