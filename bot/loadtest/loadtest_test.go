@@ -19,10 +19,7 @@ func TestMainJSON(t *testing.T) {
 		u.User = url.UserPassword(opts.Username, opts.Password)
 	}
 	var stdout, stderr bytes.Buffer
-	// One worker: flows.Fold shares one transform.Chain between
-	// goroutines (a data race the race detector reports, and a panic
-	// under load), so turns must not run in parallel until that is fixed.
-	args := []string{"-redis", u.String(), "-people", "20", "-duration", "2s", "-warmup", "200ms", "-workers", "1", "-json"}
+	args := []string{"-redis", u.String(), "-people", "20", "-duration", "2s", "-warmup", "200ms", "-json"}
 	code := loadtest.Main(context.Background(), args, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
