@@ -242,3 +242,40 @@ func TestSealer(t *testing.T) {
 		t.Fatal("ids must differ by channel")
 	}
 }
+
+func TestReseal(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		k1, k2 := make([]byte, 32), make([]byte, 32)
+		k2[0] = 2
+		old, _ := store.NewSealer(k1, k1)
+		st.SealSessions(old)
+		accept(t, st, "r1", "m", "x")
+		st.SetProfile(ctx, "r1", map[string]string{"addr": string(old.Seal([]byte("+15551234")))})
+		tr, _ := st.Begin(ctx, "r1", "tok", time.Minute, 1)
+		s := flows.Session{Flow: "menu", Fields: map[string]string{"name": "secret"}}
+		if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Session: &s}); err != nil {
+			t.Fatal(err)
+		}
+		rotated, _ := store.NewSealer(k1, k2, k1)
+		n, err := st.Reseal(ctx, rotated)
+		if err != nil || n != 2 {
+			t.Fatalf("resealed %d, %v: want the address and the session", n, err)
+		}
+		p, _ := st.Profile(ctx, "r1")
+		if store.SealedWith([]byte(p["addr"])) != store.KeyID(k2) {
+			t.Fatal("address still under the old key")
+		}
+		onlyNew, _ := store.NewSealer(k1, k2)
+		if plain, err := onlyNew.Open([]byte(p["addr"])); err != nil || string(plain) != "+15551234" {
+			t.Fatalf("the new key alone cannot read the address: %v", err)
+		}
+		st.SealSessions(onlyNew)
+		if got, err := st.LoadSession(ctx, "r1"); err != nil || got.Fields["name"] != "secret" {
+			t.Fatalf("session under the new key alone: %+v, %v", got, err)
+		}
+		if n, _ := st.Reseal(ctx, rotated); n != 0 {
+			t.Fatalf("a second pass resealed %d", n)
+		}
+	})
+}

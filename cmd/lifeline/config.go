@@ -44,6 +44,7 @@ type Config struct {
 	CoachSupervisorIDs []int64
 	CoachHours         string
 	RetentionDays      int
+	WebhookIPRate      int
 }
 
 // setting describes one environment variable.
@@ -114,6 +115,14 @@ var settings = []setting{
 	{"COACH_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of coaches (only they can claim and relay).", ids(func(c *Config) *[]int64 { return &c.CoachTelegramIDs })},
 	{"COACH_SUPERVISOR_IDS", "", "Comma-separated Telegram user ids of supervisors, told of cases nobody claimed.", ids(func(c *Config) *[]int64 { return &c.CoachSupervisorIDs })},
 	{"COACH_HOURS", "Mon-Fri 09:00-17:00", "When coaches answer (in DEFAULT_TIMEZONE); outside them a person is told when to expect an answer.", str(func(c *Config) *string { return &c.CoachHours })},
+	{"WEBHOOK_IP_RATE", "300", "Most webhook and API requests per second from one IP address; more get 429.", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("must be a positive whole number")
+		}
+		c.WebhookIPRate = n
+		return nil
+	}},
 	{"RETENTION_DAYS", "365", "A person silent for longer gets one last notice, then is erased.", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -180,6 +189,7 @@ Usage:
   lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
   lifeline audit        staff and coach actions, oldest first
+  lifeline rotate-key   re-encrypt stored data under LIFELINE_DATA_KEY (old keys in LIFELINE_OLD_DATA_KEYS)
   lifeline broadcast …  send, schedule, pause, resume or cancel a broadcast; rights reminders
   lifeline jobs …       post, list, show or delete job openings; send the weekly digest
   lifeline --help       this help

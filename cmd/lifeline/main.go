@@ -69,6 +69,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			dir = args[0]
 		}
 		return check(dir, cfg, stdout, stderr)
+	case "rotate-key":
+		if cfg.OldDataKeys == "" {
+			fmt.Fprintln(stderr, "lifeline rotate-key: set LIFELINE_DATA_KEY to the new key and LIFELINE_OLD_DATA_KEYS to the old one(s)")
+			return 2
+		}
+		return tool(ctx, cfg, log, stderr, func(b *base, _ *bot.Runtime) int {
+			n, err := b.st.Reseal(ctx, b.sealer)
+			if err != nil {
+				fmt.Fprintln(stderr, "lifeline rotate-key:", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "re-encrypted %d values under key %s; keep the old key in LIFELINE_OLD_DATA_KEYS until the queues drain\n", n, b.sealer.CurrentKeyID())
+			return 0
+		})
 	case "audit":
 		return tool(ctx, cfg, log, stderr, func(b *base, _ *bot.Runtime) int { return audit(ctx, b.st, stdout, stderr) })
 	case "broadcast", "jobs":
@@ -308,7 +322,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: perIPLimit(mux, cfg.WebhookIPRate, log), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		if term == nil {
