@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lifeline-org/lifeline/flows/content"
 )
 
 func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -21,7 +25,7 @@ func TestCheck(t *testing.T) {
 		want      string
 	}{
 		{"shipped content", "", 0, "content ok"},
-		{"missing message id", "testdata/check/missing_message", 1, `broken.yaml:a: message id "no.such.message" missing in en, es, fr`},
+		{"missing message id", "testdata/check/missing_message", 1, `broken.yaml:a: message id "no.such.message" missing in en, ar, es, fr`},
 		{"unreachable node", "testdata/check/unreachable", 1, `broken.yaml:orphan: node is unreachable from start "a"`},
 		{"dangling target", "testdata/check/dangling", 1, `broken.yaml:a: target "nowhere" does not exist`},
 		{"old pack entry warns", "testdata/check/stale_pack", 0, "oldland.yaml:emergency: warning: last checked 2020-01-01, over a year ago"},
@@ -71,11 +75,16 @@ func TestBadConfigFailsFast(t *testing.T) {
 // TestConsoleDemo runs the terminal chat with piped input, as a new user's
 // first `go run ./cmd/lifeline` does.
 func TestConsoleDemo(t *testing.T) {
-	code, out, errOut := runCmd(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:0"}, "2\n1\n", "serve")
+	c, err := content.Load("", "en", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := slices.Index(c.Def.Languages, "es") + 1
+	code, out, errOut := runCmd(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:0"}, fmt.Sprintf("%d\n1\n", es), "serve")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"1  English", "2  Español", "bienvenida a Lifeline", "NOTHING SURVIVES A RESTART"} {
+	for _, want := range []string{"1  English", fmt.Sprintf("%d  Español", es), "bienvenida a Lifeline", "NOTHING SURVIVES A RESTART"} {
 		if !strings.Contains(out+errOut, want) {
 			t.Errorf("output lacks %q:\n%s\n%s", want, out, errOut)
 		}
