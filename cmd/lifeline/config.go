@@ -189,6 +189,7 @@ Usage:
   lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
   lifeline audit        staff and coach actions, oldest first
+  lifeline loadtest [-people N -duration D -rate R -json]  drive simulated people through the real runtime
   lifeline rotate-key   re-encrypt stored data under LIFELINE_DATA_KEY (old keys in LIFELINE_OLD_DATA_KEYS)
   lifeline broadcast …  send, schedule, pause, resume or cancel a broadcast; rights reminders
   lifeline jobs …       post, list, show or delete job openings; send the weekly digest

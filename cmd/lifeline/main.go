@@ -25,6 +25,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/console"
+	"github.com/lifeline-org/lifeline/bot/loadtest"
 	"github.com/lifeline-org/lifeline/bot/metrics"
 	"github.com/lifeline-org/lifeline/bot/sms"
 	"github.com/lifeline-org/lifeline/bot/telegram"
@@ -49,6 +50,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "-h", "--help", "help":
 		PrintHelp(stdout)
 		return 0
+	}
+	if cmd == "loadtest" {
+		// The load tool makes its own store and people; it needs no
+		// channel or key.
+		return loadtest.Main(ctx, args, stdout, stderr)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
