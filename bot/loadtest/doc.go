@@ -23,16 +23,35 @@
 // (the system is then far behind). Latency runs from the Accept call (in
 // the open loop, from the moment the message was due, so a load generator
 // that falls behind does not hide latency) to the moment the channel sent
-// the last message of the reply.
+// the last message of the reply. Throughput counts the replies completed
+// in the window (-duration, after -warmup of load).
+//
+// People respect the runtime's flood limit (bot.FloodLimit messages in
+// bot.FloodWindow; beyond it the runtime sets messages aside without a
+// reply): a person who sent that many in the last window rests. Each
+// person can thus send about 27 messages in the first minute after
+// onboarding and 30 a minute after that, so a closed loop measures the
+// runtime only while -people × 27 exceeds what it handles in -warmup +
+// -duration; flood_rests > 0 in the report says it did not, and that more
+// people are needed.
 //
 // Round trips are counted from the start of the load until every reply is
 // out (so a backlog built in the warm-up is not counted as work of the
-// window), with a go-redis hook on the runtime's client:
-// each command or pipeline is one, including blocking queue reads, acks
-// and the senders' lock, fetch and mark scripts. The loadtest's own
-// bookkeeping (barriers, memory figures, clean-up) uses a second client
-// that is not counted. The hook also recognises the sender's final
-// "mark sent" script to learn that a person's reply is complete.
+// window), with a go-redis hook on the runtime's client: each command or
+// pipeline is one, including blocking queue reads, acks and the senders'
+// lock, fetch and mark scripts, and divided by the replies of that time.
+// The loadtest's own bookkeeping (barriers, memory figures, clean-up) uses
+// a second client that is not counted. The hook also recognises the
+// sender's final "mark sent" script to learn that a person's reply is
+// complete.
+//
+// Redis bytes per person are MEMORY USAGE (SAMPLES 0) of every key of a
+// sample of people once they are idle, plus their share of the people and
+// subscription sets; used_memory's delta per person is reported beside it
+// but moves with everything else the server holds. Go heap per person is
+// the HeapInuse delta after a full GC between a baseline (runtime running,
+// connection pool full, a few people onboarded) and the idle end, divided
+// by the other people; the live-object (HeapAlloc) delta is beside it.
 //
 // # One process
 //
