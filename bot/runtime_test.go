@@ -383,5 +383,5 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 // isAccept tells the accept script's calls apart by their key count.
 func isAccept(cmd redis.Cmder) bool {
 	args := cmd.Args()
-	return len(args) > 2 && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && fmt.Sprint(args[2]) == "5"
+	return len(args) > 2 && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && fmt.Sprint(args[2]) == "6"
 }

@@ -231,8 +231,8 @@ func (s *Service) profileKey(p string) string {
 // chunkGroup is the consumer group of every chunk stream.
 const chunkGroup = "senders"
 
-// Create validates spec and schedules a broadcast; it returns its id.
-func (s *Service) Create(ctx context.Context, spec Spec) (string, error) {
+// create validates spec and schedules a broadcast; it returns its id.
+func (s *Service) create0(ctx context.Context, spec Spec) (string, error) {
 	if err := s.validate(&spec); err != nil {
 		return "", err
 	}
@@ -367,18 +367,18 @@ func (s *Service) List(ctx context.Context, limit int) ([]Status, error) {
 	return out, nil
 }
 
-// Pause stops sending until Resume.
-func (s *Service) Pause(ctx context.Context, id string) error {
+// pause stops sending until Resume.
+func (s *Service) pause(ctx context.Context, id string) error {
 	return s.transition(ctx, id, StatusPaused, StatusScheduled, StatusSending)
 }
 
-// Resume sends a paused broadcast again (or waits for its send_at).
-func (s *Service) Resume(ctx context.Context, id string) error {
+// resume sends a paused broadcast again (or waits for its send_at).
+func (s *Service) resume(ctx context.Context, id string) error {
 	return s.transition(ctx, id, StatusSending, StatusPaused)
 }
 
-// Cancel stops a broadcast for good; nobody not yet served gets it.
-func (s *Service) Cancel(ctx context.Context, id string) error {
+// cancel stops a broadcast for good; nobody not yet served gets it.
+func (s *Service) cancel(ctx context.Context, id string) error {
 	if err := s.transition(ctx, id, StatusCancelled, StatusScheduled, StatusSending, StatusPaused); err != nil {
 		return err
 	}

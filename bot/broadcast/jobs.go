@@ -110,8 +110,8 @@ func interestKey(st *store.Store, id string) string { return st.Key("job", id, "
 // maxField is the longest text accepted in a job field.
 const maxField = 300
 
-// PostJob checks and stores a job, and starts its instant alerts.
-func (s *Service) PostJob(ctx context.Context, j Job) (Job, error) {
+// postJob checks and stores a job, and starts its instant alerts.
+func (s *Service) postJob(ctx context.Context, j Job) (Job, error) {
 	if err := s.checkJob(&j); err != nil {
 		return Job{}, err
 	}
@@ -249,9 +249,9 @@ func (s *Service) ListJobs(ctx context.Context) ([]Job, error) {
 	return out, nil
 }
 
-// DeleteJob takes a job down: its alerts stop and interest in it is
+// deleteJob takes a job down: its alerts stop and interest in it is
 // answered "no longer open".
-func (s *Service) DeleteJob(ctx context.Context, id string) error {
+func (s *Service) deleteJob(ctx context.Context, id string) error {
 	id = strings.ToLower(id)
 	if !validID(id) {
 		return ErrNotFound

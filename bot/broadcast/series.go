@@ -73,10 +73,10 @@ func (s *Service) reminderIDs() []string {
 	}
 }
 
-// StartReminders switches the series on (or changes it): the first round
+// startReminders switches the series on (or changes it): the first round
 // goes at first (now when zero), then one every every. The rotation goes
 // on where it stopped.
-func (s *Service) StartReminders(ctx context.Context, every string, aud Audience, first time.Time) (Reminders, error) {
+func (s *Service) startReminders(ctx context.Context, every string, aud Audience, first time.Time) (Reminders, error) {
 	if _, err := interval(every); err != nil {
 		return Reminders{}, err
 	}
@@ -95,8 +95,8 @@ func (s *Service) StartReminders(ctx context.Context, every string, aud Audience
 	return s.RemindersStatus(ctx)
 }
 
-// StopReminders switches the series off; rounds already started finish.
-func (s *Service) StopReminders(ctx context.Context) error {
+// stopReminders switches the series off; rounds already started finish.
+func (s *Service) stopReminders(ctx context.Context) error {
 	if err := s.rdb.HSet(ctx, s.remKey(), "on", "0").Err(); err != nil {
 		return err
 	}
@@ -165,10 +165,10 @@ func (s *Service) remindersDue(ctx context.Context) error {
 	return advanceScript.Run(ctx, s.rdb, []string{s.remKey()}, strconv.Itoa(round), round+1, due.UnixMilli(), "", "").Err()
 }
 
-// SendDigest starts the job digest now, for the jobs posted since the last
+// sendDigest starts the job digest now, for the jobs posted since the last
 // one, whatever the weekly schedule. It returns the broadcast's id, or ""
 // when there is nothing new.
-func (s *Service) SendDigest(ctx context.Context) (string, error) {
+func (s *Service) sendDigest(ctx context.Context) (string, error) {
 	return s.digestDue(ctx, true)
 }
 
