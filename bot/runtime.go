@@ -298,6 +298,9 @@ type job struct {
 // by the entry's person so one person's entries are handled in order.
 func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(context.Context, store.Entry) error) {
 	shards := make([]chan store.Entry, r.cfg.Workers)
+	acks := make(chan string, 256)
+	ackDone := make(chan struct{})
+	go func() { defer close(ackDone); r.ackLoop(q, acks) }()
 	var wg sync.WaitGroup
 	for i := range shards {
 		shards[i] = make(chan store.Entry, 64)
@@ -305,7 +308,9 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 		go func(c chan store.Entry) {
 			defer wg.Done()
 			for e := range c {
-				r.runOne(ctx, q, e, handle)
+				if r.runOne(ctx, q, e, handle) {
+					acks <- e.ID
+				}
 			}
 		}(shards[i])
 	}
@@ -314,6 +319,8 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 			close(c)
 		}
 		wg.Wait()
+		close(acks)
+		<-ackDone
 	}()
 	dispatch := func(es []store.Entry) {
 		for _, e := range es {
@@ -347,20 +354,50 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 	}
 }
 
-func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) error) {
+// runOne handles an entry and reports whether it may be acknowledged.
+func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) error) (done bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("handler panicked; entry left for retry", "event", "panic", "queue", q.Stream, "error", fmt.Sprint(p))
+			done = false
 		}
 	}()
 	if err := handle(ctx, e); err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
 		}
-		return
+		return false
 	}
-	if err := q.Done(ctx, e.ID); err != nil && ctx.Err() == nil {
-		r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+	return true
+}
+
+// ackLoop acknowledges handled entries in batches (up to 64, or what came
+// within 2 ms): one round trip for many entries. A lost acknowledgement only
+// means an entry is handled again, which finds nothing left to do.
+func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string) {
+	ctx := context.Background() // acknowledge what was done, even while stopping
+	flush := func(ids []string) {
+		if err := q.Done(ctx, ids...); err != nil {
+			r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+		}
+	}
+	for id := range acks {
+		ids := []string{id}
+		timer := time.NewTimer(2 * time.Millisecond)
+	batch:
+		for len(ids) < 64 {
+			select {
+			case more, ok := <-acks:
+				if !ok {
+					break batch
+				}
+				ids = append(ids, more)
+			case <-timer.C:
+				break batch
+			}
+		}
+		timer.Stop()
+		flush(ids)
 	}
 }
 
