@@ -27,50 +27,57 @@ func (r *Runtime) handleDelivery(ctx context.Context, e store.Entry) error {
 			if err != nil || o == nil {
 				return err
 			}
-			if err := r.deliver(ctx, person, tok, o); err != nil {
+			more, err := r.deliver(ctx, person, tok, o)
+			if err != nil {
 				_ = r.store.UnlockSending(ctx, person, tok)
 				return err
+			}
+			if !more {
+				return nil // the outbox is empty and the lock released
 			}
 		}
 	})
 }
 
-func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outgoing) error {
+// deliver sends one delivery and reports whether more wait in the outbox.
+func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outgoing) (bool, error) {
+	drop := func() (bool, error) { return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now()) }
 	d, err := r.openDelivery(o.Sealed)
 	if err != nil {
 		r.log.Error("delivery unreadable; dropped", "event", "delivery_unreadable", "person", person, "error", err)
-		return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now())
+		return drop()
 	}
 	ch := r.channels[d.Channel]
 	if ch == nil {
 		r.log.Error("delivery for a channel that is not running; dropped", "event", "delivery_no_channel", "person", person, "channel", d.Channel)
-		return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now())
+		return drop()
 	}
 	if d.Clear && o.Sent == 0 {
 		r.clear(ctx, ch, d)
 	}
 	if len(d.Msgs) == 0 {
-		return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now())
+		return drop()
 	}
 	for i := o.Sent; i < len(d.Msgs); i++ {
 		pm, stop, err := r.sendOne(ctx, ch, d, d.Msgs[i])
 		if err != nil {
-			return err
+			return false, err
 		}
 		last := stop || i == len(d.Msgs)-1
 		if d.Forget {
 			pm = 0
 		}
 		// Record the send even when shutting down: it happened.
-		if err := r.store.MarkSent(context.WithoutCancel(ctx), person, tok, o, i+1, last, pm, r.now()); err != nil {
+		more, err := r.store.MarkSent(context.WithoutCancel(ctx), person, tok, o, i+1, last, pm, r.now())
+		if err != nil {
 			r.log.Error("sent but not marked; a retry may repeat it", "event", "mark_sent_failed", "person", person, "error", err)
-			return err
+			return false, err
 		}
-		if stop {
-			return nil
+		if last {
+			return more, nil
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // sendOne sends one message with retries. stop reports that the rest of the

@@ -529,9 +529,12 @@ func (s *Store) NextOutbound(ctx context.Context, person, token string, ttl time
 var sentScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local now = tonumber(ARGV[6])
+local left = 1
 if ARGV[4] == '1' then
   redis.call('LPOP', KEYS[2])
   redis.call('HDEL', KEYS[3], ARGV[2])
+  left = redis.call('LLEN', KEYS[2])
+  if left == 0 then redis.call('DEL', KEYS[1]) end
 else
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
@@ -541,13 +544,16 @@ if ARGV[5] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[7]))
   redis.call('PEXPIRE', KEYS[4], ARGV[7])
 end
+if left == 0 then return 0 end
 return 1
 `)
 
 // MarkSent records that the first n messages of the person's oldest
 // delivery are sent; done removes the delivery from the outbox. platformMsg
-// is the platform's id of the message just sent (0 for none).
-func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing, n int, done bool, platformMsg int64, now time.Time) error {
+// is the platform's id of the message just sent (0 for none). When done
+// empties the outbox it also releases the sending lock, and more is false:
+// the sender need not ask again.
+func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing, n int, done bool, platformMsg int64, now time.Time) (more bool, err error) {
 	pm := ""
 	if platformMsg != 0 {
 		pm = "out:" + strconv.FormatInt(platformMsg, 10)
@@ -560,12 +566,12 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent)},
 		token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds()).Int()
 	if err != nil {
-		return fmt.Errorf("mark sent: %w", err)
+		return false, fmt.Errorf("mark sent: %w", err)
 	}
 	if res < 0 {
-		return ErrLockLost
+		return false, ErrLockLost
 	}
-	return nil
+	return res == 1, nil
 }
 
 // UnlockSending releases the person's sending lock if token holds it.

@@ -138,7 +138,7 @@ func TestStore(t *testing.T) {
 			if _, err := st.NextOutbound(ctx, "p7", "other", time.Minute); !errors.Is(err, store.ErrLocked) {
 				t.Fatalf("a second sender: %v, want ErrLocked", err)
 			}
-			if err := st.MarkSent(ctx, "p7", "tok", o, 1, false, 42, t0); err != nil {
+			if _, err := st.MarkSent(ctx, "p7", "tok", o, 1, false, 42, t0); err != nil {
 				t.Fatal(err)
 			}
 			// A crash here: the next sender resumes after the sent message.
@@ -147,15 +147,18 @@ func TestStore(t *testing.T) {
 			if o.ID != "d1" || o.Sent != 1 {
 				t.Fatalf("resume = %+v, want d1 with 1 sent", o)
 			}
-			if err := st.MarkSent(ctx, "p7", "tok2", o, 2, true, 0, t0); err != nil {
-				t.Fatal(err)
+			if more, err := st.MarkSent(ctx, "p7", "tok2", o, 2, true, 0, t0); err != nil || !more {
+				t.Fatalf("more %v, %v: d2 still waits", more, err)
 			}
 			o, _ = st.NextOutbound(ctx, "p7", "tok2", time.Minute)
 			if o == nil || o.ID != "d2" {
 				t.Fatalf("then %+v, want d2", o)
 			}
-			if err := st.MarkSent(ctx, "p7", "tok2", o, 1, true, 0, t0); err != nil {
-				t.Fatal(err)
+			if more, err := st.MarkSent(ctx, "p7", "tok2", o, 1, true, 0, t0); err != nil || more {
+				t.Fatalf("more %v, %v: the outbox is empty", more, err)
+			}
+			if _, err := st.NextOutbound(ctx, "p7", "someone-else", time.Minute); err != nil {
+				t.Fatalf("the lock was not released with the last delivery: %v", err)
 			}
 			if o, err := st.NextOutbound(ctx, "p7", "tok2", time.Minute); o != nil || err != nil {
 				t.Fatalf("empty outbox: %+v, %v", o, err)

@@ -112,7 +112,7 @@ func (h *tripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		err := next(ctx, cmd)
 		if person != "" && err == nil {
 			if c, ok := cmd.(*redis.Cmd); ok {
-				if v, err := c.Int64(); err == nil && v == 1 {
+				if v, err := c.Int64(); err == nil && v >= 0 { // 1: more wait, 0: outbox empty; -1 lock lost
 					h.done(person, at)
 				}
 			}
