@@ -362,13 +362,25 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 			done = false
 		}
 	}()
-	if err := handle(ctx, e); err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
+	// A failure is most often Redis restarting: retry here for a few
+	// seconds, keeping this person's order, before leaving the entry for
+	// another worker to claim.
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := handle(ctx, e)
+		if err == nil {
+			return true
 		}
-		return false
+		if ctx.Err() != nil {
+			return false
+		}
+		if attempt == 6 {
+			r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
+			return false
+		}
+		sleep(ctx, delay)
+		delay = min(delay*2, 2*time.Second)
 	}
-	return true
 }
 
 // ackLoop acknowledges handled entries in batches (up to 64, or what came
@@ -377,8 +389,19 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string) {
 	ctx := context.Background() // acknowledge what was done, even while stopping
 	flush := func(ids []string) {
-		if err := q.Done(ctx, ids...); err != nil {
-			r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+		delay := 100 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			err := q.Done(ctx, ids...)
+			if err == nil {
+				return
+			}
+			if attempt == 6 {
+				// The entries are claimed again later and find nothing to do.
+				r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+				return
+			}
+			time.Sleep(delay)
+			delay = min(delay*2, 2*time.Second)
 		}
 	}
 	for id := range acks {
