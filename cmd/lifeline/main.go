@@ -381,7 +381,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutCtx)
-	wg.Wait()
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutCtx.Done():
+		// What is still held stays pending in Redis; another process (or
+		// this one, restarted) claims it.
+		log.Warn("stopping before every worker finished", "event", "shutdown_deadline")
+		return nil
+	}
 	close(runErr)
 	for err := range runErr {
 		if err != nil && !errors.Is(err, context.Canceled) {
