@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -87,6 +89,46 @@ func TestConsoleDemo(t *testing.T) {
 	for _, want := range []string{"1  English", fmt.Sprintf("%d  Español", es), "bienvenida a Lifeline", "NOTHING SURVIVES A RESTART"} {
 		if !strings.Contains(out+errOut, want) {
 			t.Errorf("output lacks %q:\n%s\n%s", want, out, errOut)
+		}
+	}
+}
+
+// TestAdaptContent follows docs/content.md as a programme officer would:
+// a new country pack and a reworded lesson message in CONTENT_DIR, checked,
+// then served.
+func TestAdaptContent(t *testing.T) {
+	dir := t.TempDir()
+	for path, text := range map[string]string{
+		"packs/kenya.yaml": `country: kenya
+entries:
+  emergency: {value: "999 or 112", source: "test pack", checked: 2026-11-01}
+  hotline: {value: "call 1195, free", source: "test pack", checked: 2026-11-01}
+  inspectorate: {value: "the county labour office", source: "test pack", checked: 2026-11-01}
+  legal_aid: {value: "ask your coach", source: "test pack", checked: 2026-11-01}
+  union: {value: "ask your coach", source: "test pack", checked: 2026-11-01}
+  minimum_wage: {value: "it depends on the job; ask your coach", source: "test pack", checked: 2026-11-01}
+`,
+		"locales/core.en.yaml": "menu.main: \"What shall we do today?\"\n",
+	} {
+		full := filepath.Join(dir, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"CONTENT_DIR": dir, "RESOURCE_PACK": "kenya", "LISTEN_ADDR": "127.0.0.1:0"}
+	if code, out, errOut := runCmd(t, env, "", "check"); code != 0 || !strings.Contains(out, "content ok") {
+		t.Fatalf("check exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runCmd(t, env, "1\n1\nmy data\nI am in danger\n", "serve")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"What shall we do today?", "call 999 or 112"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the adapted content lacks %q:\n%s", want, out)
 		}
 	}
 }
