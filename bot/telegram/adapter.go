@@ -217,6 +217,14 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 // Name returns "telegram".
 func (a *Adapter) Name() string { return Name }
 
+// Bind sets the receiver before Run starts, so webhook calls that arrive
+// between the server starting to listen and Run are accepted, not 503'd.
+func (a *Adapter) Bind(in bot.Receiver) {
+	if in != nil {
+		a.recv.Store(&in)
+	}
+}
+
 // Run receives updates until ctx ends and hands them to in. With a webhook
 // URL it registers the webhook and waits (Register serves the calls);
 // otherwise it long-polls. Run may be called once.

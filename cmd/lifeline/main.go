@@ -328,6 +328,18 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		}
 		w.WriteHeader(http.StatusOK)
 	})
+	var receiver bot.Receiver = rt
+	if coaches != nil {
+		receiver = coaches.Receiver(rt)
+	}
+	// Webhooks may arrive as soon as the server listens: bind the channels
+	// to the receiver first.
+	if tg != nil {
+		tg.Bind(receiver)
+	}
+	if text != nil {
+		text.Bind(receiver)
+	}
 	srv := &http.Server{Handler: perIPLimit(mux, cfg.WebhookIPRate, log), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -355,9 +367,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		defer wg.Done()
 		runErr <- rt.RunRetention(ctx, bot.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
 	}()
-	var receiver bot.Receiver = rt
 	if coaches != nil {
-		receiver = coaches.Receiver(rt)
 		wg.Add(1)
 		go func() { defer wg.Done(); runErr <- coaches.Run(ctx) }()
 	}
