@@ -205,6 +205,14 @@ func (a *Adapter) Run(ctx context.Context, in bot.Receiver) error {
 	return nil
 }
 
+// Bind sets the receiver before Run starts, so webhooks that arrive
+// between the server starting to listen and Run are accepted, not 503'd.
+func (a *Adapter) Bind(in bot.Receiver) {
+	a.mu.Lock()
+	a.receiver = in
+	a.mu.Unlock()
+}
+
 func (a *Adapter) currentReceiver() bot.Receiver {
 	a.mu.Lock()
 	defer a.mu.Unlock()
