@@ -190,10 +190,14 @@ func clusters(text string) func(yield func(string) bool) {
 }
 
 // clusterLen is the length in bytes of the first cluster of s (non-empty).
+// A cluster ends before it would outgrow a part of a long UCS-2 message
+// (67 code units), which only marks piled on one letter make: no segment
+// could carry it whole, so counting it as one would undercount.
 func clusterLen(s string) int {
 	r, i := utf8.DecodeRuneInString(s)
 	pairRI := isRegionalIndicator(r)
 	prev := r
+	units := utf16.RuneLen(r)
 	for i < len(s) {
 		next, n := utf8.DecodeRuneInString(s[i:])
 		switch {
@@ -202,6 +206,9 @@ func clusterLen(s string) int {
 		case pairRI && isRegionalIndicator(next):
 			pairRI = false
 		default:
+			return i
+		}
+		if units += utf16.RuneLen(next); units > ucs2Multi {
 			return i
 		}
 		if !isRegionalIndicator(next) {

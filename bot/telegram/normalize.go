@@ -43,7 +43,7 @@ func Normalize(update *models.Update) (bot.Inbound, bool) {
 		}
 		in.Address = strconv.FormatInt(m.Chat.ID, 10)
 		in.PlatformMsg = int64(m.ID)
-		in.At = time.Unix(int64(m.Date), 0).UTC()
+		in.At = messageTime(m.Date)
 		switch {
 		case m.Text != "":
 			in.Text = m.Text
@@ -67,6 +67,18 @@ func Normalize(update *models.Update) (bot.Inbound, bool) {
 		return in, true
 	}
 	return bot.Inbound{}, false
+}
+
+// messageTime is a message's date as a time, or zero (the adapter then
+// takes its own clock) for a date outside the years 0 to 9999: the runtime
+// could never store such a message as JSON, so it would be refused and
+// redelivered for ever, holding up long polling for everyone.
+func messageTime(date int) time.Time {
+	at := time.Unix(int64(date), 0).UTC()
+	if y := at.Year(); y < 0 || y > 9999 {
+		return time.Time{}
+	}
+	return at
 }
 
 // ChatType returns the type of chat an update comes from (private, group,
