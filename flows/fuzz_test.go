@@ -330,5 +330,9 @@ func sameSession(a, b flows.Session) bool {
 		return s
 	}
 	a, b = norm(a), norm(b)
-	return a.Seen.Equal(b.Seen) && reflect.DeepEqual(func() flows.Session { a.Seen = time.Time{}; return a }(), func() flows.Session { b.Seen = time.Time{}; return b }())
+	if !a.Seen.Equal(b.Seen) {
+		return false
+	}
+	a.Seen, b.Seen = time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
 }
