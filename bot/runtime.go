@@ -332,7 +332,18 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 		}
 	}
 	lastClaim := time.Time{}
+	recheck := false
 	for ctx.Err() == nil {
+		if recheck {
+			// After an error, entries Redis delivered to us may never have
+			// arrived: read our own pending ones again (handling one twice
+			// finds nothing left to do).
+			own, err := q.ReadOwn(ctx, r.cfg.Consumer, 64)
+			if err == nil {
+				recheck = false
+				dispatch(own)
+			}
+		}
 		if time.Since(lastClaim) > claimIdle/3 {
 			lastClaim = time.Now()
 			claimed, err := q.Claim(ctx, r.cfg.Consumer, claimIdle, 64)
@@ -347,7 +358,8 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 				return
 			}
 			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
-			sleep(ctx, time.Second)
+			recheck = true
+			sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		dispatch(es)

@@ -41,8 +41,19 @@ func (q *Queue) Ensure(ctx context.Context) error {
 
 // Read returns up to count new entries for consumer, waiting up to block.
 func (q *Queue) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Entry, error) {
+	return q.read(ctx, consumer, ">", count, block)
+}
+
+// ReadOwn returns entries already delivered to consumer and not yet
+// acknowledged: after a lost connection, a read Redis carried out may never
+// have reached us.
+func (q *Queue) ReadOwn(ctx context.Context, consumer string, count int) ([]Entry, error) {
+	return q.read(ctx, consumer, "0", count, -1)
+}
+
+func (q *Queue) read(ctx context.Context, consumer, start string, count int, block time.Duration) ([]Entry, error) {
 	res, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: q.Group, Consumer: consumer, Streams: []string{q.Stream, ">"},
+		Group: q.Group, Consumer: consumer, Streams: []string{q.Stream, start},
 		Count: int64(count), Block: block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
