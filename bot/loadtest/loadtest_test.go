@@ -19,7 +19,7 @@ func TestMainJSON(t *testing.T) {
 		u.User = url.UserPassword(opts.Username, opts.Password)
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"-redis", u.String(), "-people", "20", "-duration", "2s", "-warmup", "200ms", "-json"}
+	args := []string{"-redis", u.String(), "-people", "20", "-duration", "5s", "-warmup", "500ms", "-json"}
 	code := loadtest.Main(context.Background(), args, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
