@@ -1,7 +1,6 @@
 package content_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,28 +27,8 @@ func walk(t *testing.T, c *content.Content, lang, flow string, choose func(node 
 	for turn := 0; turn < 60; turn++ {
 		next, outs, effs := flows.Step(c.Def, s, in, now)
 		all = append(all, effs...)
-		for _, o := range outs {
-			txt, err := c.Catalog.Text(lang, o.Msg, c.Data())
-			if err != nil {
-				t.Errorf("render %s in %s: %v", o.Msg, lang, err)
-			}
-			fmt.Fprintf(&b, "< %s\n", txt)
-			for i, op := range o.Options {
-				label, err := c.Catalog.Text(lang, op.Label, nil)
-				if err != nil {
-					t.Errorf("render %s in %s: %v", op.Label, lang, err)
-				}
-				fmt.Fprintf(&b, "<   %d %s\n", i+1, label)
-			}
-		}
-		for _, e := range effs {
-			fmt.Fprintf(&b, "! %s %s%s%s %s\n", e.Kind, e.Reason, e.Topic, e.Value, e.Priority)
-		}
-		raw, _ := json.Marshal(next)
-		s = flows.Session{}
-		if err := json.Unmarshal(raw, &s); err != nil {
-			t.Fatal(err)
-		}
+		renderTurn(t, &b, c, lang, outs, effs)
+		s = roundTrip(t, next)
 		if s.Flow != flow {
 			return b.String(), all
 		}

@@ -38,35 +38,8 @@ func transcript(t *testing.T, c *content.Content, inputs []string) string {
 		if lang == "" {
 			lang = c.Catalog.Default()
 		}
-		for _, o := range outs {
-			txt, err := c.Catalog.Text(lang, o.Msg, c.Data())
-			if err != nil {
-				t.Errorf("render %s in %s: %v", o.Msg, lang, err)
-			}
-			fmt.Fprintf(&b, "< %s\n", txt)
-			for i, op := range o.Options {
-				l := lang
-				if op.Lang != "" {
-					l = op.Lang
-				}
-				label, err := c.Catalog.Text(l, op.Label, nil)
-				if err != nil {
-					t.Errorf("render %s in %s: %v", op.Label, l, err)
-				}
-				fmt.Fprintf(&b, "<   %d %s\n", i+1, label)
-			}
-		}
-		for _, e := range effs {
-			fmt.Fprintf(&b, "! %s %s%s%s %s\n", e.Kind, e.Reason, e.Topic, e.Value, e.Priority)
-		}
-		raw, err := json.Marshal(next)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s = flows.Session{}
-		if err := json.Unmarshal(raw, &s); err != nil {
-			t.Fatal(err)
-		}
+		renderTurn(t, &b, c, lang, outs, effs)
+		s = roundTrip(t, next)
 		now = now.Add(time.Minute)
 	}
 	return b.String()
@@ -192,4 +165,46 @@ func diff(want, got string) string {
 		}
 	}
 	return ""
+}
+
+// renderTurn writes a turn's replies (options numbered, each label in its
+// own language) and effects as transcript lines, failing on any fallback or
+// missing template variable.
+func renderTurn(t *testing.T, b *strings.Builder, c *content.Content, lang string, outs []flows.Output, effs []flows.Effect) {
+	t.Helper()
+	for _, o := range outs {
+		txt, err := c.Catalog.Text(lang, o.Msg, c.Data())
+		if err != nil {
+			t.Errorf("render %s in %s: %v", o.Msg, lang, err)
+		}
+		fmt.Fprintf(b, "< %s\n", txt)
+		for i, op := range o.Options {
+			l := lang
+			if op.Lang != "" {
+				l = op.Lang
+			}
+			label, err := c.Catalog.Text(l, op.Label, nil)
+			if err != nil {
+				t.Errorf("render %s in %s: %v", op.Label, l, err)
+			}
+			fmt.Fprintf(b, "<   %d %s\n", i+1, label)
+		}
+	}
+	for _, e := range effs {
+		fmt.Fprintf(b, "! %s %s%s%s %s\n", e.Kind, e.Reason, e.Topic, e.Value, e.Priority)
+	}
+}
+
+// roundTrip passes a session through JSON, as the store does between turns.
+func roundTrip(t *testing.T, s flows.Session) flows.Session {
+	t.Helper()
+	raw, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out flows.Session
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
