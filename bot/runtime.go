@@ -109,6 +109,7 @@ const (
 	lockTTL      = 30 * time.Second
 	turnBatch    = 16
 	claimIdle    = 30 * time.Second
+	ownCheck     = 2 * time.Second
 	maxAttempts  = 5
 )
 
@@ -296,20 +297,35 @@ type job struct {
 
 // consume reads q and hands each entry to one of the shard workers, chosen
 // by the entry's person so one person's entries are handled in order.
-func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(context.Context, store.Entry) error) {
+//
+// Each shard worker locks people with a token of its own, kept across its
+// retries: when Redis carried out a lock but the reply was lost (a restart,
+// a dropped connection), the worker's next try finds the lock its own
+// instead of waiting out lockTTL. Only this worker handles this person on
+// this queue in this process, so the token is never held twice at once.
+//
+// A read Redis carried out whose reply was lost leaves entries pending for
+// this consumer that no worker has: every ownCheck the loop re-reads its own
+// pending entries and dispatches those not in hand. (go-redis retries a
+// failed command itself, so such a loss need not surface as an error here.)
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(ctx context.Context, tok string, e store.Entry) error) {
 	shards := make([]chan store.Entry, r.cfg.Workers)
 	acks := make(chan string, 256)
 	ackDone := make(chan struct{})
-	go func() { defer close(ackDone); r.ackLoop(q, acks) }()
+	hand := &inHand{ids: map[string]time.Time{}}
+	go func() { defer close(ackDone); r.ackLoop(q, acks, hand) }()
 	var wg sync.WaitGroup
 	for i := range shards {
 		shards[i] = make(chan store.Entry, 64)
 		wg.Add(1)
+		tok := token()
 		go func(c chan store.Entry) {
 			defer wg.Done()
 			for e := range c {
-				if r.runOne(ctx, q, e, handle) {
+				if r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) error { return handle(ctx, tok, e) }) {
 					acks <- e.ID
+				} else {
+					hand.later(e.ID, time.Now().Add(claimIdle))
 				}
 			}
 		}(shards[i])
@@ -324,6 +340,9 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 	}()
 	dispatch := func(es []store.Entry) {
 		for _, e := range es {
+			if !hand.take(e.ID, time.Now()) {
+				continue
+			}
 			select {
 			case shards[shardOf(e, len(shards))] <- e:
 			case <-ctx.Done():
@@ -331,17 +350,13 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 			}
 		}
 	}
-	lastClaim := time.Time{}
-	recheck := false
+	lastClaim, lastOwn := time.Time{}, time.Time{}
 	for ctx.Err() == nil {
-		if recheck {
-			// After an error, entries Redis delivered to us may never have
-			// arrived: read our own pending ones again (handling one twice
-			// finds nothing left to do).
-			own, err := q.ReadOwn(ctx, r.cfg.Consumer, 64)
-			if err == nil {
-				recheck = false
-				dispatch(own)
+		if time.Since(lastOwn) > ownCheck {
+			lastOwn = time.Now()
+			hand.prune(lastOwn.Add(-claimIdle))
+			if err := q.EachOwn(ctx, r.cfg.Consumer, 256, func(es []store.Entry) { dispatch(es) }); err != nil && ctx.Err() == nil {
+				r.log.Warn("reading own pending entries failed", "event", "queue_own_failed", "queue", q.Stream, "error", err)
 			}
 		}
 		if time.Since(lastClaim) > claimIdle/3 {
@@ -358,12 +373,58 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(conte
 				return
 			}
 			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
-			recheck = true
+			lastOwn = time.Time{} // re-read our own pending entries at once
 			sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		dispatch(es)
 	}
+}
+
+// inHand tracks the entries a consumer has dispatched and not yet
+// acknowledged, so re-reading its own pending entries dispatches only those
+// a lost reply stranded. An entry a worker gave up on is held back until
+// its time, as Claim would hold it back.
+type inHand struct {
+	mu  sync.Mutex
+	ids map[string]time.Time // id -> not before (zero: in hand now)
+}
+
+// take reports whether id may be dispatched now, and marks it in hand.
+func (h *inHand) take(id string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if at, ok := h.ids[id]; ok && (at.IsZero() || now.Before(at)) {
+		return false
+	}
+	h.ids[id] = time.Time{}
+	return true
+}
+
+func (h *inHand) later(id string, at time.Time) {
+	h.mu.Lock()
+	h.ids[id] = at
+	h.mu.Unlock()
+}
+
+// prune forgets entries given up on before cutoff: another consumer may
+// have claimed them since.
+func (h *inHand) prune(cutoff time.Time) {
+	h.mu.Lock()
+	for id, at := range h.ids {
+		if !at.IsZero() && at.Before(cutoff) {
+			delete(h.ids, id)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *inHand) done(ids []string) {
+	h.mu.Lock()
+	for _, id := range ids {
+		delete(h.ids, id)
+	}
+	h.mu.Unlock()
 }
 
 // runOne handles an entry and reports whether it may be acknowledged.
@@ -398,7 +459,7 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 // ackLoop acknowledges handled entries in batches (up to 64, or what came
 // within 2 ms): one round trip for many entries. A lost acknowledgement only
 // means an entry is handled again, which finds nothing left to do.
-func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string) {
+func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string, hand *inHand) {
 	ctx := context.Background() // acknowledge what was done, even while stopping
 	flush := func(ids []string) {
 		delay := 100 * time.Millisecond
@@ -433,6 +494,7 @@ func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string) {
 		}
 		timer.Stop()
 		flush(ids)
+		hand.done(ids)
 	}
 }
 
@@ -444,8 +506,8 @@ func shardOf(e store.Entry, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-func (r *Runtime) handleWork(ctx context.Context, e store.Entry) error {
-	return whileLocked(ctx, func() error { return r.ProcessPerson(ctx, string(e.Payload)) })
+func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) error {
+	return whileLocked(ctx, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
 }
 
 // whileLocked retries f while another worker (maybe in another process)
@@ -466,7 +528,10 @@ func whileLocked(ctx context.Context, f func() error) error {
 
 // ProcessPerson runs turns for person until their inbox is empty.
 func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
-	tok := token()
+	return r.processPerson(ctx, person, token())
+}
+
+func (r *Runtime) processPerson(ctx context.Context, person, tok string) error {
 	for {
 		start := time.Now()
 		t, err := r.store.Begin(ctx, person, tok, lockTTL, turnBatch)

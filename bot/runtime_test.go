@@ -119,8 +119,23 @@ func (h *harness) settle() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := h.rt.Settle(ctx); err != nil {
-		h.t.Fatalf("settle: %v", err)
+		h.t.Fatalf("settle: %v; left in the queues:%s", err, h.queues())
 	}
+}
+
+// queues describes what waits in the runtime's queues, for a failure.
+func (h *harness) queues() string {
+	ctx := context.Background()
+	var b strings.Builder
+	for stream, group := range map[string]string{h.st.WorkStream(): "workers", h.st.OutStream("test"): "senders"} {
+		n, _ := h.st.Redis().XLen(ctx, stream).Result()
+		fmt.Fprintf(&b, "\n%s: %d entries", stream, n)
+		pend, _ := h.st.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 10}).Result()
+		for _, p := range pend {
+			fmt.Fprintf(&b, "\n  %s pending at %s for %s, delivered %d times", p.ID, p.Consumer, p.Idle.Round(time.Millisecond), p.RetryCount)
+		}
+	}
+	return b.String()
 }
 
 var onboarding = []string{"hi", "1", "1"}

@@ -18,9 +18,8 @@ import (
 // right after the platform accepts each one, so only a crash between those
 // two steps can repeat a message. A retryable failure leaves the entry
 // pending for a later try.
-func (r *Runtime) handleDelivery(ctx context.Context, e store.Entry) error {
+func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry) error {
 	person := string(e.Payload)
-	tok := token()
 	return whileLocked(ctx, func() error {
 		for {
 			o, err := r.store.NextOutbound(ctx, person, tok, lockTTL)

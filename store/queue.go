@@ -44,11 +44,22 @@ func (q *Queue) Read(ctx context.Context, consumer string, count int, block time
 	return q.read(ctx, consumer, ">", count, block)
 }
 
-// ReadOwn returns entries already delivered to consumer and not yet
-// acknowledged: after a lost connection, a read Redis carried out may never
-// have reached us.
-func (q *Queue) ReadOwn(ctx context.Context, consumer string, count int) ([]Entry, error) {
-	return q.read(ctx, consumer, "0", count, -1)
+// EachOwn passes every entry already delivered to consumer and not yet
+// acknowledged to f, a page of at most count at a time: after a lost
+// connection, a read Redis carried out may never have reached us.
+func (q *Queue) EachOwn(ctx context.Context, consumer string, count int, f func([]Entry)) error {
+	after := "0"
+	for {
+		es, err := q.read(ctx, consumer, after, count, -1)
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		f(es)
+		if len(es) < count {
+			return nil
+		}
+		after = es[len(es)-1].ID
+	}
 }
 
 func (q *Queue) read(ctx context.Context, consumer, start string, count int, block time.Duration) ([]Entry, error) {
