@@ -73,6 +73,9 @@ type Delivery struct {
 	Forget bool `json:"forget,omitempty"`
 	// Recent are platform message ids to delete when Clear is set.
 	Recent []int64 `json:"recent,omitempty"`
+	// Once, when set, queues the delivery only once per person (see
+	// Runtime.SendOnce); it is not kept with the delivery.
+	Once string `json:"-"`
 }
 
 // Channel is what the runtime needs from a channel adapter. Adapters that

@@ -54,7 +54,9 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 						continue // quiet hours where they are: next pass
 					}
 					text := r.Render(r.Language(p), "retention.notice", nil)
-					if _, err := r.SendTo(ctx, person, []Outbound{{Text: text}}); err != nil {
+					// Once per silence: a pass that stops before recording the
+					// notice does not send it again.
+					if _, err := r.SendOnce(ctx, person, "retention:"+p["last"], []Outbound{{Text: text}}); err != nil {
 						return noticed, erased, err
 					}
 				}

@@ -217,6 +217,14 @@ func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
 // a turn (broadcasts, reminders, a coach's words). It reports false when
 // the person is unknown.
 func (r *Runtime) SendTo(ctx context.Context, person string, msgs []Outbound) (bool, error) {
+	return r.SendOnce(ctx, person, "", msgs)
+}
+
+// SendOnce is SendTo that queues nothing when a delivery with the same
+// key was already queued for the person (within store.IdempotencyTTL): a
+// job retried after a crash between queueing and recording its progress
+// sends nothing twice. An empty key is SendTo.
+func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []Outbound) (bool, error) {
 	p, err := r.store.Profile(ctx, person)
 	if err != nil {
 		return false, err
@@ -228,7 +236,7 @@ func (r *Runtime) SendTo(ctx context.Context, person string, msgs []Outbound) (b
 	if err != nil {
 		return false, err
 	}
-	return true, r.Enqueue(ctx, Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: msgs})
+	return true, r.Enqueue(ctx, Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: msgs, Once: key})
 }
 
 // Render renders a message in lang with the resource pack's data and data.
@@ -887,7 +895,7 @@ func action(choice string) (name, arg string, ok bool) {
 // queued seals a delivery for the person's outbox.
 func (r *Runtime) queued(d Delivery) store.Queued {
 	b, _ := json.Marshal(d) // plain data: cannot fail
-	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b)}
+	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b), Once: d.Once}
 }
 
 func sessLang(s *flows.Session, c *content.Content) string {

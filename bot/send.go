@@ -165,7 +165,8 @@ func (r *Runtime) Enqueue(ctx context.Context, d Delivery) error {
 	if d.ID == "" {
 		d.ID = token()
 	}
-	return r.store.Enqueue(ctx, d.Person, r.queued(d))
+	_, err := r.store.Enqueue(ctx, d.Person, r.queued(d), r.now())
+	return err
 }
 
 // Settle waits until every queue is empty: every accepted message handled

@@ -341,6 +341,10 @@ type Queued struct {
 	Channel string
 	ID      string // unique; names the delivery's sent-marker
 	Sealed  []byte
+	// Once, when set, queues the delivery only if none with the same Once
+	// was queued for the person within IdempotencyTTL: a broadcast retried
+	// after a crash between queueing and recording it queues nothing twice.
+	Once string
 }
 
 // Commit applies c for the turn t holds. It returns how many messages are
@@ -455,19 +459,30 @@ func outboxEntry(d Queued) []byte {
 }
 
 var enqueueScript = redis.NewScript(`
+if ARGV[3] ~= '' then
+  local now = tonumber(ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[5]))
+  if redis.call('ZADD', KEYS[3], 'NX', now, ARGV[3]) == 0 then return 0 end
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'p', ARGV[2])
 return 1
 `)
 
 // Enqueue queues a delivery for a person outside a turn (a broadcast, a
-// coach's reply).
-func (s *Store) Enqueue(ctx context.Context, person string, d Queued) error {
-	err := enqueueScript.Run(ctx, s.rdb, []string{s.pkey(person, kOutbox), s.OutStream(d.Channel)}, outboxEntry(d), person).Err()
-	if err != nil {
-		return fmt.Errorf("enqueue delivery: %w", err)
+// coach's reply). It reports false when d.Once was already queued.
+func (s *Store) Enqueue(ctx context.Context, person string, d Queued, now time.Time) (bool, error) {
+	once := ""
+	if d.Once != "" {
+		once = "once:" + d.Once
 	}
-	return nil
+	n, err := enqueueScript.Run(ctx, s.rdb, []string{s.pkey(person, kOutbox), s.OutStream(d.Channel), s.pkey(person, kSeen)},
+		outboxEntry(d), person, once, now.UnixMilli(), IdempotencyTTL.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("enqueue delivery: %w", err)
+	}
+	return n == 1, nil
 }
 
 // nextScript takes (or renews) the person's sending lock and returns the

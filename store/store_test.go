@@ -127,7 +127,7 @@ func TestStore(t *testing.T) {
 		})
 		t.Run("outbox sends in order and remembers what was sent", func(t *testing.T) {
 			for _, id := range []string{"d1", "d2"} {
-				if err := st.Enqueue(ctx, "p7", store.Queued{Channel: "test", ID: id, Sealed: []byte("payload " + id)}); err != nil {
+				if _, err := st.Enqueue(ctx, "p7", store.Queued{Channel: "test", ID: id, Sealed: []byte("payload " + id)}, time.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -166,6 +166,20 @@ func TestStore(t *testing.T) {
 			recent, _ := st.Recent(ctx, "p7", t0.Add(-time.Hour))
 			if len(recent) != 1 || recent[0] != "out:42" {
 				t.Fatalf("recent = %v", recent)
+			}
+		})
+		t.Run("a delivery with a once key is queued once", func(t *testing.T) {
+			for i, want := range []bool{true, false} {
+				ok, err := st.Enqueue(ctx, "p9", store.Queued{Channel: "test", ID: fmt.Sprint("b", i), Sealed: []byte("news"), Once: "bc:1"}, t0)
+				if err != nil || ok != want {
+					t.Fatalf("enqueue %d: %v, %v; want %v", i, ok, err, want)
+				}
+			}
+			if ok, err := st.Enqueue(ctx, "p9", store.Queued{Channel: "test", ID: "c", Sealed: []byte("other"), Once: "bc:2"}, t0); err != nil || !ok {
+				t.Fatalf("another key: %v, %v", ok, err)
+			}
+			if n, _ := st.Redis().LLen(ctx, st.Key("{u:p9}", "out")).Result(); n != 2 {
+				t.Fatalf("outbox holds %d deliveries, want 2", n)
 			}
 		})
 		t.Run("a dead consumer's entries are claimed", func(t *testing.T) {

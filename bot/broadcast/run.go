@@ -517,7 +517,7 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 	defer cancel()
 	var ok bool
 	for attempt := 1; ; attempt++ {
-		ok, err = s.rt.SendTo(sctx, person, msgs)
+		ok, err = s.rt.SendOnce(sctx, person, "bc:"+id, msgs)
 		if err == nil || attempt >= sendAttempts {
 			break
 		}
