@@ -35,8 +35,14 @@ type Config struct {
 	// Consumer names this process in the consumer groups; it must be
 	// unique among the processes sharing one Redis.
 	Consumer string
-	// Workers is the number of people handled at once (default 8).
+	// Workers is the number of people whose turns are handled at once
+	// (default 8): turns are CPU and Redis work.
 	Workers int
+	// Senders is the number of people each channel sends to at once
+	// (default 64): a sender mostly waits, on the platform or on the
+	// person's own rate limit (Telegram: one message a second to a chat),
+	// and one waiting for a person holds up the others it serves.
+	Senders int
 	// Hooks lets other parts of Lifeline see turns (coaches, metrics).
 	Hooks Hooks
 	// Actions handle buttons that live outside any flow, such as "I'm
@@ -123,6 +129,9 @@ func New(cfg Config) *Runtime {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
+	}
+	if cfg.Senders <= 0 {
+		cfg.Senders = 64
 	}
 	if cfg.Consumer == "" {
 		cfg.Consumer = "lifeline-" + token()[:8]
@@ -284,14 +293,14 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); r.consume(ctx, r.work, r.handleWork) }()
+	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, r.handleWork) }()
 	for name := range r.channels {
 		q := r.store.Queue(r.store.OutStream(name), "senders")
 		if err := q.Ensure(ctx); err != nil {
 			return err
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); r.consume(ctx, q, r.handleDelivery) }()
+		go func() { defer wg.Done(); r.consume(ctx, q, r.cfg.Senders, r.handleDelivery) }()
 	}
 	wg.Wait()
 	return nil
@@ -316,8 +325,8 @@ type job struct {
 // this consumer that no worker has: every ownCheck the loop re-reads its own
 // pending entries and dispatches those not in hand. (go-redis retries a
 // failed command itself, so such a loss need not surface as an error here.)
-func (r *Runtime) consume(ctx context.Context, q *store.Queue, handle func(ctx context.Context, tok string, e store.Entry) error) {
-	shards := make([]chan store.Entry, r.cfg.Workers)
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, handle func(ctx context.Context, tok string, e store.Entry) error) {
+	shards := make([]chan store.Entry, workers)
 	acks := make(chan string, 256)
 	ackDone := make(chan struct{})
 	hand := &inHand{ids: map[string]time.Time{}}
