@@ -55,7 +55,9 @@ type Config struct {
 	// Poll is how often an idle worker looks for work (default 1s).
 	Poll time.Duration
 	// ClaimIdle is how long a chunk may stay unacknowledged before another
-	// process takes it over (default 2m).
+	// process takes it over (default 30s, as the runtime's queues: a
+	// process sending a chunk renews its hold every 100 people, which
+	// takes well under a second).
 	ClaimIdle time.Duration
 	// MaxBacklog holds a broadcast back while a channel's outbound queue
 	// is longer than this, so Redis does not fill up with queued messages
@@ -108,7 +110,7 @@ func New(cfg Config) *Service {
 		cfg.Poll = time.Second
 	}
 	if cfg.ClaimIdle <= 0 {
-		cfg.ClaimIdle = 2 * time.Minute
+		cfg.ClaimIdle = 30 * time.Second
 	}
 	if cfg.MaxBacklog == 0 {
 		cfg.MaxBacklog = 2000
