@@ -524,22 +524,25 @@ func shardOf(e store.Entry, n int) int {
 }
 
 func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) error {
-	return whileLocked(ctx, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
+	return drain(ctx, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
 }
 
-// whileLocked retries f while another worker (maybe in another process)
-// holds the person. That worker drains the person's queue, but an entry is
-// only acknowledged once its own worker has seen the queue empty, so
-// nothing is stranded.
-func whileLocked(ctx context.Context, f func() error) error {
-	delay := 5 * time.Millisecond
+// drain runs f, which drains one person's inbox or outbox under their lock.
+// When another worker (maybe in another process) holds the person, drain
+// returns nil at once: that worker handles everything already queued, as
+// the lock is released only by the script that finds nothing left, so this
+// entry has nothing left to do and may be acknowledged. Should the holder
+// die, its own entry stays pending and is taken over. When this worker's
+// own lock expired under it (a turn that outlived lockTTL), f runs again.
+func drain(ctx context.Context, f func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := f()
-		if !errors.Is(err, store.ErrLocked) && !errors.Is(err, store.ErrLockLost) || attempt > 200 || ctx.Err() != nil {
+		switch {
+		case errors.Is(err, store.ErrLocked):
+			return nil
+		case !errors.Is(err, store.ErrLockLost) || attempt >= 3 || ctx.Err() != nil:
 			return err
 		}
-		sleep(ctx, delay)
-		delay = min(delay*2, 200*time.Millisecond)
 	}
 }
 
@@ -556,7 +559,7 @@ func (r *Runtime) processPerson(ctx context.Context, person, tok string) error {
 			return err
 		}
 		if len(t.Inbox) == 0 {
-			return r.store.Unlock(ctx, person, tok)
+			return nil // Begin left the person unlocked
 		}
 		c, effects := r.turn(ctx, t)
 		left, err := r.store.Commit(ctx, t, c)

@@ -180,8 +180,12 @@ func (s *Store) AcceptFor(ctx context.Context, person, id string, sealed []byte,
 var beginScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return false end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local msgs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+if #msgs == 0 then
+  if cur then redis.call('DEL', KEYS[1]) end
+  return {msgs, '', {}}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local sess = redis.call('GET', KEYS[3]) or ''
 local prof = redis.call('HGETALL', KEYS[4])
 return {msgs, sess, prof}
@@ -198,7 +202,10 @@ type Turn struct {
 
 // Begin locks the person for ttl and loads their pending messages (at most
 // max), session and profile in one round trip. It returns ErrLocked when
-// another worker holds the lock.
+// another worker holds the lock. With an empty inbox it loads nothing and
+// leaves the person unlocked (releasing the lock if token held it): the lock
+// is only ever released where the inbox is seen empty, in the same script,
+// so whoever holds it handles every message already accepted.
 func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Duration, max int) (*Turn, error) {
 	res, err := beginScript.Run(ctx, s.rdb,
 		[]string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)},
@@ -393,11 +400,6 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 		return 0, ErrLockLost
 	}
 	return left, nil
-}
-
-// Unlock releases the person's lock if token still holds it.
-func (s *Store) Unlock(ctx context.Context, person, token string) error {
-	return unlockScript.Run(ctx, s.rdb, []string{s.pkey(person, kLock)}, token).Err()
 }
 
 var unlockScript = redis.NewScript(`

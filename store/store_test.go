@@ -70,7 +70,9 @@ func TestStore(t *testing.T) {
 			if _, err := st.Begin(ctx, "p2", "other", time.Minute, 16); err != nil {
 				t.Fatalf("lock not released after an empty inbox: %v", err)
 			}
-			_ = st.Unlock(ctx, "p2", "other")
+			if _, err := st.Begin(ctx, "p2", "third", time.Minute, 16); err != nil {
+				t.Fatalf("a begin on an empty inbox took the lock: %v", err)
+			}
 			q := st.Queue(st.OutStream("console"), "senders")
 			_ = q.Ensure(ctx)
 			es, err := q.Read(ctx, "c1", 10, 0)
