@@ -293,64 +293,100 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, r.handleWork) }()
+	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, false, r.handleWork) }()
 	for name := range r.channels {
 		q := r.store.Queue(r.store.OutStream(name), "senders")
 		if err := q.Ensure(ctx); err != nil {
 			return err
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); r.consume(ctx, q, r.cfg.Senders, r.handleDelivery) }()
+		go func() { defer wg.Done(); r.consume(ctx, q, r.cfg.Senders, true, r.handleDelivery) }()
 	}
 	wg.Wait()
 	return nil
 }
 
-// job is one queue entry for a shard worker.
-type job struct {
-	q     *store.Queue
-	entry store.Entry
-}
-
-// consume reads q and hands each entry to one of the shard workers, chosen
-// by the entry's person so one person's entries are handled in order.
+// consume reads q and hands each entry to a worker: sharded, to one of
+// workers chosen by the entry's person, or pooled, to any of workers free.
+// Either way one person's entries are handled in order, because whoever
+// holds the person's lock drains everything queued for them (see drain).
+// Turns are sharded: they are short, and a shard worker re-enters a lock
+// it took itself. Sends are pooled: a sender may wait a second or more on
+// one person (Telegram allows one message a second to a chat), and in a
+// shard everyone behind that person would wait too.
 //
-// Each shard worker locks people with a token of its own, kept across its
-// retries: when Redis carried out a lock but the reply was lost (a restart,
-// a dropped connection), the worker's next try finds the lock its own
-// instead of waiting out lockTTL. Only this worker handles this person on
-// this queue in this process, so the token is never held twice at once.
+// A worker locks people with a token kept across its retries of an entry
+// (a shard worker: one token for all its entries): when Redis carried out
+// a lock but the reply was lost (a restart, a dropped connection), the next
+// try finds the lock its own instead of waiting out lockTTL. A token is
+// never used by two goroutines at once.
 //
 // A read Redis carried out whose reply was lost leaves entries pending for
 // this consumer that no worker has: every ownCheck the loop re-reads its own
 // pending entries and dispatches those not in hand. (go-redis retries a
 // failed command itself, so such a loss need not surface as an error here.)
-func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, handle func(ctx context.Context, tok string, e store.Entry) error) {
-	shards := make([]chan store.Entry, workers)
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
 	acks := make(chan string, 256)
 	ackDone := make(chan struct{})
 	hand := &inHand{ids: map[string]time.Time{}}
 	go func() { defer close(ackDone); r.ackLoop(q, acks, hand) }()
 	var wg sync.WaitGroup
-	for i := range shards {
-		shards[i] = make(chan store.Entry, 64)
-		wg.Add(1)
-		tok := token()
-		go func(c chan store.Entry) {
-			defer wg.Done()
-			for e := range c {
-				if r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) error { return handle(ctx, tok, e) }) {
-					acks <- e.ID
-				} else {
-					hand.later(e.ID, time.Now().Add(claimIdle))
-				}
+	run := func(e store.Entry, tok string) {
+		if r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) error { return handle(ctx, tok, e) }) {
+			acks <- e.ID
+		} else {
+			hand.later(e.ID, time.Now().Add(claimIdle))
+		}
+	}
+	var send func(e store.Entry) bool
+	stop := func() {} // ends the workers' intake
+	if pooled {
+		// Any free worker takes any entry; a person's order is kept by
+		// their lock in Redis, as across processes.
+		sem := make(chan struct{}, workers)
+		send = func(e store.Entry) bool {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return false
 			}
-		}(shards[i])
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				run(e, token())
+			}()
+			return true
+		}
+	} else {
+		shards := make([]chan store.Entry, workers)
+		for i := range shards {
+			shards[i] = make(chan store.Entry, 64)
+			wg.Add(1)
+			tok := token()
+			go func(c chan store.Entry) {
+				defer wg.Done()
+				for e := range c {
+					run(e, tok)
+				}
+			}(shards[i])
+		}
+		stop = func() {
+			for _, c := range shards {
+				close(c)
+			}
+		}
+		send = func(e store.Entry) bool {
+			select {
+			case shards[shardOf(e, len(shards))] <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
 	}
 	defer func() {
-		for _, c := range shards {
-			close(c)
-		}
+		stop()
 		wg.Wait()
 		close(acks)
 		<-ackDone
@@ -360,9 +396,7 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, hand
 			if !hand.take(e.ID, time.Now()) {
 				continue
 			}
-			select {
-			case shards[shardOf(e, len(shards))] <- e:
-			case <-ctx.Done():
+			if !send(e) {
 				return
 			}
 		}
