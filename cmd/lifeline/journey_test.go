@@ -48,6 +48,9 @@ func lifeline(t *testing.T, env map[string]string) *syncBuffer {
 			if code != 0 {
 				t.Errorf("lifeline exited %d:\n%s", code, logs.String())
 			}
+			if strings.Contains(logs.String(), "shutdown_deadline") {
+				t.Errorf("lifeline's workers did not finish when it was stopped:\n%s", logs.String())
+			}
 		case <-time.After(15 * time.Second):
 			t.Errorf("lifeline did not stop within 15s")
 		}

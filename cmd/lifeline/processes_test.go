@@ -69,6 +69,9 @@ func startProcess(t *testing.T, name string, env map[string]string) *process {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
+			if strings.Contains(p.logs.String(), "shutdown_deadline") {
+				t.Errorf("%s's workers did not finish on SIGTERM", name)
+			}
 		case <-time.After(15 * time.Second):
 			_ = p.cmd.Process.Kill()
 			t.Errorf("%s did not stop within 15s of SIGTERM", name)
