@@ -558,22 +558,32 @@ func shardOf(e store.Entry, n int) int {
 }
 
 func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) error {
-	return drain(ctx, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
+	return drain(ctx, e, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
 }
 
 // drain runs f, which drains one person's inbox or outbox under their lock.
-// When another worker (maybe in another process) holds the person, drain
-// returns nil at once: that worker handles everything already queued, as
-// the lock is released only by the script that finds nothing left, so this
-// entry has nothing left to do and may be acknowledged. Should the holder
-// die, its own entry stays pending and is taken over. When this worker's
-// own lock expired under it (a turn that outlived lockTTL), f runs again.
-func drain(ctx context.Context, f func() error) error {
+//
+// When another worker (maybe in another process) holds the person and e is
+// a first delivery, drain returns nil at once: the holder handles
+// everything already queued, as a lock is released only by the script that
+// finds nothing left, so e has nothing left to do and may be acknowledged.
+// An entry delivered again (claimed, or re-read after a lost reply) may be
+// the holder's own, left by a worker that died holding the lock: drain then
+// waits for the lock, which expires within lockTTL, and drains itself.
+//
+// When this worker's own lock expired under it (a turn that outlived
+// lockTTL), f runs again.
+func drain(ctx context.Context, e store.Entry, f func() error) error {
+	delay := 20 * time.Millisecond
+	deadline := time.Now().Add(lockTTL + 5*time.Second)
 	for attempt := 0; ; attempt++ {
 		err := f()
 		switch {
-		case errors.Is(err, store.ErrLocked):
+		case errors.Is(err, store.ErrLocked) && !e.Again:
 			return nil
+		case errors.Is(err, store.ErrLocked) && time.Now().Before(deadline) && ctx.Err() == nil:
+			sleep(ctx, delay)
+			delay = min(delay*2, time.Second)
 		case !errors.Is(err, store.ErrLockLost) || attempt >= 3 || ctx.Err() != nil:
 			return err
 		}

@@ -180,3 +180,41 @@ func TestStrandedEntryResumed(t *testing.T) {
 		t.Fatalf("replies %q, want the language menu once", got)
 	}
 }
+
+// TestDeadHoldersEntryWaitsForItsLock: a worker died holding a person's
+// lock, its entry still pending. Taken up again, the entry waits for the
+// lock to expire and the message is answered, rather than being
+// acknowledged as if a live holder would answer it.
+func TestDeadHoldersEntryWaitsForItsLock(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &recorder{}
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: "heir"})
+	ctx := context.Background()
+	work := st.Queue(st.WorkStream(), "workers")
+	if err := work.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+4100", MessageID: "m1", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := work.Read(ctx, "heir", 10, -1); err != nil || len(es) != 1 {
+		t.Fatalf("read %v, %v", es, err)
+	}
+	// The worker that had it took the lock, then died.
+	if _, err := st.Begin(ctx, rt.PersonID("test", "+4100"), "dead-worker", 2*time.Second, 16); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, st: st, rt: rt, ch: ch}
+	run, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rt.Run(run) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h.settle()
+	if got := ch.lines(); len(got) != 1 || !strings.Contains(got[0], "Choose your language") {
+		t.Fatalf("replies %q, want the language menu once", got)
+	}
+}

@@ -20,7 +20,7 @@ import (
 // pending for a later try.
 func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry) error {
 	person := string(e.Payload)
-	return drain(ctx, func() error {
+	return drain(ctx, e, func() error {
 		for {
 			o, err := r.store.NextOutbound(ctx, person, tok, lockTTL)
 			if err != nil || o == nil {

@@ -23,6 +23,10 @@ type Queue struct {
 type Entry struct {
 	ID      string
 	Payload []byte
+	// Again is set on an entry delivered before: re-read from the
+	// consumer's own pending entries or claimed from another consumer
+	// (whose worker may have died holding a lock).
+	Again bool
 }
 
 // Queue returns the queue on stream read by group.
@@ -53,6 +57,9 @@ func (q *Queue) EachOwn(ctx context.Context, consumer string, count int, f func(
 		es, err := q.read(ctx, consumer, after, count, -1)
 		if err != nil || len(es) == 0 {
 			return err
+		}
+		for i := range es {
+			es[i].Again = true
 		}
 		f(es)
 		if len(es) < count {
@@ -107,7 +114,11 @@ func (q *Queue) Claim(ctx context.Context, consumer string, minIdle time.Duratio
 		}
 		return nil, err
 	}
-	return entries(msgs), nil
+	es := entries(msgs)
+	for i := range es {
+		es[i].Again = true
+	}
+	return es, nil
 }
 
 // Done acknowledges entries and removes them from the stream, so handled
