@@ -146,30 +146,31 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	}
 }
 
-// TestStrandedEntryResumed: an entry Redis delivered to this consumer whose
-// reply never arrived (a lost connection) is found among the consumer's
-// own pending entries and handled, well before another consumer could
-// claim it as abandoned.
-func TestStrandedEntryResumed(t *testing.T) {
+// pendingHi records "hi" from addr and has Redis hand its work entry to
+// consumer, whose runtime is not running yet: the entry is pending for a
+// consumer that never got it. before runs next, then the runtime starts;
+// once its queues are empty the person must have had the language menu,
+// once.
+func pendingHi(t *testing.T, consumer, addr string, before func(st *store.Store, person string)) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	c, err := testContent()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch := &recorder{}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: "stranded"})
+	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: consumer})
 	ctx := context.Background()
 	work := st.Queue(st.WorkStream(), "workers")
 	if err := work.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+4000", MessageID: "m1", Text: "hi"}); err != nil {
+	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: addr, MessageID: "m1", Text: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	// Redis hands the entry to "stranded"; the reply is lost.
-	if es, err := work.Read(ctx, "stranded", 10, -1); err != nil || len(es) != 1 {
+	if es, err := work.Read(ctx, consumer, 10, -1); err != nil || len(es) != 1 {
 		t.Fatalf("read %v, %v", es, err)
 	}
+	before(st, rt.PersonID("test", addr))
 	h := &harness{t: t, st: st, rt: rt, ch: ch}
 	run, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -181,40 +182,22 @@ func TestStrandedEntryResumed(t *testing.T) {
 	}
 }
 
+// TestStrandedEntryResumed: an entry Redis delivered to this consumer whose
+// reply never arrived (a lost connection) is found among the consumer's
+// own pending entries and handled, well before another consumer could
+// claim it as abandoned.
+func TestStrandedEntryResumed(t *testing.T) {
+	pendingHi(t, "stranded", "+4000", func(*store.Store, string) {})
+}
+
 // TestDeadHoldersEntryWaitsForItsLock: a worker died holding a person's
 // lock, its entry still pending. Taken up again, the entry waits for the
 // lock to expire and the message is answered, rather than being
 // acknowledged as if a live holder would answer it.
 func TestDeadHoldersEntryWaitsForItsLock(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := &recorder{}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: "heir"})
-	ctx := context.Background()
-	work := st.Queue(st.WorkStream(), "workers")
-	if err := work.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+4100", MessageID: "m1", Text: "hi"}); err != nil {
-		t.Fatal(err)
-	}
-	if es, err := work.Read(ctx, "heir", 10, -1); err != nil || len(es) != 1 {
-		t.Fatalf("read %v, %v", es, err)
-	}
-	// The worker that had it took the lock, then died.
-	if _, err := st.Begin(ctx, rt.PersonID("test", "+4100"), "dead-worker", 2*time.Second, 16); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, st: st, rt: rt, ch: ch}
-	run, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rt.Run(run) }()
-	t.Cleanup(func() { cancel(); <-done })
-	h.settle()
-	if got := ch.lines(); len(got) != 1 || !strings.Contains(got[0], "Choose your language") {
-		t.Fatalf("replies %q, want the language menu once", got)
-	}
+	pendingHi(t, "heir", "+4100", func(st *store.Store, person string) {
+		if _, err := st.Begin(context.Background(), person, "dead-worker", 2*time.Second, 16); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
