@@ -597,27 +597,36 @@ func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
 
 func (r *Runtime) processPerson(ctx context.Context, person, tok string) error {
 	for {
-		start := time.Now()
-		t, err := r.store.Begin(ctx, person, tok, lockTTL, turnBatch)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if len(t.Inbox) == 0 {
-			return nil // Begin left the person unlocked
-		}
-		c, effects := r.turn(ctx, t)
-		left, err := r.store.Commit(ctx, t, c)
-		if err != nil {
+		left, err := r.oneTurn(ctx, person, tok)
+		if err != nil || left == 0 {
 			return err
-		}
-		r.afterCommit(ctx, person, t.Profile, effects, c.Wipe)
-		if r.cfg.Hooks.Handled != nil {
-			r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
-		}
-		if left == 0 {
-			return nil
 		}
 	}
+}
+
+// oneTurn runs one turn. Once begun it runs to its commit even when ctx
+// ends (a stopping process), within lockTTL/2: a turn takes milliseconds,
+// and one cut short would leave the person locked for lockTTL.
+func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTTL/2)
+	defer cancel()
+	start := time.Now()
+	t, err := r.store.Begin(ctx, person, tok, lockTTL, turnBatch)
+	if err != nil || len(t.Inbox) == 0 {
+		return 0, err // with an empty inbox Begin left the person unlocked
+	}
+	c, effects := r.turn(ctx, t)
+	if left, err = r.store.Commit(ctx, t, c); err != nil {
+		return 0, err
+	}
+	r.afterCommit(ctx, person, t.Profile, effects, c.Wipe)
+	if r.cfg.Hooks.Handled != nil {
+		r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
+	}
+	return left, nil
 }
 
 // turn applies a batch of inbox messages to the session and decides what to

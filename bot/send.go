@@ -22,13 +22,22 @@ func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry)
 	person := string(e.Payload)
 	return drain(ctx, e, func() error {
 		for {
-			o, err := r.store.NextOutbound(ctx, person, tok, lockTTL)
+			if err := ctx.Err(); err != nil {
+				// Stopping between deliveries: hand the person back.
+				_ = r.store.UnlockSending(context.WithoutCancel(ctx), person, tok)
+				return err
+			}
+			// Not cut short by a stop: a lock taken in Redis whose reply
+			// never came would be held for lockTTL.
+			o, err := r.store.NextOutbound(context.WithoutCancel(ctx), person, tok, lockTTL)
 			if err != nil || o == nil {
 				return err
 			}
 			more, err := r.deliver(ctx, person, tok, o)
 			if err != nil {
-				_ = r.store.UnlockSending(ctx, person, tok)
+				// Hand the person back even when stopping, so another
+				// sender need not wait out the lock.
+				_ = r.store.UnlockSending(context.WithoutCancel(ctx), person, tok)
 				return err
 			}
 			if !more {
