@@ -37,6 +37,7 @@ type Config struct {
 	TwilioMessagingServiceSID string
 	TwilioAPIURL              string
 	TwilioMPS                 float64
+	TelegramMPS               float64
 
 	StaffAPIToken      string
 	CoachChatID        int64
@@ -51,6 +52,18 @@ type Config struct {
 type setting struct {
 	name, def, help string
 	set             func(c *Config, v string) error
+}
+
+// rate sets a positive number of messages per second.
+func rate(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return fmt.Errorf("must be a positive number")
+		}
+		*field(c) = f
+		return nil
+	}
 }
 
 func str(p func(c *Config) *string) func(*Config, string) error {
@@ -89,20 +102,14 @@ var settings = []setting{
 	{"TELEGRAM_BOT_TOKEN", "", "Telegram bot token; turns the Telegram channel on.", str(func(c *Config) *string { return &c.TelegramToken })},
 	{"TELEGRAM_API_URL", "https://api.telegram.org", "Bot API server (a self-hosted telegram-bot-api, or a fake in tests).", str(func(c *Config) *string { return &c.TelegramAPIURL })},
 	{"TELEGRAM_WEBHOOK_URL", "", "Public URL of POST /telegram/webhook; set it to use a webhook instead of long polling.", str(func(c *Config) *string { return &c.TelegramWebhookURL })},
+	{"TELEGRAM_MPS", "30", "Messages per second this process may send through Telegram, all chats together; Telegram allows a bot about 30, so with N processes give each 30/N.", rate(func(c *Config) *float64 { return &c.TelegramMPS })},
 	{"TELEGRAM_WEBHOOK_SECRET", "", "Secret token Telegram sends with each webhook call (1-256 of A-Z a-z 0-9 _ -).", str(func(c *Config) *string { return &c.TelegramWebhookSecret })},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID; with the token and a sender, turns SMS on.", str(func(c *Config) *string { return &c.TwilioAccountSID })},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; also checks webhook signatures.", str(func(c *Config) *string { return &c.TwilioAuthToken })},
 	{"TWILIO_FROM", "", "Sending phone number in E.164 (or use TWILIO_MESSAGING_SERVICE_SID).", str(func(c *Config) *string { return &c.TwilioFrom })},
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "Twilio Messaging Service to send from, instead of TWILIO_FROM.", str(func(c *Config) *string { return &c.TwilioMessagingServiceSID })},
 	{"TWILIO_API_URL", "", "Other base URL for Twilio's REST API (tests, a regional proxy). Empty: Twilio's.", str(func(c *Config) *string { return &c.TwilioAPIURL })},
-	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", func(c *Config, v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			return fmt.Errorf("must be a positive number")
-		}
-		c.TwilioMPS = f
-		return nil
-	}},
+	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", rate(func(c *Config) *float64 { return &c.TwilioMPS })},
 	{"STAFF_API_TOKEN", "", "Bearer token for the staff API (/api/...); empty turns the API off.", str(func(c *Config) *string { return &c.StaffAPIToken })},
 	{"COACH_CHAT_ID", "", "Telegram chat id of the coaches' group, where new cases are posted.", func(c *Config, v string) error {
 		if v == "" {

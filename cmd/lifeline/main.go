@@ -235,6 +235,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		tg, err = telegram.New(telegram.Config{
 			Token: cfg.TelegramToken, APIURL: cfg.TelegramAPIURL,
 			WebhookURL: cfg.TelegramWebhookURL, WebhookSecret: cfg.TelegramWebhookSecret,
+			GlobalRate: cfg.TelegramMPS,
 		}, log)
 		if err != nil {
 			return err

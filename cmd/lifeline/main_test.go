@@ -64,6 +64,8 @@ func TestBadConfigFailsFast(t *testing.T) {
 		"time zone":   {"DEFAULT_TIMEZONE": "Mars/Base"},
 		"no data key": {"TELEGRAM_BOT_TOKEN": "1:x"},
 		"short key":   {"TELEGRAM_BOT_TOKEN": "1:x", "LIFELINE_DATA_KEY": "c2hvcnQ="},
+		"zero rate":   {"TELEGRAM_MPS": "0"},
+		"bad rate":    {"TWILIO_MPS": "fast"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, _, errOut := runCmd(t, env, "", "serve")
