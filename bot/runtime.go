@@ -489,18 +489,22 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 	// A failure is most often Redis restarting: retry here for a few
 	// seconds, keeping this person's order, before leaving the entry for
 	// another worker to claim.
+	err := retry(ctx, func() error { return handle(ctx, e) })
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
+	}
+	return err == nil
+}
+
+// retry runs f up to 6 times, 100 ms apart and doubling up to 2 s (about
+// 3 s in all: long enough for Redis to restart), until it succeeds or ctx
+// ends, and returns its last error.
+func retry(ctx context.Context, f func() error) error {
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := handle(ctx, e)
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if attempt == 6 {
-			r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
-			return false
+		err := f()
+		if err == nil || attempt == 6 || ctx.Err() != nil {
+			return err
 		}
 		sleep(ctx, delay)
 		delay = min(delay*2, 2*time.Second)
@@ -513,19 +517,9 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string, hand *inHand) {
 	ctx := context.Background() // acknowledge what was done, even while stopping
 	flush := func(ids []string) {
-		delay := 100 * time.Millisecond
-		for attempt := 1; ; attempt++ {
-			err := q.Done(ctx, ids...)
-			if err == nil {
-				return
-			}
-			if attempt == 6 {
-				// The entries are claimed again later and find nothing to do.
-				r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
-				return
-			}
-			time.Sleep(delay)
-			delay = min(delay*2, 2*time.Second)
+		if err := retry(ctx, func() error { return q.Done(ctx, ids...) }); err != nil {
+			// The entries are claimed again later and find nothing to do.
+			r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
 		}
 	}
 	for id := range acks {

@@ -58,9 +58,6 @@ func (q *Queue) EachOwn(ctx context.Context, consumer string, count int, f func(
 		if err != nil || len(es) == 0 {
 			return err
 		}
-		for i := range es {
-			es[i].Again = true
-		}
 		f(es)
 		if len(es) < count {
 			return nil
@@ -87,16 +84,17 @@ func (q *Queue) read(ctx context.Context, consumer, start string, count int, blo
 	}
 	var out []Entry
 	for _, st := range res {
-		out = append(out, entries(st.Messages)...)
+		// Any start but ">" re-reads entries delivered before.
+		out = append(out, entries(st.Messages, start != ">")...)
 	}
 	return out, nil
 }
 
-func entries(msgs []redis.XMessage) []Entry {
+func entries(msgs []redis.XMessage, again bool) []Entry {
 	out := make([]Entry, 0, len(msgs))
 	for _, m := range msgs {
 		p, _ := m.Values["p"].(string)
-		out = append(out, Entry{ID: m.ID, Payload: []byte(p)})
+		out = append(out, Entry{ID: m.ID, Payload: []byte(p), Again: again})
 	}
 	return out
 }
@@ -114,11 +112,7 @@ func (q *Queue) Claim(ctx context.Context, consumer string, minIdle time.Duratio
 		}
 		return nil, err
 	}
-	es := entries(msgs)
-	for i := range es {
-		es[i].Again = true
-	}
-	return es, nil
+	return entries(msgs, true), nil
 }
 
 // Done acknowledges entries and removes them from the stream, so handled
