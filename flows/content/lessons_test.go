@@ -66,10 +66,15 @@ func learner(_ string, opts []string) string {
 	return opts[0]
 }
 
+// golden compares a transcript with testdata/transcripts/<name>.txt, or
+// writes it there with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "transcripts", name+".txt")
 	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +85,7 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test ./flows/content -update to write it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("transcript %s differs (go test -update rewrites it):\n%s", name, diff(string(want), got))
+		t.Errorf("transcript %s differs from %s (go test -update rewrites it):\n%s", name, path, diff(string(want), got))
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,24 +117,7 @@ func TestTranscripts(t *testing.T) {
 	cases["intent_delete_yes.en"] = concat(onboard["en"], lesson[:3], []string{"delete", "[delete_yes]", "hi"})
 	for name, inputs := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := transcript(t, c, inputs)
-			path := filepath.Join("testdata", "transcripts", name+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./flows/content -update to write it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("transcript %s differs from %s (go test -update rewrites it):\n%s", name, path, diff(string(want), got))
-			}
+			golden(t, name, transcript(t, c, inputs))
 		})
 	}
 }
