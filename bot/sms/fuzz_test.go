@@ -142,20 +142,15 @@ func checkLogs(t *testing.T, logs, path string, form url.Values, parseErr error,
 					}
 				}
 				continue
-			case "message_sid":
-				if s != asLogged(form.Get("MessageSid")) {
-					t.Errorf("message_sid %q, want the form's %q", s, form.Get("MessageSid"))
+			case "message_sid", "message_status":
+				// Twilio's id and its word for the delivery, as posted.
+				if f := loggedForm[k]; s != asLogged(form.Get(f)) {
+					t.Errorf("%s %q, want the form's %s %q", k, s, f, form.Get(f))
 				}
 				continue
 			case "path":
 				if s != path {
 					t.Errorf("path %q, want %q", s, path)
-				}
-				continue
-			case "message_status":
-				// Twilio's word for the delivery, as in the report.
-				if s != asLogged(form.Get("MessageStatus")) {
-					t.Errorf("message_status %q, want the form's %q", s, form.Get("MessageStatus"))
 				}
 				continue
 			case "error_code":
@@ -178,6 +173,9 @@ func checkLogs(t *testing.T, logs, path string, form url.Values, parseErr error,
 		}
 	}
 }
+
+// loggedForm names the form field a log attribute copies.
+var loggedForm = map[string]string{"message_sid": "MessageSid", "message_status": "MessageStatus"}
 
 // asLogged is s as a JSON log shows it: invalid UTF-8 replaced.
 func asLogged(s string) string {
