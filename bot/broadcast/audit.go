@@ -16,11 +16,8 @@ func (s *Service) audit(ctx context.Context, action, target string) {
 
 // Create validates spec and schedules a broadcast; it returns its id.
 func (s *Service) Create(ctx context.Context, spec Spec) (string, error) {
-	id, err := s.create0(ctx, spec)
-	if err == nil {
-		s.audit(ctx, "broadcast.create", id)
-	}
-	return id, err
+	id, err := s.createBroadcast(ctx, spec)
+	return id, s.audited(ctx, "broadcast.create", id, err)
 }
 
 // Pause stops sending a broadcast until Resume.
@@ -42,10 +39,7 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 // posts it; subscribers who match get it.
 func (s *Service) PostJob(ctx context.Context, j Job) (Job, error) {
 	posted, err := s.postJob(ctx, j)
-	if err == nil {
-		s.audit(ctx, "job.post", posted.ID)
-	}
-	return posted, err
+	return posted, s.audited(ctx, "job.post", posted.ID, err)
 }
 
 // DeleteJob removes a job opening.
@@ -56,10 +50,7 @@ func (s *Service) DeleteJob(ctx context.Context, id string) error {
 // StartReminders switches the rights reminder series on.
 func (s *Service) StartReminders(ctx context.Context, every string, aud Audience, first time.Time) (Reminders, error) {
 	r, err := s.startReminders(ctx, every, aud, first)
-	if err == nil {
-		s.audit(ctx, "reminders.on", every)
-	}
-	return r, err
+	return r, s.audited(ctx, "reminders.on", every, err)
 }
 
 // StopReminders switches the rights reminder series off.
@@ -70,12 +61,11 @@ func (s *Service) StopReminders(ctx context.Context) error {
 // SendDigest sends the weekly job digest now; it returns the broadcast id.
 func (s *Service) SendDigest(ctx context.Context) (string, error) {
 	id, err := s.sendDigest(ctx)
-	if err == nil {
-		s.audit(ctx, "jobs.digest", id)
-	}
-	return id, err
+	return id, s.audited(ctx, "jobs.digest", id, err)
 }
 
+// audited writes the audit entry of an operation that succeeded, and
+// returns its error.
 func (s *Service) audited(ctx context.Context, action, target string, err error) error {
 	if err == nil {
 		s.audit(ctx, action, target)

@@ -233,8 +233,9 @@ func (s *Service) profileKey(p string) string {
 // chunkGroup is the consumer group of every chunk stream.
 const chunkGroup = "senders"
 
-// create validates spec and schedules a broadcast; it returns its id.
-func (s *Service) create0(ctx context.Context, spec Spec) (string, error) {
+// createBroadcast validates spec and schedules a broadcast; it returns
+// its id.
+func (s *Service) createBroadcast(ctx context.Context, spec Spec) (string, error) {
 	if err := s.validate(&spec); err != nil {
 		return "", err
 	}
