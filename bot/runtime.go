@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/lifeline-org/lifeline/flows"
@@ -105,8 +104,6 @@ type Runtime struct {
 	log      *slog.Logger
 	now      func() time.Time
 	work     *store.Queue
-	// crisisWords are every language's crisis phrases, folded.
-	crisisWords []string
 }
 
 // Limits on what a person can send.
@@ -144,14 +141,6 @@ func New(cfg Config) *Runtime {
 	}
 	for _, ch := range cfg.Channels {
 		r.channels[ch.Name()] = ch
-	}
-	cat := cfg.Content.Catalog
-	for _, lang := range cat.Languages() {
-		for _, w := range strings.Split(cat.Raw(lang, "crisis.words"), ",") {
-			if w = crisisFold(w); w != "" {
-				r.crisisWords = append(r.crisisWords, w)
-			}
-		}
 	}
 	return r
 }
@@ -634,7 +623,17 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 	var said []string // what the person wrote this turn, for a case excerpt
 	var relayed []Outbound
 	clear := false
+	crisisTold := false
 	channel := t.Profile["ch"]
+	// escalate adds an escalation once per reason a turn: a person who
+	// writes three messages of danger at once gets one case.
+	escalated := map[string]bool{}
+	escalate := func(e flows.Effect) {
+		if !escalated[e.Reason] {
+			escalated[e.Reason] = true
+			effects = append(effects, e)
+		}
+	}
 	for _, raw := range t.Inbox {
 		c.Handled++
 		plain, err := r.sealer.Open(raw)
@@ -646,6 +645,41 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
 			continue
 		}
+		relaying := t.Profile["relay"] != "" && in.Flow == ""
+		// Safety first, before the flood limit and whatever else a turn
+		// does, relay or not: the safe word, then words of danger.
+		if in.Text != "" && t.Profile["safeword"] != "" && r.sealer.Hash("safeword", flows.Fold(in.Text)) == t.Profile["safeword"] {
+			// The safe word: answer with harmless small talk, and quietly
+			// ask a coach to act. Nothing in the chat shows it, and the
+			// word itself is kept nowhere (not in the case excerpt).
+			escalate(flows.Effect{Kind: flows.EffectEscalate, Reason: "safe_word", Priority: flows.PriorityUrgent})
+			if r.flooded(t.Profile, c.Profile) && field(t.Profile, c.Profile, "flood_told") != "" {
+				continue
+			}
+			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: smallTalk(in.At)}})...)
+			continue
+		}
+		if in.Text != "" && in.Flow == "" {
+			if hit, ok := r.content.Crisis.Match(personLang(&sess, r.content), in.Text); ok {
+				said = append(said, in.Text)
+				escalate(flows.Effect{Kind: flows.EffectEscalate, Reason: "crisis", Priority: flows.PriorityUrgent})
+				r.log.Info("crisis words", "event", "crisis_detected", "person", t.Person, "list", hit.Lang, "relay", relaying)
+				flooded := r.flooded(t.Profile, c.Profile)
+				if relaying {
+					// The coach reads the words as they are; the case is
+					// raised so that someone acts if the coach does not.
+					relayed = append(relayed, r.relayLine(t.Profile["relay"], in.Text))
+					continue
+				}
+				// The crisis reply stands alone: the words are not also
+				// an answer to the flow. Under a flood it is sent once.
+				if !crisisTold || !flooded {
+					msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.crisis"}})...)
+					crisisTold = true
+				}
+				continue
+			}
+		}
 		if in.Flow == "" && r.flooded(t.Profile, c.Profile) {
 			if field(t.Profile, c.Profile, "flood_told") == "" {
 				c.Profile["flood_told"] = "1"
@@ -656,14 +690,6 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 		if in.Text != "" {
 			said = append(said, in.Text)
 		}
-		if in.Text != "" && t.Profile["safeword"] != "" && r.sealer.Hash("safeword", flows.Fold(in.Text)) == t.Profile["safeword"] {
-			// The safe word: answer with harmless small talk, and quietly
-			// ask a coach to act. Nothing in the chat shows it.
-			effects = append(effects, flows.Effect{Kind: flows.EffectEscalate, Reason: "safe_word", Priority: flows.PriorityUrgent})
-			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: smallTalk(in.At)}})...)
-			continue
-		}
-		relaying := t.Profile["relay"] != "" && in.Flow == ""
 		if in.NotText {
 			if relaying {
 				relayed = append(relayed, r.relayLine(t.Profile["relay"], r.Render(r.content.Catalog.Default(), "coach.not_text", nil)))
@@ -694,13 +720,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			relayed = append(relayed, r.relayLine(t.Profile["relay"], in.Text))
 			continue
 		}
-		var crisisOut []flows.Output
-		if in.Text != "" && r.crisis(in.Text) {
-			effects = append(effects, flows.Effect{Kind: flows.EffectEscalate, Reason: "crisis", Priority: flows.PriorityUrgent})
-			crisisOut = []flows.Output{{Msg: "runtime.crisis"}}
-		}
 		next, outs, effs := flows.Step(def, sess, input, in.At)
-		outs = append(crisisOut, outs...)
 		sess = next
 		wiped := false
 		for _, e := range effs {
@@ -919,29 +939,6 @@ func (r *Runtime) relayDelivery(t *store.Turn, msgs []Outbound) (Delivery, bool)
 	return Delivery{ID: token(), Person: t.Person, Channel: t.Profile[RelayChannel], Address: string(addr), Msgs: msgs}, true
 }
 
-// crisis reports whether text holds a crisis phrase of any language
-// (messages "crisis.words"), ignoring case and diacritics.
-func (r *Runtime) crisis(text string) bool {
-	folded := " " + crisisFold(text) + " "
-	for _, w := range r.crisisWords {
-		if strings.Contains(folded, " "+w+" ") {
-			return true
-		}
-	}
-	return false
-}
-
-// crisisFold folds text and turns punctuation into spaces, so phrases match
-// whole words anywhere in a message.
-func crisisFold(text string) string {
-	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if unicode.IsPunct(r) {
-			return ' '
-		}
-		return r
-	}, flows.Fold(text))), " ")
-}
-
 func action(choice string) (name, arg string, ok bool) {
 	rest, ok := strings.CutPrefix(choice, "x:")
 	if !ok {
@@ -955,6 +952,15 @@ func action(choice string) (name, arg string, ok bool) {
 func (r *Runtime) queued(d Delivery) store.Queued {
 	b, _ := json.Marshal(d) // plain data: cannot fail
 	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b), Once: d.Once}
+}
+
+// personLang is the language the person chose, or "" before they chose
+// one (crisis words are then listened for in every language).
+func personLang(s *flows.Session, c *content.Content) string {
+	if l := s.Lang(); c.Catalog.Has(l) {
+		return l
+	}
+	return ""
 }
 
 func sessLang(s *flows.Session, c *content.Content) string {

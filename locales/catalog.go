@@ -26,6 +26,12 @@ import (
 //go:embed *.yaml
 var Files embed.FS
 
+// CrisisFiles are the shipped crisis phrase lists, crisis/<tag>.yaml (read
+// by package flows/crisis): not messages, but words to listen for.
+//
+//go:embed crisis/*.yaml
+var CrisisFiles embed.FS
+
 // Catalog renders messages in every loaded language and answers the
 // lexicon questions the engine asks (intent keywords, option words).
 type Catalog struct {

@@ -194,6 +194,7 @@ func PrintHelp(w io.Writer) {
 Usage:
   lifeline [serve]      run every configured channel (no credentials: chat in this terminal)
   lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
+  lifeline crisis [-lang L]  read messages on stdin, print "urgent<TAB>phrase" or "-" for each
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
   lifeline audit        staff and coach actions, oldest first
   lifeline loadtest [-people N -duration D -rate R -json]  drive simulated people through the real runtime

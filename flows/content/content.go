@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/flows/crisis"
 	"github.com/lifeline-org/lifeline/locales"
 )
 
@@ -24,16 +26,20 @@ type Content struct {
 	Packs   map[string]*flows.Pack
 	// Pack is the resource pack in use (RESOURCE_PACK).
 	Pack *flows.Pack
+	// Crisis holds every language's crisis phrases; Crisis.Match is what
+	// the runtime and `lifeline crisis` ask.
+	Crisis      *crisis.Detector
+	CrisisLists map[string]*crisis.List
 }
 
 // DefaultPack is the resource pack used when none is configured.
 const DefaultPack = "international"
 
 // Load reads the shipped content, overridden by dir when it is not empty:
-// dir/flows/*.yaml, dir/locales/*.yaml and dir/packs/*.yaml replace or add
-// files of the same name.
+// dir/flows/*.yaml, dir/locales/*.yaml, dir/locales/crisis/*.yaml and
+// dir/packs/*.yaml replace or add files of the same name.
 func Load(dir, defaultLang, pack string) (*Content, error) {
-	var flowsFS, localesFS, packsFS fs.FS
+	var flowsFS, localesFS, packsFS, crisisFS fs.FS
 	if dir != "" {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("content directory %q is not a readable directory", dir)
@@ -41,6 +47,7 @@ func Load(dir, defaultLang, pack string) (*Content, error) {
 		flowsFS = optionalDir(filepath.Join(dir, "flows"))
 		localesFS = optionalDir(filepath.Join(dir, "locales"))
 		packsFS = optionalDir(filepath.Join(dir, "packs"))
+		crisisFS = optionalDir(filepath.Join(dir, "locales", "crisis"))
 	}
 	def, err := flows.Load(flows.Defs(), flowsFS)
 	if err != nil {
@@ -58,11 +65,41 @@ func Load(dir, defaultLang, pack string) (*Content, error) {
 	if pack == "" {
 		pack = DefaultPack
 	}
-	c := &Content{Def: def, Catalog: cat, Packs: packs, Pack: packs[pack]}
+	shipped, err := fs.Sub(locales.CrisisFiles, "crisis")
+	if err != nil {
+		return nil, err
+	}
+	lists, err := crisis.Load(shipped, crisisFS)
+	if err != nil {
+		return nil, fmt.Errorf("load crisis phrases: %w", err)
+	}
+	c := &Content{Def: def, Catalog: cat, Packs: packs, Pack: packs[pack], CrisisLists: lists}
 	if c.Pack == nil {
 		return nil, fmt.Errorf("resource pack %q not found (have %v)", pack, packNames(packs))
 	}
+	c.Crisis = crisis.New(lists, c.BotTexts())
 	return c, nil
+}
+
+// BotTexts returns every text the bot may send, in every language and
+// rendered with the resource pack: what a person may copy back to it. Word
+// lists (kw.*, *.kw) and notes for translators (meta.*) are not texts.
+func (c *Content) BotTexts() []string {
+	var texts []string
+	data := c.Data()
+	for _, lang := range c.Catalog.Languages() {
+		for _, id := range c.Catalog.IDs(lang) {
+			if strings.HasPrefix(id, "kw.") || strings.HasSuffix(id, ".kw") || strings.HasPrefix(id, "meta.") {
+				continue
+			}
+			t, err := c.Catalog.Text(lang, id, data)
+			if err != nil && t == "" {
+				t = c.Catalog.Raw(lang, id)
+			}
+			texts = append(texts, t)
+		}
+	}
+	return texts
 }
 
 func optionalDir(path string) fs.FS {
@@ -107,13 +144,16 @@ func (c *Content) Check(now time.Time, extra ...string) []flows.Problem {
 	for _, n := range names {
 		probs = append(probs, flows.CheckPack(c.Packs[n], now)...)
 	}
+	for _, p := range crisis.Check(c.CrisisLists, c.Catalog.Languages()) {
+		probs = append(probs, flows.Problem{File: "locales/crisis", Reason: p})
+	}
 	return probs
 }
 
 // RuntimeMessages are message ids the runtime and channels send outside any
 // flow.
 var RuntimeMessages = []string{
-	"runtime.text_only", "runtime.slow_down", "runtime.crisis", "crisis.words",
+	"runtime.text_only", "runtime.slow_down", "runtime.crisis",
 	"coach.relay_from", "coach.not_text", "bot.name", "bot.description",
 	"mydata.summary", "mydata.language", "mydata.channel", "mydata.since", "mydata.lessons",
 	"mydata.subscriptions", "mydata.topic.checkins", "mydata.topic.jobs", "mydata.topic.reminders",

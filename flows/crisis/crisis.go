@@ -1,0 +1,408 @@
+// Package crisis finds words of danger in what a person writes: that they
+// are being hurt, held, threatened, or want to end their life. It is pure
+// (no I/O once loaded) and the runtime, the `lifeline crisis` command and
+// the tests all call the same Match.
+//
+// Each language has a list (locales/crisis/<lang>.yaml): its own phrases,
+// phrases matched whatever the person's language (an emergency number,
+// "SOS"), and negative contexts ("emergency contact") inside which a phrase
+// does not count. A person's own language is matched first, so one
+// language's ordinary word is not another's alarm (Portuguese "encerrado",
+// closed, is Spanish for locked in).
+package crisis
+
+import (
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+)
+
+// List is one language's crisis phrases as a programme edits them.
+type List struct {
+	// Script is the writing system of the language's own script (Latn,
+	// Cyrl, Arab, Deva): a message written mostly in it is also checked
+	// against this list when the person's language is another one.
+	Script string `yaml:"script"`
+	// Phrases raise an alarm for people of this language.
+	Phrases []string `yaml:"phrases"`
+	// Any raise an alarm whatever the person's language.
+	Any []string `yaml:"any"`
+	// Not are contexts in which a phrase is not an alarm: a match lying
+	// wholly inside one of them is ignored.
+	Not []string `yaml:"not"`
+}
+
+// Hit is a phrase found in a message.
+type Hit struct {
+	Lang   string // the list it came from
+	Phrase string // as written in the list
+}
+
+// Detector matches messages against every language's lists.
+type Detector struct {
+	langs  map[string]*compiled
+	any    []pattern
+	echoes map[uint64]bool
+	seed   maphash.Seed
+}
+
+type compiled struct {
+	script  *unicode.RangeTable
+	phrases []pattern
+	not     []pattern
+}
+
+// EchoRun is how many words in a row a message must share with one of the
+// bot's own texts to count as an echo of it.
+const EchoRun = 5
+
+// Load reads <lang>.yaml from base, then from override (nil for none),
+// whose lists replace the base's language by language.
+func Load(base, override fs.FS) (map[string]*List, error) {
+	lists := map[string]*List{}
+	for _, fsys := range []fs.FS{base, override} {
+		if fsys == nil {
+			continue
+		}
+		names, err := fs.Glob(fsys, "*.yaml")
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			buf, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, err
+			}
+			var l List
+			dec := yaml.NewDecoder(strings.NewReader(string(buf)))
+			dec.KnownFields(true)
+			if err := dec.Decode(&l); err != nil {
+				return nil, fmt.Errorf("crisis/%s: %w", name, err)
+			}
+			lists[strings.TrimSuffix(path.Base(name), ".yaml")] = &l
+		}
+	}
+	return lists, nil
+}
+
+// Check reports what is wrong with the lists: unknown scripts, phrases
+// that normalise to nothing, and languages without a list.
+func Check(lists map[string]*List, langs []string) []string {
+	var probs []string
+	for _, l := range langs {
+		if lists[l] == nil || len(lists[l].Phrases) == 0 {
+			probs = append(probs, fmt.Sprintf("%s.yaml: no crisis phrases for language %q", l, l))
+		}
+	}
+	for _, lang := range sortedKeys(lists) {
+		l := lists[lang]
+		if scripts[l.Script] == nil {
+			probs = append(probs, fmt.Sprintf("%s.yaml: script %q is not one of Latn, Cyrl, Arab, Deva", lang, l.Script))
+		}
+		for _, group := range [][]string{l.Phrases, l.Any, l.Not} {
+			for _, p := range group {
+				if _, err := compile(p); err != nil {
+					probs = append(probs, fmt.Sprintf("%s.yaml: %q: %v", lang, p, err))
+				}
+			}
+		}
+	}
+	return probs
+}
+
+var scripts = map[string]*unicode.RangeTable{
+	"Latn": unicode.Latin, "Cyrl": unicode.Cyrillic, "Arab": unicode.Arabic, "Deva": unicode.Devanagari,
+}
+
+// New compiles lists into a Detector. echoes are the bot's own texts, in
+// every language: a phrase found inside a run of EchoRun words copied from
+// one of them (a person forwarding a lesson, or the crisis reply itself)
+// is no alarm. Phrases that do not compile are skipped (Check reports
+// them).
+func New(lists map[string]*List, echoes []string) *Detector {
+	d := &Detector{langs: map[string]*compiled{}, echoes: map[uint64]bool{}, seed: maphash.MakeSeed()}
+	for _, lang := range sortedKeys(lists) {
+		l := lists[lang]
+		c := &compiled{script: scripts[l.Script]}
+		c.phrases = compileAll(l.Phrases, lang)
+		c.not = compileAll(l.Not, lang)
+		d.any = append(d.any, compileAll(l.Any, lang)...)
+		d.langs[lang] = c
+	}
+	for _, e := range echoes {
+		w := Words(e)
+		for i := 0; i+EchoRun <= len(w); i++ {
+			d.echoes[d.hash(w[i:i+EchoRun])] = true
+		}
+	}
+	return d
+}
+
+func (d *Detector) hash(words []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	for _, w := range words {
+		h.WriteString(w)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// Languages returns the languages that have a list.
+func (d *Detector) Languages() []string { return sortedKeys(d.langs) }
+
+// Match reports the first crisis phrase in text for a person whose
+// language is lang. It checks lang's phrases, every list's cross-language
+// phrases, and the phrases of each language whose script the message is
+// mostly written in when that is not lang's script (an English-speaking
+// profile writing in Cyrillic is checked against Russian). An empty lang
+// (a person who has not chosen one yet) checks every language.
+func (d *Detector) Match(lang, text string) (Hit, bool) {
+	words := Words(text)
+	if len(words) == 0 {
+		return Hit{}, false
+	}
+	echoed := d.echoed(words)
+	var langs []string
+	if c := d.langs[lang]; c != nil {
+		langs = append(langs, lang)
+		if sc := dominantScript(text); sc != nil && sc != c.script {
+			for _, other := range sortedKeys(d.langs) {
+				if other != lang && d.langs[other].script == sc {
+					langs = append(langs, other)
+				}
+			}
+		}
+	} else {
+		langs = sortedKeys(d.langs)
+	}
+	var not []pattern
+	for _, l := range langs {
+		not = append(not, d.langs[l].not...)
+	}
+	blocked := cover(words, not, nil)
+	for _, l := range langs {
+		if h, ok := find(words, d.langs[l].phrases, blocked, echoed); ok {
+			return Hit{Lang: l, Phrase: h.src}, true
+		}
+	}
+	if h, ok := find(words, d.any, blocked, echoed); ok {
+		return Hit{Lang: h.lang, Phrase: h.src}, true
+	}
+	return Hit{}, false
+}
+
+// echoed marks the words that lie in a run of EchoRun copied from one of
+// the bot's texts.
+func (d *Detector) echoed(words []string) []bool {
+	if len(d.echoes) == 0 || len(words) < EchoRun {
+		return nil
+	}
+	var marks []bool
+	for i := 0; i+EchoRun <= len(words); i++ {
+		if d.echoes[d.hash(words[i:i+EchoRun])] {
+			if marks == nil {
+				marks = make([]bool, len(words))
+			}
+			for j := i; j < i+EchoRun; j++ {
+				marks[j] = true
+			}
+		}
+	}
+	return marks
+}
+
+// find returns the first pattern that matches words somewhere not wholly
+// inside a negative context nor an echo.
+func find(words []string, pats []pattern, blocked [][2]int, echoed []bool) (pattern, bool) {
+	for _, p := range pats {
+		for start := range words {
+			end, ok := p.matchAt(words, start)
+			if !ok {
+				continue
+			}
+			if inside(start, end, blocked) || allMarked(echoed, start, end) {
+				continue
+			}
+			return p, true
+		}
+	}
+	return pattern{}, false
+}
+
+// cover returns the spans where any of pats matches.
+func cover(words []string, pats []pattern, spans [][2]int) [][2]int {
+	for _, p := range pats {
+		for start := range words {
+			if end, ok := p.matchAt(words, start); ok {
+				spans = append(spans, [2]int{start, end})
+			}
+		}
+	}
+	return spans
+}
+
+func inside(start, end int, spans [][2]int) bool {
+	for _, s := range spans {
+		if s[0] <= start && end <= s[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func allMarked(marks []bool, start, end int) bool {
+	if marks == nil {
+		return false
+	}
+	for i := start; i < end; i++ {
+		if !marks[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// dominantScript returns the script of most of text's letters, among the
+// scripts lists use.
+func dominantScript(text string) *unicode.RangeTable {
+	counts := map[*unicode.RangeTable]int{}
+	for _, r := range text {
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		for _, t := range scripts {
+			if unicode.Is(t, r) {
+				counts[t]++
+			}
+		}
+	}
+	var best *unicode.RangeTable
+	for t, n := range counts {
+		if best == nil || n > counts[best] {
+			best = t
+		}
+	}
+	return best
+}
+
+// pattern is a compiled phrase: a sequence of word tests.
+type pattern struct {
+	src, lang string
+	toks      []tok
+}
+
+type tokKind int
+
+const (
+	literal tokKind = iota
+	prefix          // word*: any word starting so
+	anyOne          // *: any one word
+	gap             // **: up to maxGap words, or none
+)
+
+const maxGap = 3
+
+type tok struct {
+	kind tokKind
+	word string
+}
+
+// compile turns a phrase into a pattern. Words are as Words makes them; a
+// word ending in * matches any word it begins ("suicid*" matches
+// "suicide", "suicidal"); a lone * is any one word and ** up to three
+// words or none ("took ** passport*").
+func compile(src string) (pattern, error) {
+	p := pattern{src: src}
+	for _, f := range strings.Fields(src) {
+		switch {
+		case f == "*":
+			p.toks = append(p.toks, tok{kind: anyOne})
+			continue
+		case f == "**":
+			p.toks = append(p.toks, tok{kind: gap})
+			continue
+		}
+		body, isPrefix := strings.CutSuffix(f, "*")
+		ws := Words(body)
+		for i, w := range ws {
+			k := literal
+			if isPrefix && i == len(ws)-1 {
+				k = prefix
+			}
+			p.toks = append(p.toks, tok{kind: k, word: w})
+		}
+	}
+	if !slices.ContainsFunc(p.toks, func(t tok) bool { return t.kind == literal || t.kind == prefix }) {
+		return p, fmt.Errorf("no words")
+	}
+	if t := p.toks[0]; t.kind == gap || t.kind == anyOne {
+		return p, fmt.Errorf("starts with a wildcard")
+	}
+	if t := p.toks[len(p.toks)-1]; t.kind == gap || t.kind == anyOne {
+		return p, fmt.Errorf("ends with a wildcard")
+	}
+	return p, nil
+}
+
+func compileAll(srcs []string, lang string) []pattern {
+	var out []pattern
+	for _, s := range srcs {
+		if p, err := compile(s); err == nil {
+			p.lang = lang
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// matchAt reports whether p matches words from start, and where it ends.
+func (p pattern) matchAt(words []string, start int) (int, bool) {
+	return matchToks(p.toks, words, start)
+}
+
+func matchToks(toks []tok, words []string, i int) (int, bool) {
+	if len(toks) == 0 {
+		return i, true
+	}
+	t := toks[0]
+	if t.kind == gap {
+		for n := 0; n <= maxGap && i+n <= len(words); n++ {
+			if end, ok := matchToks(toks[1:], words, i+n); ok {
+				return end, true
+			}
+		}
+		return 0, false
+	}
+	if i >= len(words) {
+		return 0, false
+	}
+	w := words[i]
+	switch t.kind {
+	case literal:
+		if w != t.word {
+			return 0, false
+		}
+	case prefix:
+		if !strings.HasPrefix(w, t.word) {
+			return 0, false
+		}
+	}
+	return matchToks(toks[1:], words, i+1)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
