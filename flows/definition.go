@@ -90,6 +90,14 @@ type Choice struct {
 	// Intent, instead of Next, runs a global intent (stop, delete, clear,
 	// language, coach), exactly as if the person had typed its keyword.
 	Intent Intent `yaml:"intent,omitempty"`
+	// If names a session field: the choice is offered only while that
+	// field is not empty (a topic that fits the person's answers).
+	If string `yaml:"if,omitempty"`
+}
+
+// offered reports whether the choice is on offer with these fields.
+func (c *Choice) offered(fields map[string]string) bool {
+	return c.If == "" || fields[c.If] != ""
 }
 
 // InputSpec describes validated free text.
@@ -297,7 +305,11 @@ func (d *Definition) checkFlow(f *Flow, msgs MessageChecker, vars map[string]boo
 				bad(id, "unknown choices_from %q", n.ChoicesFrom)
 			}
 			seen := map[string]bool{}
+			always := 0
 			for _, c := range n.Choices {
+				if c.If == "" {
+					always++
+				}
 				if c.ID == "" || seen[c.ID] {
 					bad(id, "choice id %q is empty or repeated", c.ID)
 				}
@@ -316,6 +328,9 @@ func (d *Definition) checkFlow(f *Flow, msgs MessageChecker, vars map[string]boo
 			}
 			if n.ChoicesFrom != "" {
 				target(id, n.Next)
+			}
+			if len(n.Choices) > 0 && always == 0 {
+				bad(id, "every choice has an if: give at least one choice without, so something is always on offer")
 			}
 		case "input":
 			msg(id, n.Input.Prompt)

@@ -309,7 +309,7 @@ func (t *turn) answer(in Input) {
 			return
 		}
 		for _, c := range n.Choices {
-			if c.ID == in.Choice {
+			if c.ID == in.Choice && c.offered(s.Fields) {
 				t.accepted()
 				if c.Intent != "" {
 					t.handle(Input{Intent: c.Intent})
@@ -496,7 +496,7 @@ func (t *turn) show(n *Node) {
 		}
 		t.offer(n.Say[len(n.Say)-1], []Option{{ID: OptContinue, Label: LabelContinue}})
 	case "ask":
-		t.offer(n.Ask, t.d.Options(n))
+		t.offer(n.Ask, t.d.Options(n, t.s.Fields))
 	case "input":
 		if n.Input.Kind == "yesno" {
 			t.offer(n.Input.Prompt, []Option{{ID: "yes", Label: LabelYes}, {ID: "no", Label: LabelNo}})
@@ -516,8 +516,9 @@ func (t *turn) apply(set map[string]string, effects []Effect) {
 	t.eff = append(t.eff, effects...)
 }
 
-// Options returns the options node n offers.
-func (d *Definition) Options(n *Node) []Option {
+// Options returns the options node n offers to a session with these
+// fields (a choice with an if is left out while its field is empty).
+func (d *Definition) Options(n *Node, fields map[string]string) []Option {
 	if n.ChoicesFrom == "languages" {
 		opts := make([]Option, 0, len(d.Languages))
 		for _, l := range d.Languages {
@@ -527,7 +528,9 @@ func (d *Definition) Options(n *Node) []Option {
 	}
 	opts := make([]Option, 0, len(n.Choices))
 	for _, c := range n.Choices {
-		opts = append(opts, Option{ID: c.ID, Label: c.Label})
+		if c.offered(fields) {
+			opts = append(opts, Option{ID: c.ID, Label: c.Label})
+		}
 	}
 	return opts
 }
@@ -550,7 +553,7 @@ func (d *Definition) OnOffer(s *Session) []Option {
 	n := f.Nodes[s.Node]
 	switch n.Kind() {
 	case "ask":
-		return d.Options(n)
+		return d.Options(n, s.Fields)
 	case "say":
 		if n.Continue {
 			return []Option{{ID: OptContinue, Label: LabelContinue}}
