@@ -15,7 +15,7 @@ func TestWords(t *testing.T) {
 	}{
 		{"Je suis ENFERMÉE!", []string{"je", "suis", "enferme"}}, // ée: accents go, then the run of e counts once
 		{"can't leave", []string{"can", "t", "leave"}},
-		{"ＨＥＬＰ ｍｅ", []string{"help", "me"}},   // full width
+		{"ＨＥＬＰ ｍｅ", []string{"help", "me"}},      // full width
 		{"heeeelp meee", []string{"help", "me"}}, // a run of a letter counts once
 		{"pass\u200Bport", []string{"pasport"}},  // zero-width space
 		{"Помогите! Ёлка", []string{"помогите", "елка"}},
@@ -24,7 +24,7 @@ func TestWords(t *testing.T) {
 		{"أنا في خَطَر", []string{"انا", "في", "خطر"}},
 		{"إلى", []string{"الي"}},
 		{"मलाई बचाउनुहोस्", []string{"मलाइ", "बचाउनुहोस"}},
-		{"पिटाई", []string{"पिटाइ"}},      // long ī and ई fold to short
+		{"पिटाई", []string{"पिटाइ"}}, // long ī and ई fold to short
 		{"मद्दत गर्नुस्", []string{"मद्दत", "गर्नुस"}},
 		{"sa3dooni", []string{"sa3doni"}},
 		{"٩١١", []string{"911"}},
@@ -87,14 +87,14 @@ func TestMatch(t *testing.T) {
 		{"en", "hit me up when the lesson is out", ""},
 		{"en", "they locked me in", "locked * in"},
 		{"en", "SOS", "sos"},
-		{"en", "auxilio", "auxilio"}, // another list's cross-language phrase
+		{"en", "auxilio", "auxilio"},       // another list's cross-language phrase
 		{"pt", "O caso foi encerrado", ""}, // Spanish's word, not Portuguese's
 		{"es", "Estoy encerrada en la casa", "encerrad*"},
 		{"pt", "ele me bateu", "me bat*"},
 		{"es", "ele me bateu", ""},
 		{"en", "помогите", "помогит*"}, // written in Russian's script: Russian counts too
 		{"ru", "pomogite pozhaluysta", "pomogit*"},
-		{"", "me pegó", "me peg*"}, // no language chosen: every list counts
+		{"", "me pegó", "me peg*"},                                                      // no language chosen: every list counts
 		{"en", "If your boss took your passport, that is a sign of forced labour.", ""}, // an echo
 		{"en", "my boss took my passport", "took ** passport*"},
 		{"en", "", ""},

@@ -1,0 +1,209 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// safetyCase is one language's crisis sentence and a near-miss that uses
+// crisis-like words in an ordinary sense.
+var safetyCases = []struct {
+	lang, crisis, calm string
+}{
+	{"en", "he hit me again last night", "my emergency contact is my sister"},
+	{"es", "me pegó y no me deja salir", "el caso ya está cerrado, gracias"},
+	{"fr", "je vais me suicider", "j'ai enfermé mes clés dans la voiture"},
+	{"pt", "socorro, ele me bateu", "o caso foi encerrado, obrigado"},
+	{"ru", "помогите, меня избили", "я забыл паспорт дома, где взять справку?"},
+	{"ar", "النجدة الكفيل ضربني", "أريد تجديد جواز السفر"},
+	{"tl", "saklolo, binugbog ako ng amo ko", "emergency contact ko si ate"},
+	{"ne", "मलाई बचाउ, साहुले कुट्यो", "मेरो राहदानी नवीकरण गर्नु छ"},
+}
+
+// to returns the texts sent to addr, without the address.
+func (r *recorder) to(addr string) []string {
+	var out []string
+	for _, l := range r.lines() {
+		if t, ok := strings.CutPrefix(l, addr+": "); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// langDigit is the onboarding digit that picks lang.
+func langDigit(t *testing.T, lang string) string {
+	t.Helper()
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(c.Catalog.Languages(), lang)
+	if i < 0 {
+		t.Fatalf("no language %s", lang)
+	}
+	return fmt.Sprint(i + 1)
+}
+
+// lastCase returns the newest case on the case stream and how many there are.
+func lastCase(t *testing.T, h *harness) (bot.Case, int64) {
+	t.Helper()
+	ctx := context.Background()
+	rdb := h.st.Redis()
+	n, _ := rdb.XLen(ctx, h.st.CaseStream()).Result()
+	if n == 0 {
+		return bot.Case{}, 0
+	}
+	es, err := rdb.XRevRangeN(ctx, h.st.CaseStream(), "+", "-", 1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.rt.OpenCase([]byte(es[0].Values["p"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, n
+}
+
+// TestCrisisInEveryLanguage: in each shipped language, a crisis sentence
+// gets the crisis reply in that language, alone, and an urgent case; a
+// near-miss gets the ordinary answer and no case.
+func TestCrisisInEveryLanguage(t *testing.T) {
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range safetyCases {
+		t.Run(tc.lang, func(t *testing.T) {
+			h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+			addr := "+crisis-" + tc.lang
+			h.say(addr, "hi", langDigit(t, tc.lang), "1")
+			want := h.rt.Render(tc.lang, "runtime.crisis", nil)
+
+			before := len(h.ch.to(addr))
+			h.say(addr, tc.calm)
+			calm := h.ch.to(addr)[before:]
+			if slices.Contains(calm, want) {
+				t.Errorf("near-miss %q got the crisis reply", tc.calm)
+			}
+			if _, n := lastCase(t, h); n != 0 {
+				t.Errorf("near-miss %q opened a case", tc.calm)
+			}
+
+			before = len(h.ch.to(addr))
+			h.say(addr, tc.crisis)
+			got := h.ch.to(addr)[before:]
+			if len(got) != 1 || got[0] != want {
+				t.Fatalf("%q: want the crisis reply alone\n  %q\ngot %q", tc.crisis, want, got)
+			}
+			cs, n := lastCase(t, h)
+			if n != 1 || cs.Reason != "crisis" || cs.Priority != "urgent" || cs.Lang != tc.lang {
+				t.Fatalf("case %+v (%d cases), want one urgent crisis case in %s", cs, n, tc.lang)
+			}
+			if !strings.Contains(want, c.Data()["emergency"]) {
+				t.Errorf("the crisis reply %q lacks the emergency number", want)
+			}
+			// The person is where they were: the menu still answers.
+			before = len(h.ch.lines())
+			h.say(addr, "1")
+			if len(h.ch.lines()) == before {
+				t.Error("no answer after the crisis reply")
+			}
+		})
+	}
+}
+
+// TestCrisisBeforeFlood: a person who has sent too many messages still gets
+// the crisis reply and a case.
+func TestCrisisBeforeFlood(t *testing.T) {
+	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+	h.say("+flood", onboarding...)
+	ctx := context.Background()
+	for i := range bot.FloodLimit + 5 {
+		if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+flood", MessageID: fmt.Sprint("fl", i), Text: "menu"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.settle()
+	before := len(h.ch.to("+flood"))
+	h.say("+flood", "they beat me, help")
+	got := h.ch.to("+flood")[before:]
+	if want := h.rt.Render("en", "runtime.crisis", nil); !slices.Contains(got, want) {
+		t.Fatalf("flooded person got %q, not the crisis reply", got)
+	}
+	if cs, n := lastCase(t, h); n != 1 || cs.Reason != "crisis" {
+		t.Fatalf("case %+v (%d), want one crisis case", cs, n)
+	}
+}
+
+// TestCrisisDuringRelay: while a coach relays, the words go to the coach as
+// they are, and an urgent case is raised as well.
+func TestCrisisDuringRelay(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	h := newHarness(t, st, nil)
+	h.say("+relay", onboarding...)
+	person := h.rt.PersonID("test", "+relay")
+	ctx := context.Background()
+	err := st.SetProfile(ctx, person, map[string]string{
+		bot.RelayAlias: "K7QX", bot.RelayChannel: "test", bot.RelayAddress: string(h.rt.Sealer().Seal([]byte("coach-1"))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.say("+relay", "I am fine today")
+	h.say("+relay", "he hit me again")
+	toCoach := h.ch.to("coach-1")
+	if len(toCoach) != 2 || !strings.Contains(toCoach[1], "he hit me again") {
+		t.Fatalf("the coach got %q", toCoach)
+	}
+	if toPerson := h.ch.to("+relay"); slices.Contains(toPerson, h.rt.Render("en", "runtime.crisis", nil)) {
+		t.Error("the bot broke into the relay with its crisis reply")
+	}
+	cs, n := lastCase(t, h)
+	if n != 1 || cs.Reason != "crisis" || cs.Priority != "urgent" {
+		t.Fatalf("case %+v (%d), want an urgent crisis case", cs, n)
+	}
+}
+
+// TestSafeWordNeverKept: the safe word is in no case excerpt, even in a
+// batch with other messages and a crisis.
+func TestSafeWordNeverKept(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	h := newHarness(t, st, nil)
+	h.say("+sw", onboarding...)
+	h.say("+sw", "5", settingsDigit(t, "safeword"), "1", "Bluebird")
+	ctx := context.Background()
+	for i, text := range []string{"hello there", "bluebird", "they took my passport", "BLUEBIRD!"} {
+		if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+sw", MessageID: fmt.Sprint("sw", i), Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.settle()
+	es, err := st.Redis().XRange(ctx, st.CaseStream(), "-", "+").Result()
+	if err != nil || len(es) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	reasons := map[string]bool{}
+	for _, e := range es {
+		c, err := h.rt.OpenCase([]byte(e.Values["p"].(string)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons[c.Reason] = true
+		for _, line := range c.Excerpt {
+			if strings.Contains(strings.ToLower(line), "bluebird") {
+				t.Errorf("case %s keeps the safe word in its excerpt: %q", c.Reason, c.Excerpt)
+			}
+		}
+	}
+	if !reasons["safe_word"] {
+		t.Errorf("no safe-word case among %v", reasons)
+	}
+}
