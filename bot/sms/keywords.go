@@ -5,7 +5,7 @@ import "strings"
 // carrierKeywords are the words Twilio answers itself on long codes: the
 // opt-out keywords (the person is then blocked at Twilio until they opt in
 // again) and the opt-in keywords. HELP is not among them: Lifeline answers
-// it like any other text.
+// it itself (help.go).
 var carrierKeywords = map[string]bool{
 	"STOP": true, "STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true,
 	"END": true, "QUIT": true, "REVOKE": true, "OPTOUT": true,

@@ -68,6 +68,10 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 		NotText:   media > 0 && strings.TrimSpace(body) == "",
 		At:        a.now(),
 	}
+	if IsHelpKeyword(body) {
+		// The carriers' HELP gets the information reply (HelpReply).
+		in.Choice = bot.ActionOption(HelpAction, "")
+	}
 	recv := a.currentReceiver()
 	if recv == nil {
 		a.log.Warn("sms inbound before the channel runs, twilio will retry", "message_sid", sid)

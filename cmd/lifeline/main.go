@@ -266,6 +266,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	}
 	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log,
 		Actions: broadcast.Actions(st, nil, log)})
+	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))
 	if term != nil {
 		term.Settle = rt.Settle
 	}
@@ -481,7 +482,7 @@ func audit(ctx context.Context, st *store.Store, stdout, stderr io.Writer) int {
 // goMessages are the message ids Go code outside the flows renders, so
 // lifeline check covers them in every locale.
 func goMessages() []string {
-	return append(slices.Clone(broadcast.MessageIDs), coach.MessageIDs...)
+	return slices.Concat(broadcast.MessageIDs, coach.MessageIDs, sms.MessageIDs)
 }
 
 func channelNames(chs []bot.Channel) []string {
