@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,9 +106,14 @@ type Phase struct {
 // Cadence is the check-in schedule, read from cadence.yaml. It is data so
 // a programme can change it without recompiling.
 type Cadence struct {
-	Phases      []Phase           `yaml:"phases"`
-	Times       map[string]string `yaml:"times"`
-	DefaultTime string            `yaml:"default_time"`
+	Phases []Phase `yaml:"phases"`
+	// LongFollowUp replaces Phases for a person a coach marked for long
+	// follow-up (guidelines 3d: minors, witnesses, people with their
+	// children, mental-health needs). It is never less frequent than
+	// Phases, nor shorter.
+	LongFollowUp []Phase           `yaml:"long_follow_up"`
+	Times        map[string]string `yaml:"times"`
+	DefaultTime  string            `yaml:"default_time"`
 	// ReminderAfter an unanswered check-in, one reminder is sent.
 	ReminderAfter Span `yaml:"reminder_after"`
 	// MissedAfter an unanswered check-in counts as missed.
@@ -145,20 +151,20 @@ func (c *Cadence) validate() error {
 	if len(c.Phases) == 0 {
 		return errors.New("no phases")
 	}
-	var prev time.Duration
-	shortest := time.Duration(1<<63 - 1)
-	for i, p := range c.Phases {
-		if p.Every.N == 0 || p.Until.N == 0 {
-			return fmt.Errorf("phase %d needs every and until", i+1)
-		}
-		if p.Every.Unit == "h" || p.Until.Unit == "h" {
-			return fmt.Errorf("phase %d: use d, w or mo, not hours", i+1)
-		}
-		if p.Until.approx() <= prev {
-			return fmt.Errorf("phase %d ends (%s) before the previous one", i+1, p.Until)
-		}
-		prev = p.Until.approx()
-		shortest = min(shortest, p.Every.approx())
+	shortest, err := validPhases("phase", c.Phases)
+	if err != nil {
+		return err
+	}
+	if len(c.LongFollowUp) == 0 {
+		return errors.New("no long_follow_up phases (the schedule of people a coach marks for long follow-up)")
+	}
+	long, err := validPhases("long_follow_up phase", c.LongFollowUp)
+	if err != nil {
+		return err
+	}
+	shortest = min(shortest, long)
+	if err := atLeastAsOften(c.LongFollowUp, c.Phases); err != nil {
+		return fmt.Errorf("long_follow_up %w", err)
 	}
 	for _, s := range overrides {
 		shortest = min(shortest, s.approx())
@@ -185,6 +191,62 @@ func (c *Cadence) validate() error {
 	}
 	if c.WelfareAfterMisses < 1 {
 		return errors.New("welfare_after_misses must be at least 1")
+	}
+	return nil
+}
+
+// validPhases checks one list of phases and returns its shortest gap.
+func validPhases(what string, phases []Phase) (time.Duration, error) {
+	var prev time.Duration
+	shortest := time.Duration(1<<63 - 1)
+	for i, p := range phases {
+		if p.Every.N == 0 || p.Until.N == 0 {
+			return 0, fmt.Errorf("%s %d needs every and until", what, i+1)
+		}
+		if p.Every.Unit == "h" || p.Until.Unit == "h" {
+			return 0, fmt.Errorf("%s %d: use d, w or mo, not hours", what, i+1)
+		}
+		if p.Until.approx() <= prev {
+			return 0, fmt.Errorf("%s %d ends (%s) before the previous one", what, i+1, p.Until)
+		}
+		if p.Every.approx() > p.Until.approx()-prev {
+			return 0, fmt.Errorf("%s %d: every %s does not fit before %s", what, i+1, p.Every, p.Until)
+		}
+		prev = p.Until.approx()
+		shortest = min(shortest, p.Every.approx())
+	}
+	return shortest, nil
+}
+
+// gapAt is the gap between check-ins that phases give at offset x from the
+// start, and false once they have ended.
+func gapAt(phases []Phase, x time.Duration) (time.Duration, bool) {
+	for _, p := range phases {
+		if x < p.Until.approx() {
+			return p.Every.approx(), true
+		}
+	}
+	return 0, false
+}
+
+// atLeastAsOften checks that long lasts as long as usual and never leaves
+// longer gaps, at any point of the schedule.
+func atLeastAsOften(long, usual []Phase) error {
+	if end, want := long[len(long)-1].Until, usual[len(usual)-1].Until; end.approx() < want.approx() {
+		return fmt.Errorf("ends (%s) before the usual phases (%s)", end, want)
+	}
+	points := []time.Duration{0}
+	for _, p := range append(slices.Clone(long), usual...) {
+		points = append(points, p.Until.approx())
+	}
+	for _, x := range points {
+		u, ok := gapAt(usual, x)
+		if !ok {
+			continue
+		}
+		if l, _ := gapAt(long, x); l > u {
+			return fmt.Errorf("is less frequent than the usual phases around %d days", int(x.Hours()/24))
+		}
 	}
 	return nil
 }
@@ -253,11 +315,11 @@ func at(d time.Time, minute int, loc *time.Location) time.Time {
 
 // Dates returns the civil dates of every check-in for a person who agreed
 // on civil date start, in order: each phase steps from the last date of the
-// phase before.
-func (c *Cadence) Dates(start time.Time) []time.Time {
+// phase before. long picks the long follow-up schedule.
+func (c *Cadence) Dates(start time.Time, long bool) []time.Time {
 	var out []time.Time
 	base := start
-	for _, p := range c.Phases {
+	for _, p := range c.phases(long) {
 		end := p.Until.add(start, 1)
 		for k := 1; ; k++ {
 			d := p.Every.add(base, k)
@@ -274,8 +336,16 @@ func (c *Cadence) Dates(start time.Time) []time.Time {
 }
 
 // End is the civil date after which no check-in is sent.
-func (c *Cadence) End(start time.Time) time.Time {
-	return c.Phases[len(c.Phases)-1].Until.add(start, 1)
+func (c *Cadence) End(start time.Time, long bool) time.Time {
+	ps := c.phases(long)
+	return ps[len(ps)-1].Until.add(start, 1)
+}
+
+func (c *Cadence) phases(long bool) []Phase {
+	if long {
+		return c.LongFollowUp
+	}
+	return c.Phases
 }
 
 // overrideDates are the dates of a coach's fixed cadence: every span from

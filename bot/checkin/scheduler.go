@@ -1,9 +1,11 @@
 // Package checkin keeps coaching check-ins going for the people who agreed
-// to them (ILO guidelines 3g.3): weekly at first, then less often, for up
-// to three years, at a time of day each person chose, never inside quiet
-// hours. It asks a few skippable questions (flows/defs/checkin.yaml), sends
-// one gentle reminder, opens a welfare case after missed check-ins, and
-// keeps anonymous weekly figures a programme can use (guidelines 3h).
+// to them (ILO guidelines 3d and 3g.3): weekly in the first year, monthly
+// to year 3, then every three months to year 5 (monthly to year 5 for a
+// person a coach marked for long follow-up, followup.go), at a time of day
+// each person chose, never inside quiet hours. It asks a few skippable
+// questions (flows/defs/checkin.yaml), sends one gentle reminder, opens a
+// welfare case after missed check-ins, and keeps anonymous weekly figures
+// a programme can use (guidelines 3h).
 //
 // Everything lives in Redis: due items in one sorted set scored by due
 // time, claimed atomically so that several processes fire each item once,
@@ -175,14 +177,15 @@ func (s *Scheduler) plan(p map[string]string, minN int, now time.Time) (int, tim
 		start = day(now, loc)
 	}
 	var dates []time.Time
+	long := p[fLong] != ""
 	if span, ok := overrides[p[fCad]]; ok {
 		base, ok := parseDate(p[fCadFrom])
 		if !ok {
 			base = start
 		}
-		dates = overrideDates(base, span, s.cad.End(start))
+		dates = overrideDates(base, span, s.cad.End(start, long))
 	} else {
-		dates = s.cad.Dates(start)
+		dates = s.cad.Dates(start, long)
 	}
 	minute := s.cad.Minutes(p[fTime])
 	for i := max(minN, 1); i <= len(dates); i++ {

@@ -162,6 +162,7 @@ func cadence(t *testing.T, raw string) *Cadence {
 // vanish when clocks change.
 const daily = `
 phases: [{every: 1d, until: 8w}]
+long_follow_up: [{every: 1d, until: 8w}]
 times: {early: "01:30", late: "02:30", morning: "10:00"}
 default_time: morning
 reminder_after: 2h
@@ -256,6 +257,7 @@ func TestQuietHoursEastAndWest(t *testing.T) {
 	}
 	raw := `
 phases: [{every: 1w, until: 12w}]
+long_follow_up: [{every: 1w, until: 12w}]
 times: {night: "22:30", morning: "10:00"}
 default_time: morning
 reminder_after: 1d
