@@ -48,6 +48,13 @@ type Outbound struct {
 	// Ephemeral asks the channel to delete the message after a moment
 	// (the neutral line after clearing a chat).
 	Ephemeral bool `json:"eph,omitempty"`
+	// Silent asks the channel to deliver without sound or vibration, so a
+	// message Lifeline starts itself draws no attention to the phone
+	// (Telegram's disable_notification; see discreet.go).
+	Silent bool `json:"silent,omitempty"`
+	// Protect asks the channel to keep the message from being forwarded
+	// or saved (Telegram's protect_content): lessons and a coach's words.
+	Protect bool `json:"protect,omitempty"`
 }
 
 // OutOption is a rendered button or numbered choice.

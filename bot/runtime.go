@@ -212,8 +212,9 @@ func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
 }
 
 // SendTo queues messages for a known person on their own channel, outside
-// a turn (broadcasts, reminders, a coach's words). It reports false when
-// the person is unknown.
+// a turn (broadcasts, reminders, a coach's words), silently unless the
+// person turned sound on (see discreet.go). It reports false when the
+// person is unknown.
 func (r *Runtime) SendTo(ctx context.Context, person string, msgs []Outbound) (bool, error) {
 	return r.SendOnce(ctx, person, "", msgs)
 }
@@ -234,7 +235,7 @@ func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []Outbo
 	if err != nil {
 		return false, err
 	}
-	return true, r.Enqueue(ctx, Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: msgs, Once: key})
+	return true, r.Enqueue(ctx, Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: started(p, msgs), Once: key})
 }
 
 // Render renders a message in lang with the resource pack's data and data.
@@ -721,6 +722,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			continue
 		}
 		next, outs, effs := flows.Step(def, sess, input, in.At)
+		look := lookOf(in, sess.Flow, next.Flow, field(t.Profile, c.Profile, SoundField))
 		sess = next
 		wiped := false
 		for _, e := range effs {
@@ -755,7 +757,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			}
 			effects = append(effects, e)
 		}
-		msgs = append(msgs, r.render(sessLang(&sess, r.content), outs)...)
+		msgs = append(msgs, look.apply(r.render(sessLang(&sess, r.content), outs))...)
 		if wiped {
 			c.Wipe = true
 			c.Profile = nil
@@ -886,6 +888,9 @@ func (r *Runtime) myData(lang string, sess *flows.Session, profile map[string]st
 	}
 	if profile["safeword"] != "" {
 		lines = append(lines, line("mydata.safeword", nil))
+	}
+	if id := soundLine(profile); id != "" {
+		lines = append(lines, line(id, nil))
 	}
 	if profile["stopped"] != "" {
 		lines = append(lines, line("mydata.stopped", nil))

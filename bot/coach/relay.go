@@ -123,11 +123,18 @@ func (m *Module) name(ctx context.Context, coach int64) string {
 
 // tellPerson sends a message to a person in their own language.
 func (m *Module) tellPerson(ctx context.Context, person, msg string, data map[string]string) error {
+	return m.tell(ctx, person, bot.Outbound{}, msg, data)
+}
+
+// tell sends the message msg, rendered in the person's language, with
+// out's delivery flags.
+func (m *Module) tell(ctx context.Context, person string, out bot.Outbound, msg string, data map[string]string) error {
 	prof, err := m.st.Profile(ctx, person)
 	if err != nil {
 		return err
 	}
-	_, err = m.rt.SendTo(ctx, person, []bot.Outbound{{Text: m.rt.Render(m.rt.Language(prof), msg, data)}})
+	out.Text = m.rt.Render(m.rt.Language(prof), msg, data)
+	_, err = m.rt.SendTo(ctx, person, []bot.Outbound{out})
 	return err
 }
 
@@ -153,7 +160,8 @@ func (m *Module) relayToPerson(ctx context.Context, coach int64, text string) er
 		m.say(ctx, coach, "coach.no_case", nil)
 		return nil
 	}
-	return m.tellPerson(ctx, c.Person, "coach.says", map[string]string{"name": m.name(ctx, coach), "text": text})
+	// A coach's words cannot be forwarded or saved from the person's chat.
+	return m.tell(ctx, c.Person, bot.Outbound{Protect: true}, "coach.says", map[string]string{"name": m.name(ctx, coach), "text": text})
 }
 
 func (m *Module) command(ctx context.Context, coach int64, line string) error {

@@ -366,8 +366,11 @@ type wantCall struct {
 	params map[string]string
 }
 
+// previewsOff is how every sendMessage turns link previews off.
+const previewsOff = `{"is_disabled":true}`
+
 func sendParams(text, markup string) map[string]string {
-	p := map[string]string{"chat_id": chatAddr, "text": text}
+	p := map[string]string{"chat_id": chatAddr, "text": text, "link_preview_options": previewsOff}
 	if markup != "" {
 		p["reply_markup"] = markup
 	}
@@ -418,7 +421,22 @@ func TestSend(t *testing.T) {
 			name: "group chat",
 			addr: strconv.Itoa(groupID),
 			msg:  bot.Outbound{Text: "New case"},
-			want: []wantCall{{"sendMessage", map[string]string{"chat_id": strconv.Itoa(groupID), "text": "New case"}}},
+			want: []wantCall{{"sendMessage", map[string]string{"chat_id": strconv.Itoa(groupID), "text": "New case", "link_preview_options": previewsOff}}},
+		},
+		{
+			name: "silent: no sound or vibration",
+			msg:  bot.Outbound{Text: "A reminder", Silent: true},
+			want: []wantCall{{"sendMessage", with(sendParams("A reminder", ""), "disable_notification", "true")}},
+		},
+		{
+			name: "protected: cannot be forwarded or saved",
+			msg:  bot.Outbound{Text: "Your documents", Protect: true, Options: yesNo, Prompt: 4},
+			want: []wantCall{{"sendMessage", with(sendParams("Your documents", yesNoMarkup), "protect_content", "true")}},
+		},
+		{
+			name: "link in the text, previews off",
+			msg:  bot.Outbound{Text: "See https://www.ilo.org/forced-labour"},
+			want: []wantCall{{"sendMessage", sendParams("See https://www.ilo.org/forced-labour", "")}},
 		},
 		{name: "option id too long", msg: bot.Outbound{Text: "x", Options: []bot.OutOption{{ID: strings.Repeat("o", 60), Label: "L"}}, Prompt: 1}, wantErr: true},
 		{name: "option without label", msg: bot.Outbound{Text: "x", Options: []bot.OutOption{{ID: "a", Label: " "}}, Prompt: 1}, wantErr: true},
@@ -454,6 +472,12 @@ func TestSend(t *testing.T) {
 			}
 		})
 	}
+}
+
+// with returns p with k set to v.
+func with(p map[string]string, k, v string) map[string]string {
+	p[k] = v
+	return p
 }
 
 func mustInt(t *testing.T, s string) int64 {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
 
 	"github.com/lifeline-org/lifeline/bot"
 )
@@ -37,12 +38,18 @@ type inlineButton struct {
 	CallbackData string `json:"callback_data"`
 }
 
+// noPreview turns link previews off: a preview card draws the eye on a
+// screen someone else may see.
+var noPreview = &models.LinkPreviewOptions{IsDisabled: new(true)}
+
 // Send sends msg to the chat address as plain text (no parse_mode, so what
 // a person typed and is echoed back is never read as markup), split at
 // paragraph, line or word boundaries into parts Telegram accepts, with the
 // options as one button per row under the last part. It returns the last
 // part's message id. If a later part fails, the earlier ones were sent and
-// a retry sends them again. Errors are *bot.SendError.
+// a retry sends them again. Every part goes without a link preview, silently
+// when msg.Silent and protected from forwarding and saving when
+// msg.Protect. Errors are *bot.SendError.
 func (a *Adapter) Send(ctx context.Context, address string, msg bot.Outbound) (int64, error) {
 	chat, err := parseAddress(address)
 	if err != nil {
@@ -60,7 +67,11 @@ func (a *Adapter) Send(ctx context.Context, address string, msg bot.Outbound) (i
 	}
 	ids := make([]int, 0, len(parts))
 	for i, part := range parts {
-		p := &tgbot.SendMessageParams{ChatID: chat, Text: part}
+		p := &tgbot.SendMessageParams{
+			ChatID: chat, Text: part,
+			DisableNotification: msg.Silent, ProtectContent: msg.Protect,
+			LinkPreviewOptions: noPreview,
+		}
 		if i == len(parts)-1 && markup != nil {
 			p.ReplyMarkup = markup
 		}
