@@ -886,6 +886,9 @@ func (r *Runtime) myData(lang string, sess *flows.Session, profile map[string]st
 	if profile["case"] != "" {
 		lines = append(lines, line("mydata.case", nil))
 	}
+	if profile[FieldLongFollowUp] != "" {
+		lines = append(lines, line("mydata.followup", nil))
+	}
 	if profile["safeword"] != "" {
 		lines = append(lines, line("mydata.safeword", nil))
 	}

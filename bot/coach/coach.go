@@ -58,6 +58,10 @@ type Config struct {
 	ExcerptTTL time.Duration
 	// SetCadence, when set, serves /cadence ALIAS weekly|biweekly|monthly|pause.
 	SetCadence func(ctx context.Context, person, cadence string) error
+	// SetFollowUp, when set, serves /followup (followup.go): it marks a
+	// person for long follow-up with a reason, or clears it with "off", and
+	// reports whether check-ins are scheduled for them.
+	SetFollowUp func(ctx context.Context, person, reason string) (scheduled bool, err error)
 	// Feedback is the flow started for the person when a case closes.
 	Feedback string
 	Clock    func() time.Time

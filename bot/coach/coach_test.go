@@ -96,6 +96,8 @@ type options struct {
 	hours coach.Hours
 	clock *clock
 	poll  bool // run the Telegram long-polling loop (one world at a time)
+	// followUp serves /followup (followup_test.go).
+	followUp func(ctx context.Context, person, reason string) (bool, error)
 }
 
 func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegramtest.Server, twilio *fakeTwilio, o options) *world {
@@ -120,7 +122,7 @@ func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegram
 	}
 	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{tg, text}, Workers: 4, Log: quiet()})
 	m := coach.New(coach.Config{Runtime: rt, Telegram: tg, Group: group, Coaches: []int64{ana, ben}, Supervisors: []int64{supervisor},
-		Hours: o.hours, Clock: o.clock.now, Log: quiet()})
+		Hours: o.hours, Clock: o.clock.now, Log: quiet(), SetFollowUp: o.followUp})
 	tg.Group = m.Group
 	rt.OnEffect(m.Effect)
 	ctx, cancel := context.WithCancel(context.Background())

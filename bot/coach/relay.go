@@ -202,6 +202,8 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 		return m.handover(ctx, c)
 	case "cases":
 		return m.listCases(ctx, coach)
+	case "followup":
+		return m.followUp(ctx, coach, arg)
 	case "cadence":
 		alias, cadence, _ := strings.Cut(arg, " ")
 		c, ok := m.held(ctx, coach, alias)

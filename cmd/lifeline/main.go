@@ -310,6 +310,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		coaches = coach.New(coach.Config{
 			Runtime: rt, Telegram: tg, Group: cfg.CoachChatID, Coaches: cfg.CoachTelegramIDs,
 			Supervisors: cfg.CoachSupervisorIDs, Hours: hours, Log: log, SetCadence: sched.SetCadence,
+			SetFollowUp: sched.SetFollowUp,
 		})
 		tg.Group = coaches.Group
 		rt.OnEffect(coaches.Effect)
@@ -482,7 +483,7 @@ func audit(ctx context.Context, st *store.Store, stdout, stderr io.Writer) int {
 // goMessages are the message ids Go code outside the flows renders, so
 // lifeline check covers them in every locale.
 func goMessages() []string {
-	return slices.Concat(broadcast.MessageIDs, coach.MessageIDs, sms.MessageIDs)
+	return slices.Concat(broadcast.MessageIDs, coach.MessageIDs, coach.FollowUpMessageIDs, sms.MessageIDs)
 }
 
 func channelNames(chs []bot.Channel) []string {

@@ -157,7 +157,7 @@ var RuntimeMessages = []string{
 	"coach.relay_from", "coach.not_text", "bot.name", "bot.description",
 	"mydata.summary", "mydata.language", "mydata.channel", "mydata.since", "mydata.lessons",
 	"mydata.subscriptions", "mydata.topic.checkins", "mydata.topic.jobs", "mydata.topic.reminders",
-	"mydata.about", "mydata.case", "mydata.safeword", "mydata.stopped",
+	"mydata.about", "mydata.case", "mydata.safeword", "mydata.stopped", "mydata.followup",
 	"smalltalk.1", "smalltalk.2", "smalltalk.3", "retention.notice",
 	"cmd.menu", "cmd.language", "cmd.coach", "cmd.stop", "cmd.start", "cmd.delete", "cmd.clear", "cmd.mydata",
 }
