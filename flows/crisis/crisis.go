@@ -37,6 +37,10 @@ type List struct {
 	// Not are contexts in which a phrase is not an alarm: a match lying
 	// wholly inside one of them is ignored.
 	Not []string `yaml:"not"`
+	// Also names languages whose phrases and contexts count for this
+	// language's speakers too: Filipino workers write English as often as
+	// Tagalog ("also: [en]"), so tl need not copy en's list.
+	Also []string `yaml:"also"`
 }
 
 // Hit is a phrase found in a message.
@@ -48,15 +52,16 @@ type Hit struct {
 // Detector matches messages against every language's lists.
 type Detector struct {
 	langs  map[string]*compiled
-	any    []pattern
+	any    *index
 	echoes map[uint64]bool
 	seed   maphash.Seed
 }
 
 type compiled struct {
 	script  *unicode.RangeTable
-	phrases []pattern
-	not     []pattern
+	phrases *index
+	not     *index
+	also    []string
 }
 
 // EchoRun is how many words in a row a message must share with one of the
@@ -106,6 +111,11 @@ func Check(lists map[string]*List, langs []string) []string {
 		if scripts[l.Script] == nil {
 			probs = append(probs, fmt.Sprintf("%s.yaml: script %q is not one of Latn, Cyrl, Arab, Deva", lang, l.Script))
 		}
+		for _, a := range l.Also {
+			if lists[a] == nil {
+				probs = append(probs, fmt.Sprintf("%s.yaml: also names %q, which has no list", lang, a))
+			}
+		}
 		for _, group := range [][]string{l.Phrases, l.Any, l.Not} {
 			for _, p := range group {
 				if _, err := compile(p); err != nil {
@@ -128,14 +138,18 @@ var scripts = map[string]*unicode.RangeTable{
 // them).
 func New(lists map[string]*List, echoes []string) *Detector {
 	d := &Detector{langs: map[string]*compiled{}, echoes: map[uint64]bool{}, seed: maphash.MakeSeed()}
+	var any []pattern
 	for _, lang := range sortedKeys(lists) {
 		l := lists[lang]
-		c := &compiled{script: scripts[l.Script]}
-		c.phrases = compileAll(l.Phrases, lang)
-		c.not = compileAll(l.Not, lang)
-		d.any = append(d.any, compileAll(l.Any, lang)...)
-		d.langs[lang] = c
+		d.langs[lang] = &compiled{
+			script:  scripts[l.Script],
+			phrases: newIndex(compileAll(l.Phrases, lang)),
+			not:     newIndex(compileAll(l.Not, lang)),
+			also:    l.Also,
+		}
+		any = append(any, compileAll(l.Any, lang)...)
 	}
+	d.any = newIndex(any)
 	for _, e := range echoes {
 		w := Words(e)
 		for i := 0; i+EchoRun <= len(w); i++ {
@@ -159,8 +173,8 @@ func (d *Detector) hash(words []string) uint64 {
 func (d *Detector) Languages() []string { return sortedKeys(d.langs) }
 
 // Match reports the first crisis phrase in text for a person whose
-// language is lang. It checks lang's phrases, every list's cross-language
-// phrases, and the phrases of each language whose script the message is
+// language is lang. It checks lang's phrases, those of the languages its
+// list names in also, every list's cross-language phrases, and the phrases of each language whose script the message is
 // mostly written in when that is not lang's script (an English-speaking
 // profile writing in Cyrillic is checked against Russian). An empty lang
 // (a person who has not chosen one yet) checks every language.
@@ -173,9 +187,14 @@ func (d *Detector) Match(lang, text string) (Hit, bool) {
 	var langs []string
 	if c := d.langs[lang]; c != nil {
 		langs = append(langs, lang)
+		for _, other := range c.also {
+			if d.langs[other] != nil && !slices.Contains(langs, other) {
+				langs = append(langs, other)
+			}
+		}
 		if sc := dominantScript(text); sc != nil && sc != c.script {
 			for _, other := range sortedKeys(d.langs) {
-				if other != lang && d.langs[other].script == sc {
+				if d.langs[other].script == sc && !slices.Contains(langs, other) {
 					langs = append(langs, other)
 				}
 			}
@@ -183,18 +202,17 @@ func (d *Detector) Match(lang, text string) (Hit, bool) {
 	} else {
 		langs = sortedKeys(d.langs)
 	}
-	var not []pattern
+	var blocked [][2]int
 	for _, l := range langs {
-		not = append(not, d.langs[l].not...)
+		blocked = d.langs[l].not.cover(words, blocked)
 	}
-	blocked := cover(words, not, nil)
 	for _, l := range langs {
-		if h, ok := find(words, d.langs[l].phrases, blocked, echoed); ok {
-			return Hit{Lang: l, Phrase: h.src}, true
+		if p, ok := d.langs[l].phrases.find(words, blocked, echoed); ok {
+			return Hit{Lang: l, Phrase: p.src}, true
 		}
 	}
-	if h, ok := find(words, d.any, blocked, echoed); ok {
-		return Hit{Lang: h.lang, Phrase: h.src}, true
+	if p, ok := d.any.find(words, blocked, echoed); ok {
+		return Hit{Lang: p.lang, Phrase: p.src}, true
 	}
 	return Hit{}, false
 }
@@ -219,32 +237,91 @@ func (d *Detector) echoed(words []string) []bool {
 	return marks
 }
 
-// find returns the first pattern that matches words somewhere not wholly
-// inside a negative context nor an echo.
-func find(words []string, pats []pattern, blocked [][2]int, echoed []bool) (pattern, bool) {
-	for _, p := range pats {
-		for start := range words {
+// index finds the patterns that may match at a word without trying them
+// all: by their first word, or by the first runes of a first prefix.
+type index struct {
+	pats  []pattern
+	exact map[string][]int // first word -> patterns
+	pre   map[string][]int // up to preKey runes of a first prefix -> patterns
+}
+
+const preKey = 3
+
+func newIndex(pats []pattern) *index {
+	ix := &index{pats: pats, exact: map[string][]int{}, pre: map[string][]int{}}
+	for i, p := range pats {
+		t := p.toks[0]
+		if t.kind == literal {
+			ix.exact[t.word] = append(ix.exact[t.word], i)
+			continue
+		}
+		ix.pre[firstRunes(t.word, preKey)] = append(ix.pre[firstRunes(t.word, preKey)], i)
+	}
+	return ix
+}
+
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+// each calls f with every pattern that may match at words[at], until f
+// returns false.
+func (ix *index) each(words []string, at int, f func(p *pattern) bool) {
+	w := words[at]
+	for _, i := range ix.exact[w] {
+		if !f(&ix.pats[i]) {
+			return
+		}
+	}
+	seen := ""
+	for n := 1; n <= preKey; n++ {
+		k := firstRunes(w, n)
+		if k == seen {
+			break // w is shorter than n runes
+		}
+		seen = k
+		for _, i := range ix.pre[k] {
+			if !f(&ix.pats[i]) {
+				return
+			}
+		}
+	}
+}
+
+// find returns a pattern that matches words somewhere not wholly inside a
+// negative context nor an echo.
+func (ix *index) find(words []string, blocked [][2]int, echoed []bool) (pattern, bool) {
+	var found *pattern
+	for start := range words {
+		ix.each(words, start, func(p *pattern) bool {
 			end, ok := p.matchAt(words, start)
-			if !ok {
-				continue
+			if ok && !inside(start, end, blocked) && !allMarked(echoed, start, end) {
+				found = p
 			}
-			if inside(start, end, blocked) || allMarked(echoed, start, end) {
-				continue
-			}
-			return p, true
+			return found == nil
+		})
+		if found != nil {
+			return *found, true
 		}
 	}
 	return pattern{}, false
 }
 
-// cover returns the spans where any of pats matches.
-func cover(words []string, pats []pattern, spans [][2]int) [][2]int {
-	for _, p := range pats {
-		for start := range words {
+// cover adds the spans where a pattern matches.
+func (ix *index) cover(words []string, spans [][2]int) [][2]int {
+	for start := range words {
+		ix.each(words, start, func(p *pattern) bool {
 			if end, ok := p.matchAt(words, start); ok {
 				spans = append(spans, [2]int{start, end})
 			}
-		}
+			return true
+		})
 	}
 	return spans
 }

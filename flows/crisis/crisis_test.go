@@ -54,6 +54,11 @@ any: ["auxilio"]
 script: Latn
 phrases: ["me bat*"]
 `)},
+		"tl.yaml": {Data: []byte(`
+script: Latn
+phrases: ["binugbog*"]
+also: [en]
+`)},
 		"ru.yaml": {Data: []byte(`
 script: Cyrl
 phrases: ["помогит*", "pomogit*"]
@@ -62,7 +67,7 @@ phrases: ["помогит*", "pomogit*"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if probs := crisis.Check(lists, []string{"en", "es", "pt", "ru"}); len(probs) > 0 {
+	if probs := crisis.Check(lists, []string{"en", "es", "pt", "ru", "tl"}); len(probs) > 0 {
 		t.Fatal(probs)
 	}
 	return crisis.New(lists, echoes)
@@ -92,6 +97,10 @@ func TestMatch(t *testing.T) {
 		{"es", "Estoy encerrada en la casa", "encerrad*"},
 		{"pt", "ele me bateu", "me bat*"},
 		{"es", "ele me bateu", ""},
+		{"tl", "binugbog ako ng amo ko", "binugbog*"},
+		{"tl", "my boss took my passport", "took ** passport*"}, // tl's list names en in also
+		{"tl", "emergency contact ko si ate", ""},               // and en's contexts count too
+		{"es", "my boss took my passport", ""},
 		{"en", "помогите", "помогит*"}, // written in Russian's script: Russian counts too
 		{"ru", "pomogite pozhaluysta", "pomogit*"},
 		{"", "me pegó", "me peg*"},                                                      // no language chosen: every list counts
