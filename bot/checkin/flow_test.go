@@ -151,7 +151,7 @@ func TestCheckinTranscript(t *testing.T) {
 	person := h.rt.PersonID("test", addr)
 	h.say(addr, "hi", "1", "1")               // language, privacy: agree
 	h.say(addr, menuDigit(t, "checkin"), "1") // check-ins: yes
-	h.say(addr, "1", "2", "5")                // a woman, 25 to 34, Philippines
+	h.say(addr, "1", "3", "5")                // a woman, 25 to 34, Philippines
 	p, err := st.Profile(context.Background(), person)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestCheckinContactAndReminder(t *testing.T) {
 	h := newHarness(t, st)
 	const addr = "+4470000002"
 	person := h.rt.PersonID("test", addr)
-	h.say(addr, "hi", "1", "1", menuDigit(t, "checkin"), "1", "4", "5", "6")
+	h.say(addr, "hi", "1", "1", menuDigit(t, "checkin"), "1", "4", "6", "6") // no gender or age, time zone not sure
 	p, _ := st.Profile(context.Background(), person)
 	due, ok := fromMS(p[fDue])
 	if !ok {

@@ -428,7 +428,9 @@ var (
 	moods      = []string{"1", "2", "3", "4", "5"}
 	workStates = []string{"working", "training", "looking", "not_looking"}
 	genders    = []string{"woman", "man", "other", "undisclosed"}
-	ages       = []string{"under25", "25_34", "35_49", "50plus", "undisclosed"}
+	// Age bands, youngest first; "under25" was offered before "under18"
+	// and "18_24" and stays valid for answers given then.
+	ages = []string{"under18", "18_24", "under25", "25_34", "35_49", "50plus", "undisclosed"}
 )
 
 func oneOf(v string, list []string) bool {
