@@ -1016,7 +1016,8 @@ func (r *Runtime) render(lang string, outs []flows.Output) []Outbound {
 }
 
 // afterCommit carries out the effects that touch keys outside the person's
-// own (global sets and counters) and hands the rest to the hooks.
+// own (global sets) and hands the rest to the hooks (recorded answers are
+// counted by gender and age band in bot/checkin's figures).
 func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[string]string, effects []flows.Effect, wiped bool) {
 	if len(effects) == 0 {
 		return
@@ -1029,8 +1030,6 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 			pipe.SAdd(ctx, r.store.Key("sub", e.Topic), person)
 		case flows.EffectUnsubscribe:
 			pipe.SRem(ctx, r.store.Key("sub", e.Topic), person)
-		case flows.EffectRecord:
-			pipe.HIncrBy(ctx, r.store.Key("counts"), e.Topic+":"+e.Value, 1)
 		case flows.EffectDelete:
 			// Every topic set the person joined is named in their profile.
 			for f := range profile {

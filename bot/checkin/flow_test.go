@@ -76,6 +76,7 @@ func newHarness(t *testing.T, st *store.Store) *harness {
 		Hooks: bot.Hooks{Effects: []bot.EffectHandler{
 			func(ctx context.Context, person string, profile map[string]string, e flows.Effect) {
 				h.s.Effect(ctx, person, profile, e)
+				h.s.CountAnswers(ctx, person, profile, e)
 			},
 			func(_ context.Context, _ string, _ map[string]string, e flows.Effect) {
 				h.mu.Lock()

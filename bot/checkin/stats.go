@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows"
 )
 
 // Counters kept per ISO week, per language, channel, gender and age group.
@@ -37,6 +38,7 @@ const (
 	mStill3Yes   = "still3_yes"
 	mStill6N     = "still6_n"
 	mStill6Yes   = "still6_yes"
+	mAnswer      = "rec:" // + topic=value: a recorded answer (CountAnswers)
 	unknownValue = "unknown"
 )
 
@@ -44,8 +46,8 @@ const (
 // unknown dimension, dates the wrong way round): the caller's mistake.
 var ErrBadQuery = errors.New("bad figures query")
 
-// MinCell is the smallest number of people a published cell may stand
-// for; smaller cells show as "<5".
+// MinCell is the smallest count a published cell may show (people, or
+// answers); smaller cells show as "<5".
 const MinCell = 5
 
 // Dimensions Stats can break figures down by.
@@ -87,6 +89,43 @@ func (s *Scheduler) count(ctx context.Context, p map[string]string, counts map[s
 	}
 }
 
+// uncounted are recorded topics that CountAnswers leaves out: who the
+// person is (the breakdown itself), their settings, and answers the
+// check-in figures count already (wellbeing_mean, the work shares).
+var uncounted = map[string]bool{
+	"profile.gender": true, "profile.age": true, "profile.tz": true,
+	"checkin.time": true, "checkin.pause": true,
+	"checkin.mood": true, "checkin.work": true,
+}
+
+// answerTitles name the sections of recorded answers, in the order they
+// are printed; a topic not listed here follows them under its own name.
+var answerTitles = []struct{ topic, title string }{
+	{"onboarded", "Agreed to the privacy notice"},
+	{"lesson_done", "Lessons finished"},
+	{"selfcheck_sign", "Self-check: signs answered yes"},
+	{"checkin.problem", "Check-ins: problems at work"},
+	{"checkin.contact", "Check-ins: asked a coach to write"},
+	{"case_helped", "After a case: did the coach help"},
+}
+
+// CountAnswers is a bot.EffectHandler for the figures: each recorded
+// answer (a lesson finished, a self-check sign, a check-in problem, case
+// feedback: any "record" effect of the flows but those in uncounted) adds
+// one to this week's counter for the person's language, channel, gender
+// and age band, as the profile had them before the turn. The counter
+// names neither the person nor anything they wrote.
+func (s *Scheduler) CountAnswers(ctx context.Context, _ string, profile map[string]string, e flows.Effect) {
+	if e.Kind != flows.EffectRecord || e.Topic == "" || uncounted[e.Topic] {
+		return
+	}
+	clean := strings.NewReplacer("|", "_", "=", "_").Replace
+	s.count(ctx, profile, map[string]int64{answerMetric(clean(e.Topic), clean(e.Value)): 1})
+}
+
+// answerMetric is the counter of one recorded answer.
+func answerMetric(topic, value string) string { return mAnswer + topic + "=" + value }
+
 // column is one published figure.
 type column struct {
 	name string
@@ -119,11 +158,23 @@ var columns = []column{
 // cell among them could be worked out from the others.
 var shareGroups = [][]string{{"working_pct", "training_pct", "looking_pct", "not_looking_pct"}}
 
-// Table is a figures table: one row per group, then the total.
+// Table is a figures table: the check-in figures, one row per group, then
+// the total; then a section for each kind of recorded answer, with the
+// same rows.
 type Table struct {
-	From    string   `json:"from"`
-	To      string   `json:"to"`
-	By      []string `json:"by"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	By      []string  `json:"by"`
+	Columns []string  `json:"columns"`
+	Rows    []Row     `json:"rows"`
+	Answers []Section `json:"answers,omitempty"`
+}
+
+// Section counts one recorded topic's answers (Columns are its values),
+// group by group as the check-in rows, then the total.
+type Section struct {
+	Topic   string   `json:"topic"`
+	Title   string   `json:"title"`
 	Columns []string `json:"columns"`
 	Rows    []Row    `json:"rows"`
 }
@@ -144,10 +195,10 @@ type Cell struct {
 	kind       string
 }
 
-// MarshalJSON writes the number, or "<5".
+// MarshalJSON writes the number, or "<5" (as such, not \u003c5).
 func (c Cell) MarshalJSON() ([]byte, error) {
 	if c.Suppressed {
-		return json.Marshal(fmt.Sprintf("<%d", MinCell))
+		return []byte(strconv.Quote(fmt.Sprintf("<%d", MinCell))), nil
 	}
 	return json.Marshal(c.Value)
 }
@@ -183,13 +234,20 @@ func (c Cell) String() string {
 }
 
 // Stats returns the figures of the ISO weeks from from to to (inclusive),
-// broken down by the given Dimensions, with small cells suppressed.
+// broken down by the given Dimensions (by gender and age: guidelines 3h),
+// with small cells suppressed in the same way whatever the breakdown (see
+// suppress.go).
 func (s *Scheduler) Stats(ctx context.Context, from, to time.Time, by []string) (*Table, error) {
+	var uniq []string
 	for _, d := range by {
 		if !slices.Contains(Dimensions, d) {
 			return nil, fmt.Errorf("%w: unknown dimension %q (use %s)", ErrBadQuery, d, strings.Join(Dimensions, ", "))
 		}
+		if !slices.Contains(uniq, d) {
+			uniq = append(uniq, d)
+		}
 	}
+	by = uniq
 	if to.Before(from) {
 		return nil, fmt.Errorf("%w: the end is before the start", ErrBadQuery)
 	}
@@ -210,9 +268,7 @@ func (s *Scheduler) Stats(ctx context.Context, from, to time.Time, by []string) 
 	if err != nil {
 		return nil, fmt.Errorf("read figures: %w", err)
 	}
-	groups := map[string]map[string]int64{}
-	groupDims := map[string]map[string]string{}
-	total := map[string]int64{}
+	fine := map[[nDims]string]map[string]int64{}
 	for i, r := range res {
 		h, _ := r.(interface{ Val() map[string]string })
 		if h == nil {
@@ -224,39 +280,137 @@ func (s *Scheduler) Stats(ctx context.Context, from, to time.Time, by []string) 
 			if len(parts) != 5 || err != nil {
 				continue
 			}
-			vals := map[string]string{"week": weeks[i], "lang": parts[1], "channel": parts[2], "gender": parts[3], "age": parts[4]}
-			g := map[string]string{}
-			var key []string
-			for _, d := range by {
-				g[d] = vals[d]
-				key = append(key, vals[d])
+			coords := [nDims]string{weeks[i], parts[1], parts[2], parts[3], parts[4]}
+			if fine[coords] == nil {
+				fine[coords] = map[string]int64{}
 			}
-			k := strings.Join(key, "|")
-			if groups[k] == nil {
-				groups[k] = map[string]int64{}
-				groupDims[k] = g
-			}
-			groups[k][parts[0]] += n
-			total[parts[0]] += n
+			fine[coords][parts[0]] += n
 		}
 	}
+	c := newCube(fine)
+	total := c.nodes[0] // mask 0 sorts first
+	sections := answerSections(total.counts)
+	units := slices.Clone(shareGroups)
+	for _, col := range columns {
+		if !slices.ContainsFunc(shareGroups, func(g []string) bool { return slices.Contains(g, col.name) }) {
+			units = append(units, []string{col.name})
+		}
+	}
+	for _, sec := range sections {
+		for _, v := range sec.Columns {
+			units = append(units, []string{answerMetric(sec.Topic, v)})
+		}
+	}
+	for _, n := range c.nodes {
+		n.cells = figures(n.counts)
+		for _, sec := range sections {
+			for _, v := range sec.Columns {
+				m := answerMetric(sec.Topic, v)
+				n.cells[m] = Cell{Value: float64(n.counts[m]), base: n.counts[m], kind: "count", Suppressed: n.counts[m] < MinCell}
+			}
+		}
+	}
+	c.protect(units)
+
 	t := &Table{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), By: append([]string{}, by...)}
-	for _, c := range columns {
-		t.Columns = append(t.Columns, c.name)
+	for _, col := range columns {
+		t.Columns = append(t.Columns, col.name)
 	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	var rows []*node
 	if len(by) > 0 {
-		for _, k := range keys {
-			t.Rows = append(t.Rows, Row{Group: groupDims[k], Figures: figures(groups[k])})
+		rows = c.at(by)
+		slices.SortStableFunc(rows, func(a, b *node) int { return compareGroups(by, a.group(by), b.group(by)) })
+	}
+	rows = append(rows, total)
+	row := func(n *node) Row {
+		if n == total {
+			return Row{Group: map[string]string{}, Total: true, Figures: map[string]Cell{}}
+		}
+		return Row{Group: n.group(by), Figures: map[string]Cell{}}
+	}
+	for _, n := range rows {
+		r := row(n)
+		for _, col := range t.Columns {
+			r.Figures[col] = n.cells[col]
+		}
+		t.Rows = append(t.Rows, r)
+	}
+	for _, sec := range sections {
+		for _, n := range rows {
+			r := row(n)
+			for _, v := range sec.Columns {
+				r.Figures[v] = n.cells[answerMetric(sec.Topic, v)]
+			}
+			sec.Rows = append(sec.Rows, r)
+		}
+		t.Answers = append(t.Answers, sec)
+	}
+	return t, nil
+}
+
+// compareGroups orders rows by their dimensions in turn: age bands
+// youngest first, everything else alphabetically, "unknown" last.
+func compareGroups(by []string, a, b map[string]string) int {
+	rank := func(d, v string) int {
+		if v == unknownValue {
+			return 1 << 20
+		}
+		if d == "age" {
+			if i := slices.Index(ages, v); i >= 0 {
+				return i
+			}
+			return len(ages)
+		}
+		return 0
+	}
+	for _, d := range by {
+		if c := rank(d, a[d]) - rank(d, b[d]); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a[d], b[d]); c != 0 {
+			return c
 		}
 	}
-	t.Rows = append(t.Rows, Row{Group: map[string]string{}, Total: true, Figures: figures(total)})
-	suppress(t)
-	return t, nil
+	return 0
+}
+
+// answerSections lists the recorded topics found in the counters, each
+// with the values found, in answerTitles order and then by name.
+func answerSections(total map[string]int64) []Section {
+	values := map[string][]string{}
+	for m := range total {
+		if tv, ok := strings.CutPrefix(m, mAnswer); ok {
+			if topic, value, ok := strings.Cut(tv, "="); ok {
+				values[topic] = append(values[topic], value)
+			}
+		}
+	}
+	order := func(topic string) int {
+		return slices.IndexFunc(answerTitles, func(a struct{ topic, title string }) bool { return a.topic == topic })
+	}
+	var out []Section
+	for topic, vals := range values {
+		slices.Sort(vals)
+		sec := Section{Topic: topic, Title: topic, Columns: vals}
+		if i := order(topic); i >= 0 {
+			sec.Title = answerTitles[i].title
+		}
+		out = append(out, sec)
+	}
+	slices.SortFunc(out, func(a, b Section) int {
+		ra, rb := order(a.Topic), order(b.Topic)
+		if ra < 0 {
+			ra = len(answerTitles)
+		}
+		if rb < 0 {
+			rb = len(answerTitles)
+		}
+		if ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a.Topic, b.Topic)
+	})
+	return out
 }
 
 // figures computes a row's cells from its counters.
@@ -288,91 +442,54 @@ func figures(m map[string]int64) map[string]Cell {
 	return out
 }
 
-// suppress adds complementary suppression: where a total could give back
-// a single hidden cell by subtraction (the other groups of a column, or
-// the other shares of a row), the smallest visible cell beside it is
-// hidden too, until no hidden cell stands alone.
-func suppress(t *Table) {
-	hide := func(r *Row, col string) {
-		c := r.Figures[col]
-		c.Suppressed = true
-		r.Figures[col] = c
+// Write prints the table for a terminal: the check-in figures, then each
+// section of recorded answers under its title.
+func (t *Table) Write(w io.Writer) error {
+	if err := writeRows(w, t.By, t.Columns, t.Rows); err != nil {
+		return err
 	}
-	// lone hides the smallest visible cell when exactly one of cells is
-	// hidden; it reports whether it hid one.
-	lone := func(cells []*Row, cols []string) bool {
-		hidden, best := 0, -1
-		for i := range cells {
-			c := cells[i].Figures[cols[i]]
-			if c.Suppressed {
-				hidden++
-			} else if best < 0 || c.base < cells[best].Figures[cols[best]].base {
-				best = i
-			}
+	for _, sec := range t.Answers {
+		if _, err := fmt.Fprintf(w, "\n%s (%s)\n", sec.Title, sec.Topic); err != nil {
+			return err
 		}
-		if hidden == 1 && best >= 0 {
-			hide(cells[best], cols[best])
-			return true
-		}
-		return false
-	}
-	groups := t.Rows[:len(t.Rows)-1]
-	total := &t.Rows[len(t.Rows)-1]
-	for changed := true; changed; {
-		changed = false
-		for _, col := range t.Columns {
-			if len(groups) < 2 || total.Figures[col].Suppressed {
-				continue
-			}
-			rows := make([]*Row, len(groups))
-			cols := make([]string, len(groups))
-			for i := range groups {
-				rows[i], cols[i] = &groups[i], col
-			}
-			changed = lone(rows, cols) || changed
-		}
-		for i := range t.Rows {
-			for _, g := range shareGroups {
-				rows := make([]*Row, len(g))
-				for j := range rows {
-					rows[j] = &t.Rows[i]
-				}
-				changed = lone(rows, g) || changed
-			}
+		if err := writeRows(w, t.By, sec.Columns, sec.Rows); err != nil {
+			return err
 		}
 	}
+	_, err := fmt.Fprintf(w, "Weeks %s to %s. Cells under %d show <%d, and so does one more wherever a total or another breakdown of these weeks would give a hidden one away.\n", t.From, t.To, MinCell, MinCell)
+	if err == nil && len(t.Answers) > 0 {
+		_, err = fmt.Fprintln(w, "Answers are counted each time they are given: a person who finishes a lesson twice counts twice.")
+	}
+	return err
 }
 
-// Write prints the table for a terminal.
-func (t *Table) Write(w io.Writer) error {
+// writeRows prints one table: a column per dimension of by, then one per
+// figure.
+func writeRows(w io.Writer, by, columns []string, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := append(append([]string{}, t.By...), t.Columns...)
-	if len(t.By) == 0 {
-		head = append([]string{""}, t.Columns...)
+	head := append(append([]string{}, by...), columns...)
+	if len(by) == 0 {
+		head = append([]string{""}, columns...)
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	for _, r := range t.Rows {
+	for _, r := range rows {
 		var cells []string
 		if r.Total {
 			cells = append(cells, "total")
-			for range max(len(t.By)-1, 0) {
+			for range max(len(by)-1, 0) {
 				cells = append(cells, "")
 			}
 		} else {
-			for _, d := range t.By {
+			for _, d := range by {
 				cells = append(cells, r.Group[d])
 			}
 		}
-		for _, c := range t.Columns {
+		for _, c := range columns {
 			cells = append(cells, r.Figures[c].String())
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "Weeks %s to %s. Cells for fewer than %d people show <%d, and so does one more beside them where a total would give them away.\n", t.From, t.To, MinCell, MinCell)
-	return err
+	return tw.Flush()
 }
 
 // period reads --from and --to (YYYY-MM-DD); by default the last 12 weeks.

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -192,5 +197,387 @@ func TestStatsAPI(t *testing.T) {
 	}
 	if strings.Contains(w.Body.String(), "person") {
 		t.Fatalf("figures name a person: %s", w.Body)
+	}
+}
+
+// answer records n answers topic=value from a person of one group, through
+// the same handler the runtime calls after a turn.
+func answer(e *env, week time.Time, lang, gender, age, topic, value string, n int) {
+	e.clk.set(week)
+	p := map[string]string{"lang": lang, "ch": "telegram", fGender: gender, fAge: age}
+	for range n {
+		e.s.CountAnswers(context.Background(), "person-id", p, flows.Effect{Kind: flows.EffectRecord, Topic: topic, Value: value})
+	}
+}
+
+// section returns a table's section of recorded answers to topic.
+func section(t *testing.T, tab *Table, topic string) Section {
+	t.Helper()
+	for _, s := range tab.Answers {
+		if s.Topic == topic {
+			return s
+		}
+	}
+	t.Fatalf("no %s section in %+v", topic, tab.Answers)
+	return Section{}
+}
+
+// rowsOf prints a section's column as "group=cell" lines, in row order.
+func rowsOf(by []string, rows []Row, col string) string {
+	var out []string
+	for _, r := range rows {
+		name := "total"
+		if !r.Total {
+			var g []string
+			for _, d := range by {
+				g = append(g, r.Group[d])
+			}
+			name = strings.Join(g, "/")
+		}
+		out = append(out, name+"="+r.Figures[col].String())
+	}
+	return strings.Join(out, " ")
+}
+
+// TestFiguresByGenderAndAge: lessons finished, counted when the effect
+// happens from the person's profile, come out split by gender and age band
+// (under-18 first); cells under 5 show "<5", and so do the cells that the
+// other tables of the same period would give them away by: woman's
+// under-18 count (3) is hidden in --by gender,age, so one more of her age
+// bands is, or --by gender (woman 22) would give it back, and the under-18
+// row of --by age (4) takes one more age band with it.
+func TestFiguresByGenderAndAge(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	now := e.clk.now()
+	for _, c := range []struct {
+		gender, age string
+		n           int
+	}{
+		{"man", "under18", 1}, {"man", "18_24", 9}, {"man", "25_34", 6},
+		{"woman", "under18", 3}, {"woman", "18_24", 7}, {"woman", "25_34", 12},
+	} {
+		answer(e, now, "en", c.gender, c.age, "lesson_done", "documents", c.n)
+		answer(e, now, "en", c.gender, c.age, "lesson_done", "wages", 10)
+		seed(e, c.gender, c.age, map[string]int64{mActive: int64(c.n)})
+	}
+	// A setting is not a figure: recording a time zone counts nothing.
+	e.s.CountAnswers(context.Background(), "person-id", map[string]string{fAge: "under18"}, flows.Effect{Kind: flows.EffectRecord, Topic: "profile.tz", Value: "Asia/Manila"})
+	fields, err := st.Redis().HKeys(context.Background(), e.s.statsKey(weekOf(now))).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		if strings.Contains(f, "person") || strings.Contains(f, "profile.") || strings.Contains(f, "Manila") {
+			t.Errorf("counter field %q names a person or a setting", f)
+		}
+	}
+	if !slices.Contains(fields, "rec:lesson_done=documents|en|telegram|woman|under18") {
+		t.Errorf("no under-18 woman's counter among %v", fields)
+	}
+
+	tests := []struct {
+		by               []string
+		documents, wages string
+		active           string
+	}{
+		{
+			by:        []string{"gender", "age"},
+			documents: "man/under18=<5 man/18_24=<5 man/25_34=6 woman/under18=<5 woman/18_24=<5 woman/25_34=12 total=38",
+			wages:     "man/under18=10 man/18_24=10 man/25_34=10 woman/under18=10 woman/18_24=10 woman/25_34=10 total=60",
+			active:    "man/under18=<5 man/18_24=<5 man/25_34=6 woman/under18=<5 woman/18_24=<5 woman/25_34=12 total=38",
+		},
+		{by: []string{"gender"}, documents: "man=16 woman=22 total=38", wages: "man=30 woman=30 total=60", active: "man=16 woman=22 total=38"},
+		{by: []string{"age"}, documents: "under18=<5 18_24=<5 25_34=18 total=38", wages: "under18=20 18_24=20 25_34=20 total=60", active: "under18=<5 18_24=<5 25_34=18 total=38"},
+		{by: nil, documents: "total=38", wages: "total=60", active: "total=38"},
+	}
+	for _, tc := range tests {
+		tab, err := e.s.Stats(context.Background(), now, now, tc.by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := section(t, tab, "lesson_done")
+		if sec.Title != "Lessons finished" || strings.Join(sec.Columns, ",") != "documents,wages" {
+			t.Errorf("section %q with columns %v", sec.Title, sec.Columns)
+		}
+		if got := rowsOf(tc.by, sec.Rows, "documents"); got != tc.documents {
+			t.Errorf("--by %v documents:\n got %s\nwant %s", tc.by, got, tc.documents)
+		}
+		if got := rowsOf(tc.by, sec.Rows, "wages"); got != tc.wages {
+			t.Errorf("--by %v wages:\n got %s\nwant %s", tc.by, got, tc.wages)
+		}
+		if got := rowsOf(tc.by, tab.Rows, "active"); got != tc.active {
+			t.Errorf("--by %v active:\n got %s\nwant %s", tc.by, got, tc.active)
+		}
+	}
+
+	code, out, errs := runMain(t, e, "--from", now.Format(time.DateOnly), "--to", now.Format(time.DateOnly), "--by", "gender,age")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	_, lessons, ok := strings.Cut(out, "Lessons finished (lesson_done)\n")
+	if !ok {
+		t.Fatalf("no lessons section:\n%s", out)
+	}
+	want := [][]string{
+		{"gender", "age", "documents", "wages"},
+		{"man", "under18", "<5", "10"},
+		{"man", "18_24", "<5", "10"},
+		{"man", "25_34", "6", "10"},
+		{"woman", "under18", "<5", "10"},
+		{"woman", "18_24", "<5", "10"},
+		{"woman", "25_34", "12", "10"},
+		{"total", "38", "60"},
+	}
+	lines := strings.Split(lessons, "\n")
+	for i, w := range want {
+		if i >= len(lines) || strings.Join(strings.Fields(lines[i]), " ") != strings.Join(w, " ") {
+			t.Fatalf("lessons table line %d: want %v in:\n%s", i, w, out)
+		}
+	}
+	day := now.Format(time.DateOnly)
+	code, out, _ = runMain(t, e, "--from", day, "--to", day, "--by", "age", "--json")
+	var tab Table
+	if code != 0 || json.Unmarshal([]byte(out), &tab) != nil || len(tab.Answers) != 1 {
+		t.Fatalf("--json: exit %d:\n%s", code, out)
+	}
+	if r := tab.Answers[0].Rows[0]; r.Group["age"] != "under18" || !r.Figures["documents"].Suppressed || r.Figures["wages"].Value != 20 || !strings.Contains(out, `"documents": "<5"`) {
+		t.Errorf("--json under-18 row %+v in:\n%s", r, out)
+	}
+	for _, by := range []string{"gender", "age"} {
+		if code, out, errs := runMain(t, e, "--by", by); code != 0 || !strings.Contains(out, "Lessons finished (lesson_done)") || strings.Fields(out)[0] != by {
+			t.Errorf("--by %s: exit %d %s\n%s", by, code, errs, out)
+		}
+	}
+}
+
+// TestNoHiddenFigureWorkedOut: with counts spread over weeks, languages,
+// genders and age bands, every table of the period is read, as someone
+// trying to undo the suppression would; a hidden figure must not follow
+// from the figures shown and the sums that tie the tables together (each
+// row of one breakdown is the sum of its rows in a finer one), solved as a
+// system of linear equations.
+func TestNoHiddenFigureWorkedOut(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	e := newEnv(t, st, Config{})
+	start := e.clk.now()
+	rng := rand.New(rand.NewPCG(3, 8))
+	for w := range 2 {
+		for _, lang := range []string{"en", "ne"} {
+			for _, g := range []string{"woman", "man", "other"} {
+				for _, a := range []string{"under18", "18_24", "25_34", "50plus"} {
+					if n := rng.IntN(16) - 3; n > 0 {
+						answer(e, start.AddDate(0, 0, 7*w), lang, g, a, "selfcheck_sign", "threats", n)
+					}
+				}
+			}
+		}
+	}
+	end := start.AddDate(0, 0, 7)
+	// Every breakdown by a subset of the dimensions.
+	type key = figureKey
+	value := map[key]Cell{}
+	hidden, shown := 0, 0
+	for mask := range 1 << len(Dimensions) {
+		var by []string
+		for d, name := range Dimensions {
+			if mask&(1<<d) != 0 {
+				by = append(by, name)
+			}
+		}
+		tab, err := e.s.Stats(context.Background(), start, end, by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range section(t, tab, "selfcheck_sign").Rows {
+			if r.Total != (mask == 0) {
+				continue
+			}
+			c := r.Figures["threats"]
+			value[key{mask, coordsOf(r.Group)}] = c
+			if c.Suppressed {
+				hidden++
+			} else {
+				shown++
+			}
+		}
+	}
+	if hidden == 0 || shown == 0 {
+		t.Fatalf("%d hidden and %d shown figures: the data do not test anything", hidden, shown)
+	}
+	// Unknowns: the hidden figures. Equations: each figure is the sum of
+	// its rows one dimension finer (rows not shown are zero).
+	unknown := map[key]int{}
+	var keys []key
+	for k, c := range value {
+		if c.Suppressed {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b key) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	for i, k := range keys {
+		unknown[k] = i
+	}
+	var system [][]float64 // coefficients of the unknowns, then the constant
+	for k := range value {
+		for d := range Dimensions {
+			if k.mask&(1<<d) != 0 {
+				continue
+			}
+			eq := make([]float64, len(keys)+1)
+			term := func(k key, sign float64) {
+				if i, ok := unknown[k]; ok {
+					eq[i] += sign
+				} else {
+					eq[len(keys)] -= sign * value[k].Value
+				}
+			}
+			term(k, 1)
+			for f := range value {
+				if f.mask == k.mask|1<<d && parentOf(f, d) == k.coords {
+					term(f, -1)
+				}
+			}
+			system = append(system, eq)
+		}
+	}
+	for _, i := range determined(system, len(keys)) {
+		t.Errorf("hidden figure %v can be worked out from the others", keys[i])
+	}
+	t.Logf("%d figures shown, %d hidden; none of the hidden can be worked out", shown, hidden)
+}
+
+// coordsOf writes a row's group in the order of Dimensions.
+func coordsOf(g map[string]string) string {
+	var out []string
+	for _, d := range Dimensions {
+		out = append(out, g[d])
+	}
+	return strings.Join(out, "|")
+}
+
+// figureKey names one figure: its breakdown (a mask of Dimensions) and
+// its values, as coordsOf writes them.
+type figureKey struct {
+	mask   int
+	coords string
+}
+
+// parentOf is the coords of f without dimension d.
+func parentOf(f figureKey, d int) string {
+	parts := strings.Split(f.coords, "|")
+	parts[d] = ""
+	return strings.Join(parts, "|")
+}
+
+// determined solves a linear system (rows of coefficients and a constant)
+// by Gauss-Jordan elimination and returns the unknowns it fixes.
+func determined(system [][]float64, n int) []int {
+	const eps = 1e-9
+	row := 0
+	for col := 0; col < n && row < len(system); col++ {
+		p := -1
+		for r := row; r < len(system); r++ {
+			if math.Abs(system[r][col]) > eps && (p < 0 || math.Abs(system[r][col]) > math.Abs(system[p][col])) {
+				p = r
+			}
+		}
+		if p < 0 {
+			continue
+		}
+		system[row], system[p] = system[p], system[row]
+		pv := system[row][col]
+		for j := range system[row] {
+			system[row][j] /= pv
+		}
+		for r := range system {
+			if r != row && math.Abs(system[r][col]) > eps {
+				f := system[r][col]
+				for j := range system[r] {
+					system[r][j] -= f * system[row][j]
+				}
+			}
+		}
+		row++
+	}
+	var out []int
+	for _, eq := range system {
+		nz := -1
+		for j := range n {
+			if math.Abs(eq[j]) > eps {
+				if nz >= 0 {
+					nz = -2
+					break
+				}
+				nz = j
+			}
+		}
+		if nz >= 0 {
+			out = append(out, nz)
+		}
+	}
+	return out
+}
+
+// TestUnder18ThroughTheFlow: a person agreeing to check-ins in Spanish is
+// offered the under-18 band in their language and picks it; the lesson
+// they then finish is counted, when it is recorded, under their gender and
+// age band, and under nothing that names them.
+func TestUnder18ThroughTheFlow(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	h := newHarness(t, st)
+	c, err := testContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digit := func(flow, node, id string) string {
+		f := c.Def.Flows[flow]
+		if node == "" {
+			node = f.Start
+		}
+		for i, ch := range f.Nodes[node].Choices {
+			if ch.ID == id {
+				return fmt.Sprint(i + 1)
+			}
+		}
+		t.Fatalf("no %s in %s.%s", id, flow, node)
+		return ""
+	}
+	es := fmt.Sprint(slices.Index(c.Def.Languages, "es") + 1)
+	const addr, other = "+3460000001", "+4470000003"
+	h.say(addr, "hola", es, "1", menuDigit(t, "checkin"), "1", digit("checkins", "gender", "woman"))
+	lines := h.ch.lines()
+	if ask := lines[len(lines)-1]; !strings.Contains(ask, "[Menos de 18 | De 18 a 24 | De 25 a 34 | De 35 a 49 | 50 o más | Prefiero no decirlo]") {
+		t.Fatalf("the age question in Spanish: %s", ask)
+	}
+	h.say(addr, digit("checkins", "age", "under18"), digit("checkins", "tz", "default"))
+	h.say(addr, menuDigit(t, "rights"), digit("rights", "", "documents"), "1", "1", digit("lesson_documents", "quiz", "mine"))
+	h.say(other, "hi", "1", "1", menuDigit(t, "checkin"), "1", digit("checkins", "gender", "man"), digit("checkins", "age", "18_24"), digit("checkins", "tz", "default"))
+
+	ctx := context.Background()
+	person := h.rt.PersonID("test", addr)
+	for p, want := range map[string]string{person: "under18", h.rt.PersonID("test", other): "18_24"} {
+		if prof, _ := st.Profile(ctx, p); prof[fAge] != want {
+			t.Errorf("age kept as %q, want %q", prof[fAge], want)
+		}
+	}
+	counters, err := st.Redis().HGetAll(ctx, h.s.statsKey(weekOf(h.clk.now()))).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counters["rec:lesson_done=documents|es|test|woman|under18"]; n != "1" {
+		t.Errorf("lesson counted %q times under es, woman, under18: %v", n, counters)
+	}
+	for f := range counters {
+		if strings.Contains(f, person) || strings.Contains(f, addr) || strings.Contains(f, "profile.") {
+			t.Errorf("counter %q names the person or their answers about themselves", f)
+		}
+	}
+	tab, err := h.s.Stats(ctx, h.clk.now(), h.clk.now(), []string{"age"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf([]string{"age"}, section(t, tab, "lesson_done").Rows, "documents"); got != "under18=<5 unknown=<5 total=<5" {
+		t.Errorf("lessons by age: %s", got)
 	}
 }

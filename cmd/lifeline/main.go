@@ -299,6 +299,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			}
 		}})
 	rt.OnEffect(sched.Effect)
+	rt.OnEffect(sched.CountAnswers)
 	sched.Register(mux, cfg.StaffAPIToken)
 	var coaches *coach.Module
 	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
