@@ -377,6 +377,16 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 	}
 	if alias := prof["case"]; alias != "" {
 		if open, err := m.load(ctx, alias); err == nil && open != nil && open.State != StateClosed {
+			if v := joinValues(open.Value, c.Value); v != open.Value {
+				// The card lists every indicator the escalations named.
+				m.rdb.HSet(ctx, m.caseKey(alias), "value", v)
+				open.Value = v
+			}
+			if open.State == StateClaimed && alarmed(c.Reason, c.Priority) {
+				if err := m.alarm(ctx, open, c.Reason, prof); err != nil {
+					return err
+				}
+			}
 			if rank[c.Priority] > rank[open.Priority] {
 				m.rdb.HSet(ctx, m.caseKey(alias), "priority", c.Priority)
 				open.Priority = c.Priority
@@ -439,12 +449,29 @@ func (m *Module) tellOutOfHours(ctx context.Context, person string, prof map[str
 	}
 }
 
-// alert is a case as coaches see it: alias, priority, reason, language and
-// age — never the person's name, number, account or chat.
+// joinValues adds the comma-separated ids of add to those of have, each
+// once.
+func joinValues(have, add string) string {
+	var ids []string
+	for _, id := range strings.Split(have+","+add, ",") {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return strings.Join(ids, ",")
+}
+
+// alert is a case as coaches see it: alias, priority, reason with its
+// value (indicator ids such as movement or threats, a job id), language
+// and age — never the person's words, name, number, account or chat.
 func (m *Module) alert(c *CaseRecord, msg string) string {
 	ago := m.now().Sub(c.Opened).Round(time.Minute)
+	reason := c.Reason
+	if c.Value != "" {
+		reason += " (" + strings.ReplaceAll(c.Value, ",", ", ") + ")"
+	}
 	return m.rt.Render(m.def, msg, map[string]string{
-		"alias": c.Alias, "priority": c.Priority, "reason": c.Reason, "lang": c.Lang,
+		"alias": c.Alias, "priority": c.Priority, "reason": reason, "lang": c.Lang,
 		"ago": strconv.Itoa(int(ago.Minutes())), "channel": c.Channel,
 	})
 }
@@ -518,5 +545,5 @@ var MessageIDs = []string{
 	"coach.case_handover", "coach.case_line", "coach.case_unclaimed", "coach.case_claimed", "coach.case_closed",
 	"coach.already_claimed", "coach.you_have", "coach.excerpt", "coach.closed_for_coach", "coach.person_left",
 	"coach.no_case", "coach.no_open_cases", "coach.switched", "coach.name_help", "coach.name_set",
-	"coach.cadence_help", "coach.cadence_set", "coach.help",
+	"coach.cadence_help", "coach.cadence_set", "coach.help", "coach.relay_alarm", "coach.relay_alarm_raised",
 }

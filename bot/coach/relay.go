@@ -160,6 +160,7 @@ func (m *Module) relayToPerson(ctx context.Context, coach int64, text string) er
 		m.say(ctx, coach, "coach.no_case", nil)
 		return nil
 	}
+	m.answered(ctx, c.Alias)
 	// A coach's words cannot be forwarded or saved from the person's chat.
 	return m.tell(ctx, c.Person, bot.Outbound{Protect: true}, "coach.says", map[string]string{"name": m.name(ctx, coach), "text": text})
 }
@@ -343,6 +344,12 @@ func (m *Module) FireTimers(ctx context.Context, now time.Time) (int, error) {
 	for _, item := range due {
 		alias, kind, _ := strings.Cut(item, "|")
 		c, err := m.load(ctx, alias)
+		if err == nil && c != nil && kind == "answer" && c.State == StateClaimed {
+			if err := m.checkAnswer(ctx, c); err != nil {
+				m.log.Warn("case timer failed", "event", "case_timer_failed", "case", c.Alias, "error", err)
+			}
+			continue
+		}
 		if err != nil || c == nil || c.State != StateOpen {
 			continue
 		}
