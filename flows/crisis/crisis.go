@@ -41,6 +41,10 @@ type List struct {
 	// language's speakers too: Filipino workers write English as often as
 	// Tagalog ("also: [en]"), so tl need not copy en's list.
 	Also []string `yaml:"also"`
+	// Clitics are letters written joined to the front of a word that a
+	// phrase need not spell: Arabic و and ف ("and", "so"), so that "ضربني"
+	// also matches "وضربني".
+	Clitics []string `yaml:"clitics"`
 }
 
 // Hit is a phrase found in a message.
@@ -111,6 +115,11 @@ func Check(lists map[string]*List, langs []string) []string {
 		if scripts[l.Script] == nil {
 			probs = append(probs, fmt.Sprintf("%s.yaml: script %q is not one of Latn, Cyrl, Arab, Deva", lang, l.Script))
 		}
+		for _, c := range l.Clitics {
+			if len(Words(c)) != 1 {
+				probs = append(probs, fmt.Sprintf("%s.yaml: clitic %q is not one word", lang, c))
+			}
+		}
 		for _, a := range l.Also {
 			if lists[a] == nil {
 				probs = append(probs, fmt.Sprintf("%s.yaml: also names %q, which has no list", lang, a))
@@ -140,14 +149,20 @@ func New(lists map[string]*List, echoes []string) *Detector {
 	d := &Detector{langs: map[string]*compiled{}, echoes: map[uint64]bool{}, seed: maphash.MakeSeed()}
 	var any []pattern
 	for _, lang := range sortedKeys(lists) {
-		l := lists[lang]
+		l := *lists[lang]
+		l.Clitics = nil
+		for _, c := range lists[lang].Clitics {
+			if w := Words(c); len(w) == 1 {
+				l.Clitics = append(l.Clitics, w[0])
+			}
+		}
 		d.langs[lang] = &compiled{
 			script:  scripts[l.Script],
-			phrases: newIndex(compileAll(l.Phrases, lang)),
-			not:     newIndex(compileAll(l.Not, lang)),
+			phrases: newIndex(compileAll(l.Phrases, lang, l.Clitics)),
+			not:     newIndex(compileAll(l.Not, lang, l.Clitics)),
 			also:    l.Also,
 		}
-		any = append(any, compileAll(l.Any, lang)...)
+		any = append(any, compileAll(l.Any, lang, l.Clitics)...)
 	}
 	d.any = newIndex(any)
 	for _, e := range echoes {
@@ -243,6 +258,9 @@ type index struct {
 	pats  []pattern
 	exact map[string][]int // first word -> patterns
 	pre   map[string][]int // up to preKey runes of a first prefix -> patterns
+	// clitics are every pattern's clitics: a word is also looked up
+	// without them.
+	clitics []string
 }
 
 const preKey = 3
@@ -250,13 +268,20 @@ const preKey = 3
 func newIndex(pats []pattern) *index {
 	ix := &index{pats: pats, exact: map[string][]int{}, pre: map[string][]int{}}
 	for i, p := range pats {
-		t := p.toks[0]
-		if t.kind == literal {
-			ix.exact[t.word] = append(ix.exact[t.word], i)
-			continue
+		for _, a := range p.toks[0].alts {
+			if !a.prefix {
+				ix.exact[a.word] = append(ix.exact[a.word], i)
+				continue
+			}
+			k := firstRunes(a.word, preKey)
+			ix.pre[k] = append(ix.pre[k], i)
 		}
-		ix.pre[firstRunes(t.word, preKey)] = append(ix.pre[firstRunes(t.word, preKey)], i)
+		for _, c := range p.clitics {
+			ix.clitics = append(ix.clitics, c)
+		}
 	}
+	slices.Sort(ix.clitics)
+	ix.clitics = slices.Compact(ix.clitics)
 	return ix
 }
 
@@ -272,23 +297,25 @@ func firstRunes(s string, n int) string {
 
 // each calls f with every pattern that may match at words[at], until f
 // returns false.
+// A pattern may be offered more than once (by two of its choices).
 func (ix *index) each(words []string, at int, f func(p *pattern) bool) {
-	w := words[at]
-	for _, i := range ix.exact[w] {
-		if !f(&ix.pats[i]) {
-			return
-		}
-	}
-	seen := ""
-	for n := 1; n <= preKey; n++ {
-		k := firstRunes(w, n)
-		if k == seen {
-			break // w is shorter than n runes
-		}
-		seen = k
-		for _, i := range ix.pre[k] {
+	for _, w := range withoutClitics(words[at], ix.clitics) {
+		for _, i := range ix.exact[w] {
 			if !f(&ix.pats[i]) {
 				return
+			}
+		}
+		seen := ""
+		for n := 1; n <= preKey; n++ {
+			k := firstRunes(w, n)
+			if k == seen {
+				break // w is shorter than n runes
+			}
+			seen = k
+			for _, i := range ix.pre[k] {
+				if !f(&ix.pats[i]) {
+					return
+				}
 			}
 		}
 	}
@@ -374,28 +401,42 @@ func dominantScript(text string) *unicode.RangeTable {
 type pattern struct {
 	src, lang string
 	toks      []tok
+	clitics   []string // letters that may be attached before a word
 }
 
 type tokKind int
 
 const (
-	literal tokKind = iota
-	prefix          // word*: any word starting so
-	anyOne          // *: any one word
-	gap             // **: up to maxGap words, or none
+	slot   tokKind = iota // one word, one of alts
+	anyOne                // *: any one word
+	gap                   // **: up to maxGap words, or none
 )
 
 const maxGap = 3
 
 type tok struct {
 	kind tokKind
-	word string
+	alts []alt
+}
+
+// alt is one way a word slot matches: the word, or (prefix) any word
+// starting so.
+type alt struct {
+	word   string
+	prefix bool
+}
+
+func (a alt) match(w string) bool {
+	if a.prefix {
+		return strings.HasPrefix(w, a.word)
+	}
+	return w == a.word
 }
 
 // compile turns a phrase into a pattern. Words are as Words makes them; a
 // word ending in * matches any word it begins ("suicid*" matches
-// "suicide", "suicidal"); a lone * is any one word and ** up to three
-// words or none ("took ** passport*").
+// "suicide", "suicidal"); (a|b*|c) is one word that is any of them; a lone
+// * is any one word and ** up to three words or none ("took ** passport*").
 func compile(src string) (pattern, error) {
 	p := pattern{src: src}
 	for _, f := range strings.Fields(src) {
@@ -407,33 +448,47 @@ func compile(src string) (pattern, error) {
 			p.toks = append(p.toks, tok{kind: gap})
 			continue
 		}
+		if inner, ok := strings.CutPrefix(f, "("); ok {
+			inner, ok = strings.CutSuffix(inner, ")")
+			if !ok {
+				return p, fmt.Errorf("%q: a ( without its )", f)
+			}
+			var t tok
+			for _, a := range strings.Split(inner, "|") {
+				body, isPrefix := strings.CutSuffix(a, "*")
+				ws := Words(body)
+				if len(ws) != 1 {
+					return p, fmt.Errorf("%q: each choice in ( | ) must be one word", f)
+				}
+				t.alts = append(t.alts, alt{word: ws[0], prefix: isPrefix})
+			}
+			p.toks = append(p.toks, t)
+			continue
+		}
 		body, isPrefix := strings.CutSuffix(f, "*")
 		ws := Words(body)
 		for i, w := range ws {
-			k := literal
-			if isPrefix && i == len(ws)-1 {
-				k = prefix
-			}
-			p.toks = append(p.toks, tok{kind: k, word: w})
+			p.toks = append(p.toks, tok{alts: []alt{{word: w, prefix: isPrefix && i == len(ws)-1}}})
 		}
 	}
-	if !slices.ContainsFunc(p.toks, func(t tok) bool { return t.kind == literal || t.kind == prefix }) {
+	if !slices.ContainsFunc(p.toks, func(t tok) bool { return t.kind == slot }) {
 		return p, fmt.Errorf("no words")
 	}
-	if t := p.toks[0]; t.kind == gap || t.kind == anyOne {
+	if t := p.toks[0]; t.kind != slot {
 		return p, fmt.Errorf("starts with a wildcard")
 	}
-	if t := p.toks[len(p.toks)-1]; t.kind == gap || t.kind == anyOne {
+	if t := p.toks[len(p.toks)-1]; t.kind != slot {
 		return p, fmt.Errorf("ends with a wildcard")
 	}
 	return p, nil
 }
 
-func compileAll(srcs []string, lang string) []pattern {
+func compileAll(srcs []string, lang string, clitics []string) []pattern {
 	var out []pattern
 	for _, s := range srcs {
 		if p, err := compile(s); err == nil {
 			p.lang = lang
+			p.clitics = clitics
 			out = append(out, p)
 		}
 	}
@@ -441,18 +496,18 @@ func compileAll(srcs []string, lang string) []pattern {
 }
 
 // matchAt reports whether p matches words from start, and where it ends.
-func (p pattern) matchAt(words []string, start int) (int, bool) {
-	return matchToks(p.toks, words, start)
+func (p *pattern) matchAt(words []string, start int) (int, bool) {
+	return p.matchToks(p.toks, words, start)
 }
 
-func matchToks(toks []tok, words []string, i int) (int, bool) {
+func (p *pattern) matchToks(toks []tok, words []string, i int) (int, bool) {
 	if len(toks) == 0 {
 		return i, true
 	}
 	t := toks[0]
 	if t.kind == gap {
 		for n := 0; n <= maxGap && i+n <= len(words); n++ {
-			if end, ok := matchToks(toks[1:], words, i+n); ok {
+			if end, ok := p.matchToks(toks[1:], words, i+n); ok {
 				return end, true
 			}
 		}
@@ -461,18 +516,41 @@ func matchToks(toks []tok, words []string, i int) (int, bool) {
 	if i >= len(words) {
 		return 0, false
 	}
-	w := words[i]
-	switch t.kind {
-	case literal:
-		if w != t.word {
-			return 0, false
-		}
-	case prefix:
-		if !strings.HasPrefix(w, t.word) {
-			return 0, false
+	if t.kind == slot && !p.slotMatch(t, words[i]) {
+		return 0, false
+	}
+	return p.matchToks(toks[1:], words, i+1)
+}
+
+// slotMatch reports whether w fills the slot, as it is or without one
+// attached clitic (Arabic وضربني is و + ضربني).
+func (p *pattern) slotMatch(t tok, w string) bool {
+	for _, cand := range withoutClitics(w, p.clitics) {
+		for _, a := range t.alts {
+			if a.match(cand) {
+				return true
+			}
 		}
 	}
-	return matchToks(toks[1:], words, i+1)
+	return false
+}
+
+// withoutClitics returns w and w without the clitics it starts with, up
+// to two of them (Arabic والباسبور is و + ال + باسبور); a word is never
+// reduced to nothing.
+func withoutClitics(w string, clitics []string) []string {
+	out := []string{w}
+	if len(clitics) == 0 {
+		return out
+	}
+	for from := 0; from < len(out) && from < 3; from++ {
+		for _, c := range clitics {
+			if rest, ok := strings.CutPrefix(out[from], c); ok && rest != "" && !slices.Contains(out, rest) {
+				out = append(out, rest)
+			}
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

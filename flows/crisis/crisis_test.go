@@ -63,11 +63,16 @@ also: [en]
 script: Cyrl
 phrases: ["помогит*", "pomogit*"]
 `)},
+		"ar.yaml": {Data: []byte(`
+script: Arab
+phrases: ["(ضربني|ضربوني|بيضرب*)", "(اخذ|ماخذ) ** (جواز*|باسبور*)"]
+clitics: [و, ف, ال]
+`)},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if probs := crisis.Check(lists, []string{"en", "es", "pt", "ru", "tl"}); len(probs) > 0 {
+	if probs := crisis.Check(lists, []string{"en", "es", "pt", "ru", "tl", "ar"}); len(probs) > 0 {
 		t.Fatal(probs)
 	}
 	return crisis.New(lists, echoes)
@@ -101,6 +106,12 @@ func TestMatch(t *testing.T) {
 		{"tl", "my boss took my passport", "took ** passport*"}, // tl's list names en in also
 		{"tl", "emergency contact ko si ate", ""},               // and en's contexts count too
 		{"es", "my boss took my passport", ""},
+		{"ar", "الكفيل ضربني", "(ضربني|ضربوني|بيضرب*)"},
+		{"ar", "وضربوني امس", "(ضربني|ضربوني|بيضرب*)"}, // و joined to the word
+		{"ar", "الكفيل ماخذ جوازي", "(اخذ|ماخذ) ** (جواز*|باسبور*)"},
+		{"ar", "فاخذ الباسبور", "(اخذ|ماخذ) ** (جواز*|باسبور*)"},
+		{"ar", "والباسبور اخذه", ""}, // the words in another order
+		{"ar", "وين الباص", ""},
 		{"en", "помогите", "помогит*"}, // written in Russian's script: Russian counts too
 		{"ru", "pomogite pozhaluysta", "pomogit*"},
 		{"", "me pegó", "me peg*"},                                                      // no language chosen: every list counts
@@ -116,13 +127,13 @@ func TestMatch(t *testing.T) {
 }
 
 func TestCheckReportsBadLists(t *testing.T) {
-	lists, err := crisis.Load(fstest.MapFS{"en.yaml": {Data: []byte("script: Latn\nphrases: ['* me', '!!!']\n")}}, nil)
+	lists, err := crisis.Load(fstest.MapFS{"en.yaml": {Data: []byte("script: Latn\nphrases: ['* me', '!!!', '(a|b c)', '(open']\nalso: [xx]\n")}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	probs := crisis.Check(lists, []string{"en", "fr"})
-	if len(probs) != 3 {
-		t.Errorf("want 3 problems (wildcard first, no words, fr missing), got %q", probs)
+	if len(probs) != 6 {
+		t.Errorf("want 6 problems (wildcard first, no words, a two-word choice, no ), also xx, fr missing), got %q", probs)
 	}
 	if _, err := crisis.Load(fstest.MapFS{"en.yaml": {Data: []byte("script: Latn\nphrase: [x]\n")}}, nil); err == nil {
 		t.Error("an unknown field loaded without error")
