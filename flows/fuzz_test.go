@@ -115,7 +115,7 @@ func (r *engineRun) step(text string, op byte) {
 	arg := int(op >> 3)
 
 	// What the channel delivered, turned into an Input as in
-	// bot.Runtime's turn.
+	// runner.Runtime's turn.
 	var choice, flow string
 	var prompt int
 	switch op & 7 {

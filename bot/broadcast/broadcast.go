@@ -30,13 +30,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 )
 
 // Config tunes a Service. The zero value of every field but Runtime is
 // usable.
 type Config struct {
-	Runtime *bot.Runtime
+	Runtime *runner.Runtime
 	// Quiet are the local hours when nothing but an urgent broadcast is
 	// sent (QUIET_HOURS).
 	Quiet bot.QuietHours
@@ -74,7 +75,7 @@ type Config struct {
 // Service runs broadcasts, reminders and job alerts on one Runtime.
 type Service struct {
 	cfg Config
-	rt  *bot.Runtime
+	rt  *runner.Runtime
 	st  *store.Store
 	rdb redis.UniversalClient
 	log *slog.Logger

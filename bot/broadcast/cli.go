@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 )
 
 // Usage is the help of the broadcast and jobs commands.
@@ -30,7 +30,7 @@ sending (their broadcast Run loop).`
 // with "broadcast" or "jobs". It prints results as JSON on stdout and
 // returns the exit code (2 for a usage error, 1 for a refused or failed
 // operation).
-func Main(ctx context.Context, rt *bot.Runtime, args []string, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, rt *runner.Runtime, args []string, stdout, stderr io.Writer) int {
 	return MainWith(ctx, New(Config{Runtime: rt}), args, stdout, stderr)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -99,7 +100,7 @@ func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 type proc struct {
 	t      testing.TB
 	st     *store.Store
-	rt     *bot.Runtime
+	rt     *runner.Runtime
 	svc    *Service
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -115,7 +116,7 @@ type procOpts struct {
 	batch   int
 	workers int
 	actions map[string]bot.Action
-	hooks   bot.Hooks
+	hooks   runner.Hooks
 	// runService also runs the Service's own loop (otherwise tests step it).
 	runService bool
 	claimIdle  time.Duration
@@ -130,7 +131,7 @@ func newProc(t testing.TB, st *store.Store, o procOpts) *proc {
 	if o.clock == nil {
 		o.clock = newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	}
-	rt := bot.New(bot.Config{Store: st, Sealer: testSealer(t), Content: c, Channels: o.chans, Workers: 4,
+	rt := runner.New(runner.Config{Store: st, Sealer: testSealer(t), Content: c, Channels: o.chans, Workers: 4,
 		Actions: o.actions, Hooks: o.hooks})
 	svc := New(Config{Runtime: rt, Clock: o.clock.now, Quiet: o.quiet, Batch: o.batch, Workers: o.workers,
 		Poll: 5 * time.Millisecond, ClaimIdle: o.claimIdle, MaxBacklog: -1})
@@ -177,7 +178,7 @@ func (p *proc) drive() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p.svc.schedule(ctx)
-	r := &runner{s: p.svc}
+	r := &sendLoop{s: p.svc}
 	for {
 		did, err := r.step(ctx)
 		if err != nil {

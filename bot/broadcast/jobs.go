@@ -477,7 +477,7 @@ func (s *Service) digest(jobs []*Job, lang, ch string) bot.Outbound {
 }
 
 // Actions returns the runtime actions for job alerts, to put in
-// bot.Config.Actions: "job" answers "I'm interested" by opening a
+// runner.Config.Actions: "job" answers "I'm interested" by opening a
 // low-priority case for the person's coach carrying the job (an escalate
 // effect with reason job_interest and the job id as value), once per
 // person and job; a job taken down or expired is answered as closed.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 )
 
@@ -66,7 +67,7 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 	}
 	actions := Actions(st, clk.now, nil)
 	p := newProc(t, st, procOpts{chans: []bot.Channel{tg, sms}, clock: clk, actions: actions,
-		hooks: bot.Hooks{Effects: []bot.EffectHandler{hook}}})
+		hooks: runner.Hooks{Effects: []bot.EffectHandler{hook}}})
 	addPeople(t, p,
 		person{addr: "fit", ch: "telegram", subs: []string{"jobs", "job_sector.hospitality", "job_sector.care", "job_location.north"}},
 		person{addr: "other-sector", ch: "telegram", subs: []string{"jobs", "job_sector.construction", "job_location.north"}},

@@ -40,7 +40,7 @@ var errStopped = errors.New("broadcast paused or cancelled")
 // due, until ctx ends. Run it in every serving process: they share the
 // work through Redis.
 func (s *Service) Run(ctx context.Context) error {
-	r := &runner{s: s}
+	r := &sendLoop{s: s}
 	var wg sync.WaitGroup
 	for i := range s.cfg.Workers {
 		wg.Add(1)
@@ -64,8 +64,8 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// runner is one process's sending state.
-type runner struct {
+// sendLoop is one process's sending state.
+type sendLoop struct {
 	s        *Service
 	mu       sync.Mutex
 	plans    map[string]*loaded
@@ -80,7 +80,7 @@ type loaded struct {
 	source string
 }
 
-func (r *runner) step(ctx context.Context) (bool, error) {
+func (r *sendLoop) step(ctx context.Context) (bool, error) {
 	s := r.s
 	ids, err := s.rdb.SMembers(ctx, s.activeKey()).Result()
 	if err != nil {
@@ -99,7 +99,7 @@ func (r *runner) step(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-func (r *runner) plan(ctx context.Context, id string) (*loaded, error) {
+func (r *sendLoop) plan(ctx context.Context, id string) (*loaded, error) {
 	r.mu.Lock()
 	l := r.plans[id]
 	r.mu.Unlock()
@@ -127,7 +127,7 @@ func (r *runner) plan(ctx context.Context, id string) (*loaded, error) {
 
 // stepOne does one piece of work on broadcast id and reports whether there
 // was any.
-func (r *runner) stepOne(ctx context.Context, id string) (bool, error) {
+func (r *sendLoop) stepOne(ctx context.Context, id string) (bool, error) {
 	s := r.s
 	v, err := s.rdb.HMGet(ctx, s.metaKey(id), "status", "send_at", "scanned").Result()
 	if err != nil {
@@ -238,7 +238,7 @@ func ignoreState(err error) error {
 	return err
 }
 
-func (r *runner) forget(id string) {
+func (r *sendLoop) forget(id string) {
 	r.mu.Lock()
 	delete(r.plans, id)
 	delete(r.claimed, id)
@@ -247,7 +247,7 @@ func (r *runner) forget(id string) {
 
 // backlogged reports whether a channel's outbound queue is too long to
 // add more to it now.
-func (r *runner) backlogged(ctx context.Context) bool {
+func (r *sendLoop) backlogged(ctx context.Context) bool {
 	if r.s.cfg.MaxBacklog < 0 {
 		return false
 	}
@@ -266,7 +266,7 @@ func (r *runner) backlogged(ctx context.Context) bool {
 	return false
 }
 
-func (r *runner) sawChannel(ch string) {
+func (r *sendLoop) sawChannel(ch string) {
 	if ch == "" {
 		return
 	}
@@ -319,7 +319,7 @@ func (s *Service) fanout(ctx context.Context, id, source string, batches int) (b
 // takeChunk returns a chunk to send: first one this consumer holds but is
 // not sending (after a pause or a restart), then a new one, then one
 // another process left idle too long.
-func (r *runner) takeChunk(ctx context.Context, id string) (*redis.XMessage, error) {
+func (r *sendLoop) takeChunk(ctx context.Context, id string) (*redis.XMessage, error) {
 	s := r.s
 	key := s.chunkKey(id)
 	read := func(start string, count int64) ([]redis.XMessage, error) {
@@ -390,7 +390,7 @@ func (r *runner) takeChunk(ctx context.Context, id string) (*redis.XMessage, err
 }
 
 // hold marks a chunk as being sent by this process; false if it already is.
-func (r *runner) hold(entry string) bool {
+func (r *sendLoop) hold(entry string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.inFlight == nil {
@@ -403,14 +403,14 @@ func (r *runner) hold(entry string) bool {
 	return true
 }
 
-func (r *runner) release(entry string) {
+func (r *sendLoop) release(entry string) {
 	r.mu.Lock()
 	delete(r.inFlight, entry)
 	r.mu.Unlock()
 }
 
 // sendChunk serves every person of a chunk not yet served.
-func (r *runner) sendChunk(ctx context.Context, id string, w *work, e *redis.XMessage) error {
+func (r *sendLoop) sendChunk(ctx context.Context, id string, w *work, e *redis.XMessage) error {
 	s := r.s
 	payload, _ := e.Values["p"].(string)
 	if payload == "" {

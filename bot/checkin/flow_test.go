@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -52,7 +53,7 @@ func (r *recorder) lines() []string {
 type harness struct {
 	t       *testing.T
 	st      *store.Store
-	rt      *bot.Runtime
+	rt      *runner.Runtime
 	s       *Scheduler
 	ch      *recorder
 	clk     *clock
@@ -72,8 +73,8 @@ func newHarness(t *testing.T, st *store.Store) *harness {
 	}
 	h := &harness{t: t, st: st, ch: &recorder{}, clk: &clock{t: time.Now()}, done: make(chan struct{})}
 	log := slog.New(slog.DiscardHandler)
-	h.rt = bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{h.ch}, Workers: 2, Log: log,
-		Hooks: bot.Hooks{Effects: []bot.EffectHandler{
+	h.rt = runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{h.ch}, Workers: 2, Log: log,
+		Hooks: runner.Hooks{Effects: []bot.EffectHandler{
 			func(ctx context.Context, person string, profile map[string]string, e flows.Effect) {
 				h.s.Effect(ctx, person, profile, e)
 				h.s.CountAnswers(ctx, person, profile, e)

@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -45,7 +46,7 @@ const (
 // Config wires a Scheduler.
 type Config struct {
 	// Runtime starts the check-in flows and owns the store.
-	Runtime *bot.Runtime
+	Runtime *runner.Runtime
 	// Quiet are the quiet hours (QUIET_HOURS), in each person's time zone.
 	Quiet bot.QuietHours
 	// DefaultTZ is assumed for a person who chose no time zone

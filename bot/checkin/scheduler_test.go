@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
@@ -48,7 +49,7 @@ type fired struct {
 type env struct {
 	t     *testing.T
 	st    *store.Store
-	rt    *bot.Runtime
+	rt    *runner.Runtime
 	s     *Scheduler
 	clk   *clock
 	mu    sync.Mutex
@@ -63,7 +64,7 @@ func newEnv(t *testing.T, st *store.Store, cfg Config) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, st: st, clk: &clock{t: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}}
-	e.rt = bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c})
+	e.rt = runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c})
 	cfg.Runtime = e.rt
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 )
 
@@ -526,7 +527,7 @@ func splitBy(v string) []string {
 // Main runs `lifeline stats [--from DATE] [--to DATE] [--by gender,age]
 // [--json]`: it prints the check-in figures and returns the exit code
 // (2 for bad arguments, 1 when Redis fails).
-func Main(ctx context.Context, rt *bot.Runtime, cfg Config, args []string, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, rt *runner.Runtime, cfg Config, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	from := fs.String("from", "", "first day, YYYY-MM-DD (default: 12 weeks before --to)")

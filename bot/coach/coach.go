@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -38,7 +39,7 @@ type Sender interface {
 
 // Config wires the coach module.
 type Config struct {
-	Runtime *bot.Runtime
+	Runtime *runner.Runtime
 	// Telegram sends to the coaches' group and to coaches' private chats.
 	Telegram Sender
 	// Group is the coaches' group chat id (COACH_CHAT_ID).
@@ -92,7 +93,7 @@ const (
 // Module is the coach side of Lifeline.
 type Module struct {
 	cfg   Config
-	rt    *bot.Runtime
+	rt    *runner.Runtime
 	st    *store.Store
 	rdb   redis.UniversalClient
 	log   *slog.Logger

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/coach"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/sms"
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
@@ -84,7 +85,7 @@ type world struct {
 	t      *testing.T
 	fake   *telegramtest.Server
 	twilio *fakeTwilio
-	rt     *bot.Runtime
+	rt     *runner.Runtime
 	m      *coach.Module
 	st     *store.Store
 	cancel context.CancelFunc
@@ -120,7 +121,7 @@ func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegram
 	if o.clock == nil {
 		o.clock = newClock(time.Now())
 	}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{tg, text}, Workers: 4, Log: quiet()})
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{tg, text}, Workers: 4, Log: quiet()})
 	m := coach.New(coach.Config{Runtime: rt, Telegram: tg, Group: group, Coaches: []int64{ana, ben}, Supervisors: []int64{supervisor},
 		Hours: o.hours, Clock: o.clock.now, Log: quiet(), SetFollowUp: o.followUp})
 	tg.Group = m.Group

@@ -10,6 +10,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
@@ -31,7 +32,7 @@ func TestCoachSetsLongFollowUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The check-in scheduler, as another process on the same Redis.
-	srt := bot.New(bot.Config{Store: store.New(rdb, ns), Sealer: sealer(t), Content: c, Log: quiet()})
+	srt := runner.New(runner.Config{Store: store.New(rdb, ns), Sealer: sealer(t), Content: c, Log: quiet()})
 	sched := checkin.New(checkin.Config{Runtime: srt, Log: quiet()})
 	w := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true, followUp: sched.SetFollowUp})
 	person := w.rt.PersonID("telegram", fmt.Sprint(survivor))

@@ -26,8 +26,8 @@
 // the last message of the reply. Throughput counts the replies completed
 // in the window (-duration, after -warmup of load).
 //
-// People respect the runtime's flood limit (bot.FloodLimit messages in
-// bot.FloodWindow; beyond it the runtime sets messages aside without a
+// People respect the runtime's flood limit (runner.FloodLimit messages in
+// runner.FloodWindow; beyond it the runtime sets messages aside without a
 // reply): a person who sent that many in the last window rests. Each
 // person can thus send about 27 messages in the first minute after
 // onboarding and 30 a minute after that, so a closed loop measures the

@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -69,7 +70,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before the window opens, so it measures a steady state")
 	fs.Float64Var(&cfg.rate, "rate", 0, "open loop: messages offered per second by this process (0: closed loop, each person waits for the reply)")
-	fs.IntVar(&cfg.workers, "workers", 8, "runtime workers (bot.Config.Workers)")
+	fs.IntVar(&cfg.workers, "workers", 8, "runtime workers (runner.Config.Workers)")
 	fs.IntVar(&cfg.drivers, "drivers", 32, "goroutines offering messages (they call Accept)")
 	fs.IntVar(&cfg.processes, "processes", 1, "loadtest processes sharing the namespace")
 	fs.IntVar(&cfg.index, "process-index", 0, "this process's index, 0 … processes-1; it drives people index, index+processes, …")
@@ -185,7 +186,7 @@ type Result struct {
 	AcceptErrors    int64              `json:"accept_errors"`
 	OffersSkipped   int64              `json:"offers_skipped"` // open loop: every person was waiting or resting
 	// FloodRests counts (closed loop) how often a person had to wait
-	// because they had sent bot.FloodLimit messages in bot.FloodWindow:
+	// because they had sent runner.FloodLimit messages in runner.FloodWindow:
 	// then throughput was limited by the number of people, not the runtime.
 	FloodRests int64 `json:"flood_rests"`
 	PeerErrors int   `json:"peer_errors,omitempty"`
@@ -250,7 +251,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	s := newSim(sealer.PersonID, cfg.people, cfg.processes, cfg.index, cfg.style, cfg.rate == 0)
 	hook := newTripHook(ns, s.delivered)
 	rdb.AddHook(hook)
-	rt := bot.New(bot.Config{
+	rt := runner.New(runner.Config{
 		Store: st, Sealer: sealer, Content: cont, Channels: []bot.Channel{s}, Log: log,
 		Workers: cfg.workers, Consumer: fmt.Sprintf("loadtest-%d-%s", cfg.index, randomHex(4)),
 	})
@@ -705,6 +706,6 @@ func (r *Result) table(w io.Writer) {
 	}
 	tw.Flush()
 	if r.FloodRests > 0 {
-		fmt.Fprintf(w, "\nnote: people waited %d times for the flood limit (%d messages a %s each): throughput was limited by -people, not by the runtime; use more people\n", r.FloodRests, bot.FloodLimit, bot.FloodWindow)
+		fmt.Fprintf(w, "\nnote: people waited %d times for the flood limit (%d messages a %s each): throughput was limited by -people, not by the runtime; use more people\n", r.FloodRests, runner.FloodLimit, runner.FloodWindow)
 	}
 }

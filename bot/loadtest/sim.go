@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 )
 
 const (
@@ -39,7 +40,7 @@ type person struct {
 	// sends are the times of the last FloodLimit messages (a ring; head is
 	// the oldest), so the person never sends more than the runtime's flood
 	// limit allows; restUntil is when a resting person may send again.
-	sends     [bot.FloodLimit]int64
+	sends     [runner.FloodLimit]int64
 	head      int
 	restUntil int64
 	// busy (open loop) is set while a message is queued or waiting.
@@ -62,7 +63,7 @@ const (
 
 // sim is the simulated platform and its people.
 type sim struct {
-	rt        *bot.Runtime
+	rt        *runner.Runtime
 	style     string
 	procs     int
 	index     int
@@ -299,10 +300,10 @@ const floodMargin = 2 * time.Second
 // floodUntil returns 0 if the person may send at now, or when they may.
 func (p *person) floodUntil(now int64) int64 {
 	oldest := p.sends[p.head]
-	if oldest == 0 || now-oldest > int64(bot.FloodWindow+floodMargin) {
+	if oldest == 0 || now-oldest > int64(runner.FloodWindow+floodMargin) {
 		return 0
 	}
-	return oldest + int64(bot.FloodWindow+floodMargin) + 1
+	return oldest + int64(runner.FloodWindow+floodMargin) + 1
 }
 
 // sweep gives up on replies older than timeout and brings rested people

@@ -27,10 +27,16 @@ func IsHelpKeyword(text string) bool {
 	return strings.EqualFold(strings.TrimSpace(text), "HELP")
 }
 
+// Texts renders a message in a person's language (the runner does).
+type Texts interface {
+	Render(lang, msg string, data map[string]string) string
+	Language(profile map[string]string) string
+}
+
 // HelpReply answers HELP in the person's language: the programme's name,
 // the word that reaches a coach, how to stop. It leaves the conversation
 // where it was.
-func HelpReply(rt *bot.Runtime) bot.Action {
+func HelpReply(rt Texts) bot.Action {
 	return func(_ string, profile map[string]string, _ string) ([]flows.Output, []flows.Effect) {
 		word := rt.Render(rt.Language(profile), "sms.coach_word", nil)
 		return []flows.Output{{Msg: "sms.help", Data: map[string]string{"coach_word": word}}}, nil

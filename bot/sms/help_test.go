@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -38,7 +39,7 @@ type smsWorld struct {
 	t     *testing.T
 	c     *content.Content
 	st    *store.Store
-	rt    *bot.Runtime
+	rt    *runner.Runtime
 	mux   *http.ServeMux
 	mu    sync.Mutex
 	texts []string
@@ -75,7 +76,7 @@ func newSMSWorld(t *testing.T) *smsWorld {
 		t.Fatal(err)
 	}
 	w.st = store.New(storetest.Shared(t), storetest.Namespace())
-	w.rt = bot.New(bot.Config{Store: w.st, Sealer: sealer, Content: c, Channels: []bot.Channel{a}, Workers: 2, Log: quiet})
+	w.rt = runner.New(runner.Config{Store: w.st, Sealer: sealer, Content: c, Channels: []bot.Channel{a}, Workers: 2, Log: quiet})
 	w.rt.OnAction(HelpAction, HelpReply(w.rt))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

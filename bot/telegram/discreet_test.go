@@ -16,6 +16,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/coach"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/flows/content"
@@ -35,7 +36,7 @@ const (
 // broadcast service, on the shared test Redis.
 type world struct {
 	fake *telegramtest.Server
-	rt   *bot.Runtime
+	rt   *runner.Runtime
 	bc   *broadcast.Service
 	// seen counts, by chat, the messages sent matched so far.
 	seen map[int64]int
@@ -59,7 +60,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	st := store.New(storetest.Shared(t), storetest.Namespace())
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: c, Channels: []bot.Channel{tg}, Workers: 2, Log: quiet})
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: c, Channels: []bot.Channel{tg}, Workers: 2, Log: quiet})
 	m := coach.New(coach.Config{Runtime: rt, Telegram: tg, Group: coaches, Coaches: []int64{coachID}, Log: quiet})
 	tg.Group = m.Group
 	rt.OnEffect(m.Effect)

@@ -3,12 +3,13 @@ package main
 import (
 	"fmt"
 
-	"github.com/lifeline-org/lifeline/bot"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
 )
 
 // Config is every setting, read from the environment. Each field's help

@@ -27,6 +27,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot/console"
 	"github.com/lifeline-org/lifeline/bot/loadtest"
 	"github.com/lifeline-org/lifeline/bot/metrics"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/sms"
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/flows"
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			fmt.Fprintln(stderr, "lifeline rotate-key: set LIFELINE_DATA_KEY to the new key and LIFELINE_OLD_DATA_KEYS to the old one(s)")
 			return 2
 		}
-		return tool(ctx, cfg, log, stderr, func(b *base, _ *bot.Runtime) int {
+		return tool(ctx, cfg, log, stderr, func(b *base, _ *runner.Runtime) int {
 			n, err := b.st.Reseal(ctx, b.sealer)
 			if err != nil {
 				fmt.Fprintln(stderr, "lifeline rotate-key:", err)
@@ -92,13 +93,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return 0
 		})
 	case "audit":
-		return tool(ctx, cfg, log, stderr, func(b *base, _ *bot.Runtime) int { return audit(ctx, b.st, stdout, stderr) })
+		return tool(ctx, cfg, log, stderr, func(b *base, _ *runner.Runtime) int { return audit(ctx, b.st, stdout, stderr) })
 	case "broadcast", "jobs":
-		return tool(ctx, cfg, log, stderr, func(_ *base, rt *bot.Runtime) int {
+		return tool(ctx, cfg, log, stderr, func(_ *base, rt *runner.Runtime) int {
 			return broadcast.Main(ctx, rt, append([]string{cmd}, args...), stdout, stderr)
 		})
 	case "stats":
-		return tool(ctx, cfg, log, stderr, func(b *base, rt *bot.Runtime) int {
+		return tool(ctx, cfg, log, stderr, func(b *base, rt *runner.Runtime) int {
 			return checkin.Main(ctx, rt, checkin.Config{Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log}, args, stdout, stderr)
 		})
 	}
@@ -209,14 +210,14 @@ func openBase(ctx context.Context, cfg *Config, log *slog.Logger) (*base, error)
 
 // tool runs a command that works on the store without serving: stats,
 // broadcast, jobs.
-func tool(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, f func(b *base, rt *bot.Runtime) int) int {
+func tool(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, f func(b *base, rt *runner.Runtime) int) int {
 	b, err := openBase(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "lifeline:", err)
 		return 1
 	}
 	defer b.close()
-	rt := bot.New(bot.Config{Store: b.st, Sealer: b.sealer, Content: b.cont, Log: log})
+	rt := runner.New(runner.Config{Store: b.st, Sealer: b.sealer, Content: b.cont, Log: log})
 	return f(b, rt)
 }
 
@@ -264,7 +265,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		channels = append(channels, term)
 		log.Info("no channel credentials: chatting in this terminal", "event", "console_mode")
 	}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log,
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log,
 		Actions: broadcast.Actions(st, nil, log)})
 	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))
 	if term != nil {
@@ -371,7 +372,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 	go func() { defer wg.Done(); runErr <- bc.Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		runErr <- rt.RunRetention(ctx, bot.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
+		runErr <- rt.RunRetention(ctx, runner.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
 	}()
 	if coaches != nil {
 		wg.Add(1)

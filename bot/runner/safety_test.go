@@ -1,4 +1,4 @@
-package bot_test
+package runner_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -53,13 +54,13 @@ func langDigit(t *testing.T, lang string) string {
 }
 
 // lastCase returns the newest case on the case stream and how many there are.
-func lastCase(t *testing.T, h *harness) (bot.Case, int64) {
+func lastCase(t *testing.T, h *harness) (runner.Case, int64) {
 	t.Helper()
 	ctx := context.Background()
 	rdb := h.st.Redis()
 	n, _ := rdb.XLen(ctx, h.st.CaseStream()).Result()
 	if n == 0 {
-		return bot.Case{}, 0
+		return runner.Case{}, 0
 	}
 	es, err := rdb.XRevRangeN(ctx, h.st.CaseStream(), "+", "-", 1).Result()
 	if err != nil {
@@ -126,7 +127,7 @@ func TestCrisisBeforeFlood(t *testing.T) {
 	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
 	h.say("+flood", onboarding...)
 	ctx := context.Background()
-	for i := range bot.FloodLimit + 5 {
+	for i := range runner.FloodLimit + 5 {
 		if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+flood", MessageID: fmt.Sprint("fl", i), Text: "menu"}); err != nil {
 			t.Fatal(err)
 		}

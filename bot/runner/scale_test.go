@@ -1,4 +1,4 @@
-package bot_test
+package runner_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -158,7 +159,7 @@ func pendingHi(t *testing.T, consumer, addr string, before func(st *store.Store,
 		t.Fatal(err)
 	}
 	ch := &recorder{}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: consumer})
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: consumer})
 	ctx := context.Background()
 	work := st.Queue(st.WorkStream(), "workers")
 	if err := work.Ensure(ctx); err != nil {

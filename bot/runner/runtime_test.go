@@ -1,4 +1,4 @@
-package bot_test
+package runner_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -62,7 +63,7 @@ var testContent = sync.OnceValues(func() (*content.Content, error) { return cont
 type harness struct {
 	t      *testing.T
 	st     *store.Store
-	rt     *bot.Runtime
+	rt     *runner.Runtime
 	ch     *recorder
 	n      int
 	cancel context.CancelFunc
@@ -88,7 +89,7 @@ func newHarness(t *testing.T, st *store.Store, ch *recorder) *harness {
 	if ch == nil {
 		ch = &recorder{}
 	}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 4})
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 4})
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, st: st, rt: rt, ch: ch, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(h.done); _ = rt.Run(ctx) }()
@@ -344,7 +345,7 @@ func BenchmarkTurn(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rt := bot.New(bot.Config{Store: st, Sealer: sealer(b), Content: c, Channels: []bot.Channel{&recorder{}}})
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer(b), Content: c, Channels: []bot.Channel{&recorder{}}})
 	ctx := context.Background()
 	person := rt.PersonID("test", "+1")
 	i := 0

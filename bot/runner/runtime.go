@@ -1,4 +1,4 @@
-package bot
+package runner
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
@@ -27,7 +28,7 @@ type Config struct {
 	Sealer  *store.Sealer
 	Content *content.Content
 	// Channels the runtime sends through, by name.
-	Channels []Channel
+	Channels []bot.Channel
 	// Clock tells the time; time.Now when nil.
 	Clock func() time.Time
 	Log   *slog.Logger
@@ -47,23 +48,15 @@ type Config struct {
 	// Actions handle buttons that live outside any flow, such as "I'm
 	// interested" under a job alert: a button whose option id is
 	// "x:<name>:<arg>" goes to Actions[name] instead of the engine.
-	Actions map[string]Action
+	Actions map[string]bot.Action
 }
-
-// Action answers an out-of-flow button. It runs inside the person's turn,
-// so it must not block; it returns what to say and what effects follow
-// (the effects reach the effect handlers like any others).
-type Action func(person string, profile map[string]string, arg string) ([]flows.Output, []flows.Effect)
-
-// ActionOption returns the option id of an out-of-flow button.
-func ActionOption(name, arg string) string { return "x:" + name + ":" + arg }
 
 // Hooks are optional callbacks around the runtime's work.
 type Hooks struct {
 	// Effects are called after a turn is committed, with every effect of
 	// the turn (after the runtime applied those it handles itself). With
 	// none set, escalations are recorded on the case stream.
-	Effects []EffectHandler
+	Effects []bot.EffectHandler
 	// Handled is called after each turn with how long it took.
 	Handled func(channel string, d time.Duration)
 	// Inbound and Outbound count messages by channel and result.
@@ -88,10 +81,6 @@ func (r *Runtime) SetMetrics(inbound, outbound func(channel, result string), han
 	r.cfg.Hooks.Inbound, r.cfg.Hooks.Outbound, r.cfg.Hooks.Handled = inbound, outbound, handled
 }
 
-// EffectHandler carries out an effect for a person. profile is the
-// person's profile as loaded before the turn.
-type EffectHandler func(ctx context.Context, person string, profile map[string]string, e flows.Effect)
-
 // Runtime runs conversations: Accept records inbound messages durably, the
 // work loop runs each person's turns in order, and the send loops deliver
 // replies exactly once where the platform allows.
@@ -100,7 +89,7 @@ type Runtime struct {
 	store    *store.Store
 	sealer   *store.Sealer
 	content  *content.Content
-	channels map[string]Channel
+	channels map[string]bot.Channel
 	log      *slog.Logger
 	now      func() time.Time
 	work     *store.Queue
@@ -136,7 +125,7 @@ func New(cfg Config) *Runtime {
 	cfg.Store.SealSessions(cfg.Sealer)
 	r := &Runtime{
 		cfg: cfg, store: cfg.Store, sealer: cfg.Sealer, content: cfg.Content,
-		channels: map[string]Channel{}, log: cfg.Log, now: cfg.Clock,
+		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
 		work: cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
 	}
 	for _, ch := range cfg.Channels {
@@ -146,14 +135,14 @@ func New(cfg Config) *Runtime {
 }
 
 // OnEffect adds an effect handler; call it before Run.
-func (r *Runtime) OnEffect(h EffectHandler) {
+func (r *Runtime) OnEffect(h bot.EffectHandler) {
 	r.cfg.Hooks.Effects = append(r.cfg.Hooks.Effects, h)
 }
 
 // OnAction adds an out-of-flow button handler; call it before Run.
-func (r *Runtime) OnAction(name string, a Action) {
+func (r *Runtime) OnAction(name string, a bot.Action) {
 	if r.cfg.Actions == nil {
-		r.cfg.Actions = map[string]Action{}
+		r.cfg.Actions = map[string]bot.Action{}
 	}
 	r.cfg.Actions[name] = a
 }
@@ -165,7 +154,7 @@ func (r *Runtime) PersonID(channel, address string) string {
 
 // Accept implements Receiver: it records in durably (once per MessageID)
 // and queues the person for a turn.
-func (r *Runtime) Accept(ctx context.Context, in Inbound) error {
+func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 	if in.Channel == "" || in.Address == "" || in.MessageID == "" {
 		return fmt.Errorf("inbound message lacks channel, address or message id")
 	}
@@ -203,7 +192,7 @@ func (r *Runtime) Accept(ctx context.Context, in Inbound) error {
 // written, without them writing: a scheduled check-in. id names the trigger
 // so a retried trigger runs once.
 func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
-	payload, err := json.Marshal(Inbound{Flow: flow, MessageID: id, At: r.now()})
+	payload, err := json.Marshal(bot.Inbound{Flow: flow, MessageID: id, At: r.now()})
 	if err != nil {
 		return err
 	}
@@ -215,7 +204,7 @@ func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
 // a turn (broadcasts, reminders, a coach's words), silently unless the
 // person turned sound on (see discreet.go). It reports false when the
 // person is unknown.
-func (r *Runtime) SendTo(ctx context.Context, person string, msgs []Outbound) (bool, error) {
+func (r *Runtime) SendTo(ctx context.Context, person string, msgs []bot.Outbound) (bool, error) {
 	return r.SendOnce(ctx, person, "", msgs)
 }
 
@@ -223,7 +212,7 @@ func (r *Runtime) SendTo(ctx context.Context, person string, msgs []Outbound) (b
 // key was already queued for the person (within store.IdempotencyTTL): a
 // job retried after a crash between queueing and recording its progress
 // sends nothing twice. An empty key is SendTo.
-func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []Outbound) (bool, error) {
+func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []bot.Outbound) (bool, error) {
 	p, err := r.store.Profile(ctx, person)
 	if err != nil {
 		return false, err
@@ -235,7 +224,7 @@ func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []Outbo
 	if err != nil {
 		return false, err
 	}
-	return true, r.Enqueue(ctx, Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: started(p, msgs), Once: key})
+	return true, r.Enqueue(ctx, bot.Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: started(p, msgs), Once: key})
 }
 
 // Render renders a message in lang with the resource pack's data and data.
@@ -619,10 +608,10 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 	def := r.content.Def
 	sess := t.Session
 	c := store.Commit{Profile: map[string]string{}}
-	var msgs []Outbound
+	var msgs []bot.Outbound
 	var effects []flows.Effect
 	var said []string // what the person wrote this turn, for a case excerpt
-	var relayed []Outbound
+	var relayed []bot.Outbound
 	clear := false
 	crisisTold := false
 	channel := t.Profile["ch"]
@@ -638,7 +627,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 	for _, raw := range t.Inbox {
 		c.Handled++
 		plain, err := r.sealer.Open(raw)
-		var in Inbound
+		var in bot.Inbound
 		if err == nil {
 			err = json.Unmarshal(plain, &in)
 		}
@@ -722,7 +711,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			continue
 		}
 		next, outs, effs := flows.Step(def, sess, input, in.At)
-		look := lookOf(in, sess.Flow, next.Flow, field(t.Profile, c.Profile, SoundField))
+		look := lookOf(in, sess.Flow, next.Flow, field(t.Profile, c.Profile, bot.SoundField))
 		sess = next
 		wiped := false
 		for _, e := range effs {
@@ -741,7 +730,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 				wiped = true
 			case flows.EffectClear:
 				clear = true
-				if _, ok := r.channels[channel].(Clearer); !ok {
+				if _, ok := r.channels[channel].(bot.Clearer); !ok {
 					outs = append(outs, flows.Output{Msg: flows.MsgClearNoop})
 				}
 			case flows.EffectMyData:
@@ -785,7 +774,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 			r.log.Error("address unreadable; replies dropped", "event", "address_unreadable", "person", t.Person, "error", err)
 			return c, effects
 		}
-		d := Delivery{ID: token(), Person: t.Person, Channel: channel, Address: string(addr), Msgs: msgs, Clear: clear, Forget: c.Wipe}
+		d := bot.Delivery{ID: token(), Person: t.Person, Channel: channel, Address: string(addr), Msgs: msgs, Clear: clear, Forget: c.Wipe}
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
 	return c, effects
@@ -886,7 +875,7 @@ func (r *Runtime) myData(lang string, sess *flows.Session, profile map[string]st
 	if profile["case"] != "" {
 		lines = append(lines, line("mydata.case", nil))
 	}
-	if profile[FieldLongFollowUp] != "" {
+	if profile[bot.FieldLongFollowUp] != "" {
 		lines = append(lines, line("mydata.followup", nil))
 	}
 	if profile["safeword"] != "" {
@@ -927,24 +916,17 @@ func keepsWorkingInRelay(it flows.Intent) bool {
 
 // relayLine is one relayed message as a coach sees it: under the case's
 // alias, never the person's name or number.
-func (r *Runtime) relayLine(alias, text string) Outbound {
-	return Outbound{Text: r.Render(r.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})}
+func (r *Runtime) relayLine(alias, text string) bot.Outbound {
+	return bot.Outbound{Text: r.Render(r.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})}
 }
 
-// Relay profile fields, set by the coach module when a coach claims a case.
-const (
-	RelayAlias   = "relay"      // the case alias
-	RelayAddress = "relay_addr" // the coach's chat, sealed
-	RelayChannel = "relay_ch"   // the coach's channel
-)
-
-func (r *Runtime) relayDelivery(t *store.Turn, msgs []Outbound) (Delivery, bool) {
-	addr, err := r.sealer.Open([]byte(t.Profile[RelayAddress]))
-	if err != nil || t.Profile[RelayChannel] == "" {
+func (r *Runtime) relayDelivery(t *store.Turn, msgs []bot.Outbound) (bot.Delivery, bool) {
+	addr, err := r.sealer.Open([]byte(t.Profile[bot.RelayAddress]))
+	if err != nil || t.Profile[bot.RelayChannel] == "" {
 		r.log.Error("coach address unreadable; relay dropped", "event", "relay_failed", "person", t.Person)
-		return Delivery{}, false
+		return bot.Delivery{}, false
 	}
-	return Delivery{ID: token(), Person: t.Person, Channel: t.Profile[RelayChannel], Address: string(addr), Msgs: msgs}, true
+	return bot.Delivery{ID: token(), Person: t.Person, Channel: t.Profile[bot.RelayChannel], Address: string(addr), Msgs: msgs}, true
 }
 
 func action(choice string) (name, arg string, ok bool) {
@@ -957,7 +939,7 @@ func action(choice string) (name, arg string, ok bool) {
 }
 
 // queued seals a delivery for the person's outbox.
-func (r *Runtime) queued(d Delivery) store.Queued {
+func (r *Runtime) queued(d bot.Delivery) store.Queued {
 	b, _ := json.Marshal(d) // plain data: cannot fail
 	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b), Once: d.Once}
 }
@@ -979,10 +961,10 @@ func sessLang(s *flows.Session, c *content.Content) string {
 }
 
 // Render turns engine outputs into texts in lang.
-func (r *Runtime) render(lang string, outs []flows.Output) []Outbound {
+func (r *Runtime) render(lang string, outs []flows.Output) []bot.Outbound {
 	cat := r.content.Catalog
 	data := r.content.Data()
-	res := make([]Outbound, 0, len(outs))
+	res := make([]bot.Outbound, 0, len(outs))
 	for _, o := range outs {
 		d := data
 		if len(o.Data) > 0 {
@@ -998,7 +980,7 @@ func (r *Runtime) render(lang string, outs []flows.Output) []Outbound {
 		if err != nil {
 			r.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", o.Msg, "lang", lang, "error", err)
 		}
-		out := Outbound{Text: text, Prompt: o.Prompt}
+		out := bot.Outbound{Text: text, Prompt: o.Prompt}
 		for _, opt := range o.Options {
 			l := lang
 			if opt.Lang != "" {
@@ -1008,7 +990,7 @@ func (r *Runtime) render(lang string, outs []flows.Output) []Outbound {
 			if err != nil {
 				r.log.Warn("label rendered with a problem", "event", "render_problem", "message_id", opt.Label, "lang", l, "error", err)
 			}
-			out.Options = append(out.Options, OutOption{ID: opt.ID, Label: label})
+			out.Options = append(out.Options, bot.OutOption{ID: opt.ID, Label: label})
 		}
 		res = append(res, out)
 	}

@@ -1,10 +1,11 @@
-package bot
+package runner
 
 import (
 	"context"
 	"strconv"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
 )
 
@@ -14,7 +15,7 @@ import (
 type Retention struct {
 	Days      int
 	Grace     time.Duration
-	Quiet     QuietHours
+	Quiet     bot.QuietHours
 	DefaultTZ *time.Location
 }
 
@@ -49,14 +50,14 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 			switch {
 			case notice.IsZero() || notice.Before(last):
 				if p["stopped"] == "" && p["unreachable"] == "" {
-					loc := Location(p["tz"], ret.DefaultTZ)
+					loc := bot.Location(p["tz"], ret.DefaultTZ)
 					if !ret.Quiet.Next(now, loc).Equal(now) {
 						continue // quiet hours where they are: next pass
 					}
 					text := r.Render(r.Language(p), "retention.notice", nil)
 					// Once per silence: a pass that stops before recording the
 					// notice does not send it again.
-					if _, err := r.SendOnce(ctx, person, "retention:"+p["last"], []Outbound{{Text: text}}); err != nil {
+					if _, err := r.SendOnce(ctx, person, "retention:"+p["last"], []bot.Outbound{{Text: text}}); err != nil {
 						return noticed, erased, err
 					}
 				}

@@ -1,4 +1,4 @@
-package bot_test
+package runner_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -83,7 +84,7 @@ func TestFloodLimit(t *testing.T) {
 	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
 	h.say("+1000", onboarding...)
 	before := len(h.ch.lines())
-	for i := range bot.FloodLimit + 10 {
+	for i := range runner.FloodLimit + 10 {
 		if err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+1000", MessageID: "f" + string(rune('a'+i)), Text: "menu"}); err != nil {
 			t.Fatal(err)
 		}
@@ -97,8 +98,8 @@ func TestFloodLimit(t *testing.T) {
 		}
 	}
 	// The onboarding's 3 messages count in the same minute.
-	if slow != 1 || len(replies) != bot.FloodLimit-3+1 {
-		t.Fatalf("%d replies, %d slow-down notices: want %d and 1", len(replies), slow, bot.FloodLimit-3+1)
+	if slow != 1 || len(replies) != runner.FloodLimit-3+1 {
+		t.Fatalf("%d replies, %d slow-down notices: want %d and 1", len(replies), slow, runner.FloodLimit-3+1)
 	}
 }
 
@@ -143,7 +144,7 @@ func TestRetention(t *testing.T) {
 	h.say("+1200", onboarding...)
 	h.say("+1300", onboarding...)
 	ctx := context.Background()
-	ret := bot.Retention{Days: 365, DefaultTZ: time.UTC}
+	ret := runner.Retention{Days: 365, DefaultTZ: time.UTC}
 	now := time.Now()
 	if n, e, err := h.rt.SweepRetention(ctx, now.Add(300*24*time.Hour), ret); err != nil || n != 0 || e != 0 {
 		t.Fatalf("before a year: noticed %d, erased %d, %v", n, e, err)

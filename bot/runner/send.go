@@ -1,4 +1,4 @@
-package bot
+package runner
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/store"
 )
 
@@ -90,14 +91,14 @@ func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outg
 
 // sendOne sends one message with retries. stop reports that the rest of the
 // delivery should be dropped (the person is unreachable or opted out).
-func (r *Runtime) sendOne(ctx context.Context, ch Channel, d Delivery, m Outbound) (pm int64, stop bool, err error) {
+func (r *Runtime) sendOne(ctx context.Context, ch bot.Channel, d bot.Delivery, m bot.Outbound) (pm int64, stop bool, err error) {
 	for attempt := 1; ; attempt++ {
 		pm, err := ch.Send(ctx, d.Address, m)
 		if err == nil {
 			r.cfg.Hooks.outbound(d.Channel, "sent")
 			return pm, false, nil
 		}
-		se := AsSendError(err)
+		se := bot.AsSendError(err)
 		r.cfg.Hooks.outbound(d.Channel, outcome(se))
 		switch {
 		case se.Unreachable || se.OptedOut:
@@ -134,8 +135,8 @@ func backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceil))) + 50*time.Millisecond
 }
 
-func (r *Runtime) clear(ctx context.Context, ch Channel, d Delivery) {
-	cl, ok := ch.(Clearer)
+func (r *Runtime) clear(ctx context.Context, ch bot.Channel, d bot.Delivery) {
+	cl, ok := ch.(bot.Clearer)
 	if !ok {
 		return
 	}
@@ -160,8 +161,8 @@ func (r *Runtime) clear(ctx context.Context, ch Channel, d Delivery) {
 	}
 }
 
-func (r *Runtime) openDelivery(sealed []byte) (Delivery, error) {
-	var d Delivery
+func (r *Runtime) openDelivery(sealed []byte) (bot.Delivery, error) {
+	var d bot.Delivery
 	plain, err := r.sealer.Open(sealed)
 	if err != nil {
 		return d, err
@@ -170,7 +171,7 @@ func (r *Runtime) openDelivery(sealed []byte) (Delivery, error) {
 }
 
 // Enqueue queues a delivery outside a turn (broadcasts, coach relays).
-func (r *Runtime) Enqueue(ctx context.Context, d Delivery) error {
+func (r *Runtime) Enqueue(ctx context.Context, d bot.Delivery) error {
 	if d.ID == "" {
 		d.ID = token()
 	}
@@ -205,7 +206,7 @@ func (r *Runtime) Settle(ctx context.Context) error {
 }
 
 // outcome names a failed send for the metrics.
-func outcome(se *SendError) string {
+func outcome(se *bot.SendError) string {
 	switch {
 	case se.Unreachable || se.OptedOut:
 		return "unreachable"

@@ -1,4 +1,4 @@
-package bot_test
+package runner_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -40,7 +41,7 @@ func (o *outbox) to(addr string) []bot.Outbound {
 // phone is one person on an outbox channel, who presses buttons.
 type phone struct {
 	t    *testing.T
-	rt   *bot.Runtime
+	rt   *runner.Runtime
 	ch   *outbox
 	addr string
 	n    int
@@ -92,13 +93,13 @@ func said(msgs []bot.Outbound, text string) bool {
 	return slices.ContainsFunc(msgs, func(m bot.Outbound) bool { return strings.Contains(m.Text, text) })
 }
 
-func newLooks(t *testing.T, channels ...bot.Channel) (*bot.Runtime, *content.Content) {
+func newLooks(t *testing.T, channels ...bot.Channel) (*runner.Runtime, *content.Content) {
 	t.Helper()
 	c, err := testContent()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := bot.New(bot.Config{Store: store.New(storetest.Shared(t), storetest.Namespace()), Sealer: sealer(t), Content: c, Channels: channels, Workers: 2})
+	rt := runner.New(runner.Config{Store: store.New(storetest.Shared(t), storetest.Namespace()), Sealer: sealer(t), Content: c, Channels: channels, Workers: 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = rt.Run(ctx) }()

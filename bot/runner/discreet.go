@@ -1,6 +1,10 @@
-package bot
+package runner
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/lifeline-org/lifeline/bot"
+)
 
 // Discreet delivery. Someone may check or overhear a person's phone, so:
 //
@@ -14,14 +18,9 @@ import "strings"
 //
 // Channels that can do neither (SMS, the terminal) ignore the flags.
 
-// SoundField is the profile field that is "1" when the person wants a
-// sound for the messages Lifeline starts itself. The settings flow sets
-// and clears it with the effects subscribe and unsubscribe, topic "sound".
-const SoundField = "sub.sound"
-
 // Silent reports whether the messages Lifeline starts go to the person
 // with this profile without sound: always, unless they turned sound on.
-func Silent(profile map[string]string) bool { return profile[SoundField] == "" }
+func Silent(profile map[string]string) bool { return profile[bot.SoundField] == "" }
 
 // LessonFlow reports whether flow id is a lesson, whose messages the
 // person cannot forward or save.
@@ -34,12 +33,12 @@ type look struct{ silent, protect bool }
 // flow from to flow to: silent when the runtime started the flow (in.Flow,
 // a check-in) and the person wants no sound; protected when the step began
 // or ended in a lesson. sound is the person's SoundField.
-func lookOf(in Inbound, from, to, sound string) look {
+func lookOf(in bot.Inbound, from, to, sound string) look {
 	return look{silent: in.Flow != "" && sound == "", protect: LessonFlow(from) || LessonFlow(to)}
 }
 
 // apply marks msgs (in place) with the look.
-func (l look) apply(msgs []Outbound) []Outbound {
+func (l look) apply(msgs []bot.Outbound) []bot.Outbound {
 	for i := range msgs {
 		msgs[i].Silent = msgs[i].Silent || l.silent
 		msgs[i].Protect = msgs[i].Protect || l.protect
@@ -50,8 +49,8 @@ func (l look) apply(msgs []Outbound) []Outbound {
 // started returns copies of msgs marked for a person who did not ask for
 // them at this moment (SendTo, SendOnce): silent unless profile asks for
 // sound.
-func started(profile map[string]string, msgs []Outbound) []Outbound {
-	return look{silent: Silent(profile)}.apply(append([]Outbound(nil), msgs...))
+func started(profile map[string]string, msgs []bot.Outbound) []bot.Outbound {
+	return look{silent: Silent(profile)}.apply(append([]bot.Outbound(nil), msgs...))
 }
 
 // soundLine is the MY DATA line about sound, or "" where it does not
@@ -59,7 +58,7 @@ func started(profile map[string]string, msgs []Outbound) []Outbound {
 // person chose.
 func soundLine(profile map[string]string) string {
 	switch {
-	case profile[SoundField] != "":
+	case profile[bot.SoundField] != "":
 		return "discreet.mydata_sound"
 	case profile["ch"] == "telegram":
 		return "discreet.mydata_silent"
