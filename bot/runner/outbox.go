@@ -13,6 +13,50 @@ import (
 	"github.com/lifeline-org/lifeline/store"
 )
 
+// SendTo queues messages for a known person on their own channel, outside
+// a turn (broadcasts, reminders, a coach's words), silently unless the
+// person turned sound on (see discreet.go). It reports false when the
+// person is unknown.
+func (r *Runtime) SendTo(ctx context.Context, person string, msgs []bot.Outbound) (bool, error) {
+	return r.SendOnce(ctx, person, "", msgs)
+}
+
+// SendOnce is SendTo that queues nothing when a delivery with the same
+// key was already queued for the person (within store.IdempotencyTTL): a
+// job retried after a crash between queueing and recording its progress
+// sends nothing twice. An empty key is SendTo.
+func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []bot.Outbound) (bool, error) {
+	p, err := r.store.Profile(ctx, person)
+	if err != nil {
+		return false, err
+	}
+	if p["addr"] == "" {
+		return false, nil
+	}
+	addr, err := r.sealer.Open([]byte(p["addr"]))
+	if err != nil {
+		return false, err
+	}
+	return true, r.Enqueue(ctx, bot.Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: started(p, msgs), Once: key})
+}
+
+// queued seals a delivery for the person's outbox.
+func (r *Runtime) queued(d bot.Delivery) store.Queued {
+	b, _ := json.Marshal(d) // plain data: cannot fail
+	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b), Once: d.Once}
+}
+
+func (r *Runtime) relayDelivery(t *store.Turn, msgs []bot.Outbound) (bot.Delivery, bool) {
+	addr, err := r.sealer.Open([]byte(t.Profile[bot.RelayAddress]))
+	if err != nil || t.Profile[bot.RelayChannel] == "" {
+		r.log.Error("coach address unreadable; relay dropped", "event", "relay_failed", "person", t.Person)
+		return bot.Delivery{}, false
+	}
+	return bot.Delivery{ID: token(), Person: t.Person, Channel: t.Profile[bot.RelayChannel], Address: string(addr), Msgs: msgs}, true
+}
+
+// Sending: each person's outbox drains in order under their sending lock.
+
 // handleDelivery drains the outbox of the person a channel-stream entry
 // names, oldest delivery first, under the person's sending lock. Each
 // message is sent at most once: the count of sent messages is recorded

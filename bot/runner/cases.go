@@ -1,0 +1,52 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Cases: escalations recorded with the turn, for the coach module.
+// Case is an escalation as the runtime records it on the case stream,
+// sealed: who, why, how urgent, and a short excerpt of what the person last
+// wrote (kept only on the case, and only until it expires there).
+type Case struct {
+	Person   string    `json:"person"`
+	Reason   string    `json:"reason"`
+	Priority string    `json:"priority"`
+	Value    string    `json:"value,omitempty"` // e.g. the job a person is interested in
+	Lang     string    `json:"lang,omitempty"`
+	Channel  string    `json:"ch,omitempty"`
+	At       time.Time `json:"at"`
+	Excerpt  []string  `json:"excerpt,omitempty"`
+}
+
+// maxExcerpt is how many of the person's last messages a case carries.
+const maxExcerpt = 3
+
+func (r *Runtime) sealCase(c Case) []byte {
+	b, _ := json.Marshal(c) // plain data: cannot fail
+	return r.sealer.Seal(b)
+}
+
+// OpenCase decodes a sealed case from the case stream.
+func (r *Runtime) OpenCase(sealed []byte) (Case, error) {
+	var c Case
+	plain, err := r.sealer.Open(sealed)
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(plain, &c)
+}
+
+// Escalate records a case for person from outside a turn (a missed
+// check-in's welfare call).
+func (r *Runtime) Escalate(ctx context.Context, person, reason, priority, value string) error {
+	p, err := r.store.Profile(ctx, person)
+	if err != nil {
+		return err
+	}
+	c := Case{Person: person, Reason: reason, Priority: priority, Value: value, Lang: p["lang"], Channel: p["ch"], At: r.now()}
+	_, err = r.store.Queue(r.store.CaseStream(), "coaches").Add(ctx, r.sealCase(c))
+	return err
+}

@@ -1,0 +1,292 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/lifeline-org/lifeline/store"
+)
+
+// The queues: work and send entries name a person; whoever holds the
+// person's lock drains everything queued for them.
+// consume reads q and hands each entry to a worker: sharded, to one of
+// workers chosen by the entry's person, or pooled, to any of workers free.
+// Either way one person's entries are handled in order, because whoever
+// holds the person's lock drains everything queued for them (see drain).
+// Turns are sharded: they are short, and a shard worker re-enters a lock
+// it took itself. Sends are pooled: a sender may wait a second or more on
+// one person (Telegram allows one message a second to a chat), and in a
+// shard everyone behind that person would wait too.
+//
+// A worker locks people with a token kept across its retries of an entry
+// (a shard worker: one token for all its entries): when Redis carried out
+// a lock but the reply was lost (a restart, a dropped connection), the next
+// try finds the lock its own instead of waiting out lockTTL. A token is
+// never used by two goroutines at once.
+//
+// A read Redis carried out whose reply was lost leaves entries pending for
+// this consumer that no worker has: every ownCheck the loop re-reads its own
+// pending entries and dispatches those not in hand. (go-redis retries a
+// failed command itself, so such a loss need not surface as an error here.)
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
+	acks := make(chan string, 256)
+	ackDone := make(chan struct{})
+	hand := &inHand{ids: map[string]time.Time{}}
+	go func() { defer close(ackDone); r.ackLoop(q, acks, hand) }()
+	var wg sync.WaitGroup
+	run := func(e store.Entry, tok string) {
+		if r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) error { return handle(ctx, tok, e) }) {
+			acks <- e.ID
+		} else {
+			hand.later(e.ID, time.Now().Add(claimIdle))
+		}
+	}
+	var send func(e store.Entry) bool
+	stop := func() {} // ends the workers' intake
+	if pooled {
+		// Any free worker takes any entry; a person's order is kept by
+		// their lock in Redis, as across processes.
+		sem := make(chan struct{}, workers)
+		send = func(e store.Entry) bool {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				run(e, token())
+			}()
+			return true
+		}
+	} else {
+		shards := make([]chan store.Entry, workers)
+		for i := range shards {
+			shards[i] = make(chan store.Entry, 64)
+			wg.Add(1)
+			tok := token()
+			go func(c chan store.Entry) {
+				defer wg.Done()
+				for e := range c {
+					run(e, tok)
+				}
+			}(shards[i])
+		}
+		stop = func() {
+			for _, c := range shards {
+				close(c)
+			}
+		}
+		send = func(e store.Entry) bool {
+			select {
+			case shards[shardOf(e, len(shards))] <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	defer func() {
+		stop()
+		wg.Wait()
+		close(acks)
+		<-ackDone
+	}()
+	dispatch := func(es []store.Entry) {
+		for _, e := range es {
+			if !hand.take(e.ID, time.Now()) {
+				continue
+			}
+			if !send(e) {
+				return
+			}
+		}
+	}
+	lastClaim, lastOwn := time.Time{}, time.Time{}
+	for ctx.Err() == nil {
+		if time.Since(lastOwn) > ownCheck {
+			lastOwn = time.Now()
+			hand.prune(lastOwn.Add(-claimIdle))
+			if err := q.EachOwn(ctx, r.cfg.Consumer, 256, func(es []store.Entry) { dispatch(es) }); err != nil && ctx.Err() == nil {
+				r.log.Warn("reading own pending entries failed", "event", "queue_own_failed", "queue", q.Stream, "error", err)
+			}
+		}
+		if time.Since(lastClaim) > claimIdle/3 {
+			lastClaim = time.Now()
+			claimed, err := q.Claim(ctx, r.cfg.Consumer, claimIdle, 64)
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("claim failed", "event", "queue_claim_failed", "queue", q.Stream, "error", err)
+			}
+			dispatch(claimed)
+		}
+		es, err := q.Read(ctx, r.cfg.Consumer, 64, 2*time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
+			lastOwn = time.Time{} // re-read our own pending entries at once
+			sleep(ctx, 250*time.Millisecond)
+			continue
+		}
+		dispatch(es)
+	}
+}
+
+// inHand tracks the entries a consumer has dispatched and not yet
+// acknowledged, so re-reading its own pending entries dispatches only those
+// a lost reply stranded. An entry a worker gave up on is held back until
+// its time, as Claim would hold it back.
+type inHand struct {
+	mu  sync.Mutex
+	ids map[string]time.Time // id -> not before (zero: in hand now)
+}
+
+// take reports whether id may be dispatched now, and marks it in hand.
+func (h *inHand) take(id string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if at, ok := h.ids[id]; ok && (at.IsZero() || now.Before(at)) {
+		return false
+	}
+	h.ids[id] = time.Time{}
+	return true
+}
+
+func (h *inHand) later(id string, at time.Time) {
+	h.mu.Lock()
+	h.ids[id] = at
+	h.mu.Unlock()
+}
+
+// prune forgets entries given up on before cutoff: another consumer may
+// have claimed them since.
+func (h *inHand) prune(cutoff time.Time) {
+	h.mu.Lock()
+	for id, at := range h.ids {
+		if !at.IsZero() && at.Before(cutoff) {
+			delete(h.ids, id)
+		}
+	}
+	h.mu.Unlock()
+}
+
+func (h *inHand) done(ids []string) {
+	h.mu.Lock()
+	for _, id := range ids {
+		delete(h.ids, id)
+	}
+	h.mu.Unlock()
+}
+
+// runOne handles an entry and reports whether it may be acknowledged.
+func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) error) (done bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("handler panicked; entry left for retry", "event", "panic", "queue", q.Stream, "error", fmt.Sprint(p))
+			done = false
+		}
+	}()
+	// A failure is most often Redis restarting: retry here for a few
+	// seconds, keeping this person's order, before leaving the entry for
+	// another worker to claim.
+	err := retry(ctx, func() error { return handle(ctx, e) })
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
+	}
+	return err == nil
+}
+
+// retry runs f up to 6 times, 100 ms apart and doubling up to 2 s (about
+// 3 s in all: long enough for Redis to restart), until it succeeds or ctx
+// ends, and returns its last error.
+func retry(ctx context.Context, f func() error) error {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || attempt == 6 || ctx.Err() != nil {
+			return err
+		}
+		sleep(ctx, delay)
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// ackLoop acknowledges handled entries in batches (up to 64, or what came
+// within 2 ms): one round trip for many entries. A lost acknowledgement only
+// means an entry is handled again, which finds nothing left to do.
+func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string, hand *inHand) {
+	ctx := context.Background() // acknowledge what was done, even while stopping
+	flush := func(ids []string) {
+		if err := retry(ctx, func() error { return q.Done(ctx, ids...) }); err != nil {
+			// The entries are claimed again later and find nothing to do.
+			r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+		}
+	}
+	for id := range acks {
+		ids := []string{id}
+		timer := time.NewTimer(2 * time.Millisecond)
+	batch:
+		for len(ids) < 64 {
+			select {
+			case more, ok := <-acks:
+				if !ok {
+					break batch
+				}
+				ids = append(ids, more)
+			case <-timer.C:
+				break batch
+			}
+		}
+		timer.Stop()
+		flush(ids)
+		hand.done(ids)
+	}
+}
+
+// shardOf picks a worker for an entry by its person id, so one person's
+// entries are handled in order within a process.
+func shardOf(e store.Entry, n int) int {
+	h := fnv.New32a()
+	h.Write(e.Payload)
+	return int(h.Sum32() % uint32(n))
+}
+
+func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) error {
+	return drain(ctx, e, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
+}
+
+// drain runs f, which drains one person's inbox or outbox under their lock.
+//
+// When another worker (maybe in another process) holds the person and e is
+// a first delivery, drain returns nil at once: the holder handles
+// everything already queued, as a lock is released only by the script that
+// finds nothing left, so e has nothing left to do and may be acknowledged.
+// An entry delivered again (claimed, or re-read after a lost reply) may be
+// the holder's own, left by a worker that died holding the lock: drain then
+// waits for the lock, which expires within lockTTL, and drains itself.
+//
+// When this worker's own lock expired under it (a turn that outlived
+// lockTTL), f runs again.
+func drain(ctx context.Context, e store.Entry, f func() error) error {
+	delay := 20 * time.Millisecond
+	deadline := time.Now().Add(lockTTL + 5*time.Second)
+	for attempt := 0; ; attempt++ {
+		err := f()
+		switch {
+		case errors.Is(err, store.ErrLocked) && !e.Again:
+			return nil
+		case errors.Is(err, store.ErrLocked) && time.Now().Before(deadline) && ctx.Err() == nil:
+			sleep(ctx, delay)
+			delay = min(delay*2, time.Second)
+		case !errors.Is(err, store.ErrLockLost) || attempt >= 3 || ctx.Err() != nil:
+			return err
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/store"
+)
+
+// Config wires a Runtime.
+type Config struct {
+	Store   *store.Store
+	Sealer  *store.Sealer
+	Content *content.Content
+	// Channels the runtime sends through, by name.
+	Channels []bot.Channel
+	// Clock tells the time; time.Now when nil.
+	Clock func() time.Time
+	Log   *slog.Logger
+	// Consumer names this process in the consumer groups; it must be
+	// unique among the processes sharing one Redis.
+	Consumer string
+	// Workers is the number of people whose turns are handled at once
+	// (default 8): turns are CPU and Redis work.
+	Workers int
+	// Senders is the number of people each channel sends to at once
+	// (default 64): a sender mostly waits, on the platform or on the
+	// person's own rate limit (Telegram: one message a second to a chat),
+	// and one waiting for a person holds up the others it serves.
+	Senders int
+	// Hooks lets other parts of Lifeline see turns (coaches, metrics).
+	Hooks Hooks
+	// Actions handle buttons that live outside any flow, such as "I'm
+	// interested" under a job alert: a button whose option id is
+	// "x:<name>:<arg>" goes to Actions[name] instead of the engine.
+	Actions map[string]bot.Action
+}
+
+// Hooks are optional callbacks around the runtime's work.
+type Hooks struct {
+	// Effects are called after a turn is committed, with every effect of
+	// the turn (after the runtime applied those it handles itself). With
+	// none set, escalations are recorded on the case stream.
+	Effects []bot.EffectHandler
+	// Handled is called after each turn with how long it took.
+	Handled func(channel string, d time.Duration)
+	// Inbound and Outbound count messages by channel and result.
+	Inbound  func(channel, result string)
+	Outbound func(channel, result string)
+}
+
+func (h Hooks) inbound(ch, result string) {
+	if h.Inbound != nil {
+		h.Inbound(ch, result)
+	}
+}
+
+func (h Hooks) outbound(ch, result string) {
+	if h.Outbound != nil {
+		h.Outbound(ch, result)
+	}
+}
+
+// SetMetrics sets the counting hooks; call it before Run.
+func (r *Runtime) SetMetrics(inbound, outbound func(channel, result string), handled func(channel string, d time.Duration)) {
+	r.cfg.Hooks.Inbound, r.cfg.Hooks.Outbound, r.cfg.Hooks.Handled = inbound, outbound, handled
+}
+
+// Runtime runs conversations: Accept records inbound messages durably, the
+// work loop runs each person's turns in order, and the send loops deliver
+// replies exactly once where the platform allows.
+type Runtime struct {
+	cfg      Config
+	store    *store.Store
+	sealer   *store.Sealer
+	content  *content.Content
+	channels map[string]bot.Channel
+	log      *slog.Logger
+	now      func() time.Time
+	work     *store.Queue
+}
+
+// Limits on what a person can send.
+const (
+	MaxTextRunes = 4096
+	lockTTL      = 30 * time.Second
+	turnBatch    = 16
+	claimIdle    = 30 * time.Second
+	ownCheck     = 2 * time.Second
+	maxAttempts  = 5
+)
+
+// New builds a Runtime.
+func New(cfg Config) *Runtime {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Senders <= 0 {
+		cfg.Senders = 64
+	}
+	if cfg.Consumer == "" {
+		cfg.Consumer = "lifeline-" + token()[:8]
+	}
+	cfg.Store.SealSessions(cfg.Sealer)
+	r := &Runtime{
+		cfg: cfg, store: cfg.Store, sealer: cfg.Sealer, content: cfg.Content,
+		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
+		work: cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
+	}
+	for _, ch := range cfg.Channels {
+		r.channels[ch.Name()] = ch
+	}
+	return r
+}
+
+// OnEffect adds an effect handler; call it before Run.
+func (r *Runtime) OnEffect(h bot.EffectHandler) {
+	r.cfg.Hooks.Effects = append(r.cfg.Hooks.Effects, h)
+}
+
+// OnAction adds an out-of-flow button handler; call it before Run.
+func (r *Runtime) OnAction(name string, a bot.Action) {
+	if r.cfg.Actions == nil {
+		r.cfg.Actions = map[string]bot.Action{}
+	}
+	r.cfg.Actions[name] = a
+}
+
+// PersonID returns the pseudonymous id of the person at address on channel.
+func (r *Runtime) PersonID(channel, address string) string {
+	return r.sealer.PersonID(channel, address)
+}
+
+// Render renders a message in lang with the resource pack's data and data.
+func (r *Runtime) Render(lang, msg string, data map[string]string) string {
+	return r.render(lang, []flows.Output{{Msg: msg, Data: data}})[0].Text
+}
+
+// Language returns a profile's language, or the default.
+func (r *Runtime) Language(profile map[string]string) string {
+	if l := profile["lang"]; l != "" && r.content.Catalog.Has(l) {
+		return l
+	}
+	return r.content.Catalog.Default()
+}
+
+// Content returns the content the runtime serves.
+func (r *Runtime) Content() *content.Content { return r.content }
+
+// Store returns the runtime's store.
+func (r *Runtime) Store() *store.Store { return r.store }
+
+// Sealer returns the runtime's sealer.
+func (r *Runtime) Sealer() *store.Sealer { return r.sealer }
+
+// Run runs the work loop and one send loop per channel until ctx ends.
+func (r *Runtime) Run(ctx context.Context) error {
+	if err := r.work.Ensure(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, false, r.handleWork) }()
+	for name := range r.channels {
+		q := r.store.Queue(r.store.OutStream(name), "senders")
+		if err := q.Ensure(ctx); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); r.consume(ctx, q, r.cfg.Senders, true, r.handleDelivery) }()
+	}
+	wg.Wait()
+	return nil
+}
+
+// ProcessPerson runs turns for person until their inbox is empty.
+func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
+	return r.processPerson(ctx, person, token())
+}
+
+func (r *Runtime) processPerson(ctx context.Context, person, tok string) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		left, err := r.oneTurn(ctx, person, tok)
+		if err != nil || left == 0 {
+			return err
+		}
+	}
+}
+
+// oneTurn runs one turn. Once begun it runs to its commit even when ctx
+// ends (a stopping process), within lockTTL/2: a turn takes milliseconds,
+// and one cut short would leave the person locked for lockTTL.
+func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTTL/2)
+	defer cancel()
+	start := time.Now()
+	t, err := r.store.Begin(ctx, person, tok, lockTTL, turnBatch)
+	if err != nil || len(t.Inbox) == 0 {
+		return 0, err // with an empty inbox Begin left the person unlocked
+	}
+	c, effects := r.turn(ctx, t)
+	if left, err = r.store.Commit(ctx, t, c); err != nil {
+		return 0, err
+	}
+	r.afterCommit(ctx, person, t.Profile, effects, c.Wipe)
+	if r.cfg.Hooks.Handled != nil {
+		r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
+	}
+	return left, nil
+}
+
+func token() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
