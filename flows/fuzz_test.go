@@ -110,7 +110,7 @@ func (r *engineRun) step(text string, op byte) {
 	r.now = r.now.Add(time.Minute)
 	// The runtime hands the engine valid UTF-8 (bot.cleanText), but
 	// Resolve must not choke on anything.
-	flows.Resolve(d, s, text, r.c.Catalog)
+	flows.Resolve(d, s, text, r.c.Lexicon)
 	text = strings.ToValidUTF8(text, "\uFFFD")
 	arg := int(op >> 3)
 
@@ -142,7 +142,7 @@ func (r *engineRun) step(text string, op byte) {
 	case choice != "" || prompt != 0:
 		in = flows.Input{Choice: choice, Prompt: prompt}
 	default:
-		in = flows.Resolve(d, s, text, r.c.Catalog)
+		in = flows.Resolve(d, s, text, r.c.Lexicon)
 	}
 
 	before, err := json.Marshal(s)

@@ -17,8 +17,6 @@ import (
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 	"gopkg.in/yaml.v3"
-
-	"github.com/lifeline-org/lifeline/flows"
 )
 
 // Files are the shipped locale files.
@@ -32,15 +30,13 @@ var Files embed.FS
 //go:embed crisis/*.yaml
 var CrisisFiles embed.FS
 
-// Catalog renders messages in every loaded language and answers the
-// lexicon questions the engine asks (intent keywords, option words).
+// Catalog renders messages in every loaded language, and gives their raw
+// texts to whoever indexes them (flows.NewLexicon reads the keyword lists).
 type Catalog struct {
 	bundle   *i18n.Bundle
 	def      string
 	langs    []string
 	raw      map[string]map[string]any // lang -> id -> string or plural map
-	intents  map[string]flows.Intent
-	words    map[string]map[string][]string // lang -> label -> folded words
 	localize map[string]*i18n.Localizer
 }
 
@@ -57,8 +53,6 @@ func Load(base, override fs.FS, def string) (*Catalog, error) {
 	c := &Catalog{
 		def:      def,
 		raw:      map[string]map[string]any{},
-		intents:  map[string]flows.Intent{},
-		words:    map[string]map[string][]string{},
 		localize: map[string]*i18n.Localizer{},
 	}
 	defTag, err := language.Parse(def)
@@ -96,7 +90,6 @@ func Load(base, override fs.FS, def string) (*Catalog, error) {
 	})
 	for _, l := range c.langs {
 		c.localize[l] = i18n.NewLocalizer(c.bundle, l)
-		c.indexWords(l)
 	}
 	return c, nil
 }
@@ -265,46 +258,4 @@ func forms(v any) []string {
 		return out
 	}
 	return nil
-}
-
-// Keyword lists are messages "kw.<intent>" holding comma-separated words.
-const keywordPrefix = "kw."
-
-func (c *Catalog) indexWords(lang string) {
-	for _, it := range flows.Intents {
-		for _, w := range strings.Split(c.Raw(lang, keywordPrefix+string(it)), ",") {
-			if w = flows.Fold(w); w != "" {
-				if _, taken := c.intents[w]; !taken {
-					c.intents[w] = it
-				}
-			}
-		}
-	}
-	words := map[string][]string{}
-	for id := range c.raw[lang] {
-		var ws []string
-		for _, w := range strings.Split(c.Raw(lang, id), ",") {
-			if w = flows.Fold(w); w != "" {
-				ws = append(ws, w)
-			}
-		}
-		if whole := flows.Fold(c.Raw(lang, id)); whole != "" && !slices.Contains(ws, whole) {
-			ws = append(ws, whole)
-		}
-		words[id] = ws
-	}
-	c.words[lang] = words
-}
-
-// Intent implements flows.Lexicon: a global intent named by a whole message
-// in any loaded language.
-func (c *Catalog) Intent(folded string) flows.Intent { return c.intents[folded] }
-
-// Words implements flows.Lexicon: the folded words that pick an option
-// labelled label in lang, and the label's synonyms in "<label>.kw".
-func (c *Catalog) Words(lang, label string) []string {
-	if c.words[lang] == nil {
-		lang = c.def
-	}
-	return append(slices.Clone(c.words[lang][label]), c.words[lang][label+".kw"]...)
 }

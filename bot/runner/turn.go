@@ -114,7 +114,7 @@ func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flow
 		} else if in.Choice != "" || in.Prompt != 0 {
 			input = flows.Input{Choice: in.Choice, Prompt: in.Prompt}
 		} else {
-			input = flows.Resolve(def, &sess, in.Text, r.content.Catalog)
+			input = flows.Resolve(def, &sess, in.Text, r.content.Lexicon)
 		}
 		if relaying && in.Text != "" && !keepsWorkingInRelay(input.Intent) {
 			// A coach has this person's case: the bot steps aside and

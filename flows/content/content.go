@@ -23,6 +23,8 @@ import (
 type Content struct {
 	Def     *flows.Definition
 	Catalog *locales.Catalog
+	// Lexicon is the catalog's words indexed for flows.Resolve.
+	Lexicon *flows.TextLexicon
 	Packs   map[string]*flows.Pack
 	// Pack is the resource pack in use (RESOURCE_PACK).
 	Pack *flows.Pack
@@ -73,7 +75,7 @@ func Load(dir, defaultLang, pack string) (*Content, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load crisis phrases: %w", err)
 	}
-	c := &Content{Def: def, Catalog: cat, Packs: packs, Pack: packs[pack], CrisisLists: lists}
+	c := &Content{Def: def, Catalog: cat, Lexicon: flows.NewLexicon(cat), Packs: packs, Pack: packs[pack], CrisisLists: lists}
 	if c.Pack == nil {
 		return nil, fmt.Errorf("resource pack %q not found (have %v)", pack, packNames(packs))
 	}

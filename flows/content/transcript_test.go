@@ -29,7 +29,7 @@ func transcript(t *testing.T, c *content.Content, inputs []string) string {
 		if id, ok := strings.CutPrefix(text, "["); ok {
 			in = flows.Input{Choice: strings.TrimSuffix(id, "]"), Prompt: s.Prompt}
 		} else {
-			in = flows.Resolve(c.Def, &s, text, c.Catalog)
+			in = flows.Resolve(c.Def, &s, text, c.Lexicon)
 		}
 		next, outs, effs := flows.Step(c.Def, s, in, now)
 		lang := next.Lang()
