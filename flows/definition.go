@@ -7,12 +7,11 @@ package flows
 import (
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/lifeline-org/lifeline/flows/overlay"
 )
 
 // Definition is the immutable set of flows the engine runs. It is built once
@@ -152,18 +151,13 @@ func (n *Node) Kind() string {
 // Load reads every *.yaml flow file in base, then lets files of the same
 // name in override (which may be nil) replace them and new files add flows.
 func Load(base, override fs.FS) (*Definition, error) {
-	files := map[string]fs.FS{}
-	for _, fsys := range []fs.FS{base, override} {
-		if fsys == nil {
-			continue
-		}
-		names, err := fs.Glob(fsys, "*.yaml")
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range names {
-			files[n] = fsys
-		}
+	files := map[string][]byte{}
+	err := overlay.Read(base, override, func(name string, data []byte) error {
+		files[name] = data
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -172,18 +166,12 @@ func Load(base, override fs.FS) (*Definition, error) {
 	sort.Strings(names)
 	def := &Definition{Flows: map[string]*Flow{}, Sources: map[string]string{}}
 	for _, name := range names {
-		raw, err := fs.ReadFile(files[name], name)
-		if err != nil {
-			return nil, err
-		}
 		var f Flow
-		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&f); err != nil {
+		if err := overlay.Decode(files[name], &f); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if f.ID == "" {
-			f.ID = strings.TrimSuffix(path.Base(name), ".yaml")
+			f.ID = overlay.Stem(name)
 		}
 		if prev, ok := def.Sources[f.ID]; ok {
 			return nil, fmt.Errorf("%s: flow %q already defined in %s", name, f.ID, prev)

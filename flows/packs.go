@@ -3,12 +3,10 @@ package flows
 import (
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
-	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/lifeline-org/lifeline/flows/overlay"
 )
 
 // Pack is a country resource pack: the numbers and organisations a person
@@ -42,31 +40,20 @@ func (p *Pack) Data() map[string]string {
 // LoadPacks reads every *.yaml pack from base, then from override.
 func LoadPacks(base, override fs.FS) (map[string]*Pack, error) {
 	packs := map[string]*Pack{}
-	for _, fsys := range []fs.FS{base, override} {
-		if fsys == nil {
-			continue
+	err := overlay.Read(base, override, func(name string, data []byte) error {
+		var p Pack
+		if err := overlay.Decode(data, &p); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		names, err := fs.Glob(fsys, "*.yaml")
-		if err != nil {
-			return nil, err
+		if p.Country == "" {
+			p.Country = overlay.Stem(name)
 		}
-		for _, name := range names {
-			raw, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return nil, err
-			}
-			var p Pack
-			dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-			dec.KnownFields(true)
-			if err := dec.Decode(&p); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			if p.Country == "" {
-				p.Country = strings.TrimSuffix(path.Base(name), ".yaml")
-			}
-			p.File = name
-			packs[p.Country] = &p
-		}
+		p.File = name
+		packs[p.Country] = &p
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return packs, nil
 }

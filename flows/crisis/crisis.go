@@ -15,13 +15,12 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io/fs"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 	"unicode"
 
-	"gopkg.in/yaml.v3"
+	"github.com/lifeline-org/lifeline/flows/overlay"
 )
 
 // List is one language's crisis phrases as a programme edits them.
@@ -76,27 +75,16 @@ const EchoRun = 5
 // whose lists replace the base's language by language.
 func Load(base, override fs.FS) (map[string]*List, error) {
 	lists := map[string]*List{}
-	for _, fsys := range []fs.FS{base, override} {
-		if fsys == nil {
-			continue
+	err := overlay.Read(base, override, func(name string, data []byte) error {
+		var l List
+		if err := overlay.Decode(data, &l); err != nil {
+			return fmt.Errorf("crisis/%s: %w", name, err)
 		}
-		names, err := fs.Glob(fsys, "*.yaml")
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range names {
-			buf, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return nil, err
-			}
-			var l List
-			dec := yaml.NewDecoder(strings.NewReader(string(buf)))
-			dec.KnownFields(true)
-			if err := dec.Decode(&l); err != nil {
-				return nil, fmt.Errorf("crisis/%s: %w", name, err)
-			}
-			lists[strings.TrimSuffix(path.Base(name), ".yaml")] = &l
-		}
+		lists[overlay.Stem(name)] = &l
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return lists, nil
 }
