@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/lifeline-org/lifeline/flows"
 )
 
@@ -26,10 +24,7 @@ func alarmed(reason, priority string) bool {
 func (m *Module) alarm(ctx context.Context, open *CaseRecord, reason string, prof map[string]string) error {
 	now := m.now()
 	target := m.cfg.Reannounce[flows.PriorityUrgent]
-	pipe := m.rdb.TxPipeline()
-	pipe.HSet(ctx, m.caseKey(open.Alias), "alarm", now.UnixMilli(), "alarm_reason", reason)
-	pipe.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(now.Add(target).UnixMilli()), Member: open.Alias + "|answer"})
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := m.st.RaiseCaseAlarm(ctx, open.Alias, reason, now, now.Add(target)); err != nil {
 		return err
 	}
 	m.log.Info("urgent words in a claimed case", "event", "case_alarm", "case", open.Alias, "reason", reason)
@@ -45,24 +40,19 @@ func (m *Module) alarm(ctx context.Context, open *CaseRecord, reason string, pro
 
 // answered records that the case's coach wrote to the person.
 func (m *Module) answered(ctx context.Context, alias string) {
-	if err := m.rdb.HSet(ctx, m.caseKey(alias), "answered", m.now().UnixMilli()).Err(); err != nil {
+	if err := m.st.CaseAnswered(ctx, alias, m.now()); err != nil {
 		m.log.Warn("coach answer not recorded", "event", "case_answer_unrecorded", "case", alias, "error", err)
 	}
 }
 
 // checkAnswer fires the urgent target's timer: when the coach has not
-// written since the alarm, everyone who can act is told.
+// written since the alarm, everyone who can act is told. c is the case as
+// just read.
 func (m *Module) checkAnswer(ctx context.Context, c *CaseRecord) error {
-	h, err := m.rdb.HMGet(ctx, m.caseKey(c.Alias), "alarm", "answered", "alarm_reason").Result()
-	if err != nil {
-		return err
-	}
-	str := func(v any) string { s, _ := v.(string); return s }
-	alarm, answered := ms(str(h[0])), ms(str(h[1]))
-	if alarm.IsZero() || !answered.Before(alarm) {
+	if c.alarm.IsZero() || !c.answered.Before(c.alarm) {
 		return nil
 	}
-	return m.raiseAlarm(ctx, c, str(h[2]), m.now().Sub(alarm))
+	return m.raiseAlarm(ctx, c, c.alarmReason, m.now().Sub(c.alarm))
 }
 
 // raiseAlarm tells the coaches' group and the supervisors that a held case

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/go-telegram/bot/models"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/runner"
@@ -85,9 +84,9 @@ const (
 
 // Case states.
 const (
-	StateOpen    = "open"
-	StateClaimed = "claimed"
-	StateClosed  = "closed"
+	StateOpen    = store.CaseOpen
+	StateClaimed = store.CaseClaimed
+	StateClosed  = store.CaseClosed
 )
 
 // Module is the coach side of Lifeline.
@@ -95,7 +94,6 @@ type Module struct {
 	cfg   Config
 	rt    *runner.Runtime
 	st    *store.Store
-	rdb   redis.UniversalClient
 	log   *slog.Logger
 	now   func() time.Time
 	cases *store.Queue
@@ -129,9 +127,9 @@ func New(cfg Config) *Module {
 	}
 	st := cfg.Runtime.Store()
 	return &Module{
-		cfg: cfg, rt: cfg.Runtime, st: st, rdb: st.Redis(), log: cfg.Log, now: cfg.Clock,
-		cases: st.Queue(st.CaseStream(), "coaches"),
-		inbox: st.Queue(st.Key("coach", "in"), "coaches"),
+		cfg: cfg, rt: cfg.Runtime, st: st, log: cfg.Log, now: cfg.Clock,
+		cases: st.CaseQueue(),
+		inbox: st.CoachQueue(),
 		def:   cfg.Runtime.Content().Catalog.Default(),
 	}
 }
@@ -183,17 +181,10 @@ func (m *Module) Group(ctx context.Context, u *models.Update) error {
 	return m.record(ctx, "u"+strconv.FormatInt(u.ID, 10), event{Coach: cq.From.ID, Choice: parts[2], Group: true})
 }
 
-var recordScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return 0 end
-redis.call('XADD', KEYS[2], '*', 'p', ARGV[2])
-return 1
-`)
-
 // record keeps a coach's action durably, once per platform id.
 func (m *Module) record(ctx context.Context, id string, e event) error {
 	b, _ := json.Marshal(e) // plain data
-	return recordScript.Run(ctx, m.rdb, []string{m.st.Key("coach", "seen", id), m.inbox.Stream},
-		store.IdempotencyTTL.Milliseconds(), m.rt.Sealer().Seal(b)).Err()
+	return m.st.RecordCoachAction(ctx, id, m.rt.Sealer().Seal(b))
 }
 
 // Run handles escalations, coaches' actions and timers until ctx ends.
@@ -298,11 +289,10 @@ func (m *Module) Process(ctx context.Context) error {
 	return nil
 }
 
-func (m *Module) caseKey(alias string) string    { return m.st.Key("case", alias) }
-func (m *Module) excerptKey(alias string) string { return m.st.Key("case", alias, "excerpt") }
-func (m *Module) coachKey(id int64) string {
-	// Keyed by a pseudonym: no Telegram id in key names.
-	return m.st.Key("coach", m.rt.Sealer().PersonID("coach", strconv.FormatInt(id, 10)))
+// coachID is the pseudonym a coach's own record is kept under: no
+// Telegram id in key names.
+func (m *Module) coachID(id int64) string {
+	return m.rt.Sealer().PersonID("coach", strconv.FormatInt(id, 10))
 }
 
 // sealID and openID keep Telegram ids encrypted at rest.
@@ -321,39 +311,30 @@ func (m *Module) openID(s string) int64 {
 	id, _ := strconv.ParseInt(string(plain), 10, 64)
 	return id
 }
-func (m *Module) timersKey() string { return m.st.Key("case", "timers") }
-func (m *Module) openKey() string   { return m.st.Key("cases", "open") }
 
-// CaseRecord is a case as kept in Redis.
+// CaseRecord is a case as the coach module sees it: the store's record
+// with the coach's Telegram id opened.
 type CaseRecord struct {
 	Alias, Person, Reason, Priority, Value, Lang, Channel, State string
 	Opened, Claimed, Closed                                      time.Time
 	Coach                                                        int64
+	// alarm is when urgent words came in (alarmReason why), answered
+	// when the coach last wrote.
+	alarm, answered time.Time
+	alarmReason     string
 }
 
 func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
-	h, err := m.rdb.HGetAll(ctx, m.caseKey(alias)).Result()
-	if err != nil {
+	r, err := m.st.Case(ctx, alias)
+	if err != nil || r == nil {
 		return nil, err
 	}
-	if len(h) == 0 {
-		return nil, nil
-	}
-	c := &CaseRecord{Alias: alias, Person: h["person"], Reason: h["reason"], Priority: h["priority"], Value: h["value"],
-		Lang: h["lang"], Channel: h["ch"], State: h["state"]}
-	c.Opened = ms(h["opened"])
-	c.Claimed = ms(h["claimed"])
-	c.Closed = ms(h["closed"])
-	c.Coach = m.openID(h["coach"])
-	return c, nil
-}
-
-func ms(s string) time.Time {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
+	return &CaseRecord{
+		Alias: r.Alias, Person: r.Person, Reason: r.Reason, Priority: r.Priority, Value: r.Value,
+		Lang: r.Lang, Channel: r.Channel, State: r.State,
+		Opened: r.Opened, Claimed: r.Claimed, Closed: r.Closed, Coach: m.openID(r.Coach),
+		alarm: r.Alarm, answered: r.Answered, alarmReason: r.AlarmReason,
+	}, nil
 }
 
 // Case returns a case by alias (nil if none).
@@ -380,7 +361,9 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 		if open, err := m.load(ctx, alias); err == nil && open != nil && open.State != StateClosed {
 			if v := joinValues(open.Value, c.Value); v != open.Value {
 				// The card lists every indicator the escalations named.
-				m.rdb.HSet(ctx, m.caseKey(alias), "value", v)
+				if err := m.st.SetCaseValue(ctx, alias, v); err != nil {
+					return err
+				}
 				open.Value = v
 			}
 			if open.State == StateClaimed && alarmed(c.Reason, c.Priority) {
@@ -389,7 +372,9 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 				}
 			}
 			if rank[c.Priority] > rank[open.Priority] {
-				m.rdb.HSet(ctx, m.caseKey(alias), "priority", c.Priority)
+				if err := m.st.SetCasePriority(ctx, alias, c.Priority); err != nil {
+					return err
+				}
 				open.Priority = c.Priority
 				if open.State == StateOpen {
 					return m.announce(ctx, open, "coach.case_raised")
@@ -405,16 +390,27 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 	}
 	rec := &CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority, Value: c.Value,
 		Lang: c.Lang, Channel: c.Channel, State: StateOpen, Opened: now}
-	pipe := m.rdb.TxPipeline()
-	pipe.HSet(ctx, m.caseKey(alias), "person", c.Person, "reason", c.Reason, "priority", c.Priority, "value", c.Value,
-		"lang", c.Lang, "ch", c.Channel, "state", StateOpen, "opened", now.UnixMilli())
-	pipe.ZAdd(ctx, m.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: alias})
+	var excerpt []byte
 	if len(c.Excerpt) > 0 {
 		b, _ := json.Marshal(c.Excerpt)
-		pipe.Set(ctx, m.excerptKey(alias), m.rt.Sealer().Seal(b), m.cfg.ExcerptTTL)
+		excerpt = m.rt.Sealer().Seal(b)
 	}
-	pipe.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(now.Add(m.cfg.Reannounce[c.Priority]).UnixMilli()), Member: alias + "|reannounce"})
-	if _, err := pipe.Exec(ctx); err != nil {
+	timers := []store.CaseTimer{{Alias: alias, Kind: store.TimerReannounce, At: now.Add(m.cfg.Reannounce[c.Priority])}}
+	// One trusted coach: the coach who last helped is asked first, and
+	// the whole group a little later.
+	trusted := m.openID(prof["coach"])
+	if trusted != 0 && slices.Contains(m.cfg.Coaches, trusted) {
+		wait := m.cfg.TrustedFirst
+		if c.Priority == flows.PriorityUrgent {
+			wait = min(wait, time.Minute)
+		}
+		timers = append(timers, store.CaseTimer{Alias: alias, Kind: store.TimerGroup, At: now.Add(wait)})
+	} else {
+		trusted = 0
+	}
+	err = m.st.OpenCase(ctx, store.CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority,
+		Value: c.Value, Lang: c.Lang, Channel: c.Channel, Opened: now}, excerpt, m.cfg.ExcerptTTL, timers...)
+	if err != nil {
 		return err
 	}
 	if err := m.st.SetProfile(ctx, c.Person, map[string]string{"case": alias}); err != nil {
@@ -424,13 +420,7 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 	if !m.cfg.Hours.Open(now) {
 		m.tellOutOfHours(ctx, c.Person, prof, now)
 	}
-	// One trusted coach: the coach who last helped is asked first.
-	if trusted := m.openID(prof["coach"]); trusted != 0 && slices.Contains(m.cfg.Coaches, trusted) {
-		wait := m.cfg.TrustedFirst
-		if c.Priority == flows.PriorityUrgent {
-			wait = min(wait, time.Minute)
-		}
-		m.rdb.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(now.Add(wait).UnixMilli()), Member: alias + "|group"})
+	if trusted != 0 {
 		return m.sendCoach(ctx, trusted, m.alert(rec, "coach.case_for_you"), true, alias)
 	}
 	return m.announce(ctx, rec, "coach.case_new")
@@ -527,7 +517,7 @@ func (m *Module) newAlias(ctx context.Context) (string, error) {
 	for n := 3; n < 8; n++ {
 		for range 10 {
 			a := randomAlias(n)
-			ok, err := m.rdb.HSetNX(ctx, m.caseKey(a), "state", StateOpen).Result()
+			ok, err := m.st.ReserveCaseAlias(ctx, a)
 			if err != nil {
 				return "", err
 			}

@@ -8,10 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store"
 )
 
 // handleEvent carries out one coach action: a Claim press, a command, or
@@ -41,13 +40,6 @@ func (m *Module) handleEvent(ctx context.Context, sealed []byte) error {
 	return m.relayToPerson(ctx, e.Coach, e.Text)
 }
 
-var claimScript = redis.NewScript(`
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'open' then return {0, redis.call('HGET', KEYS[1], 'coach') or ''} end
-redis.call('HSET', KEYS[1], 'state', 'claimed', 'coach', ARGV[1], 'claimed', ARGV[2])
-return {1, ARGV[1]}
-`)
-
 // claim gives the case to the first coach who presses Claim; the others
 // are told who has it.
 func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
@@ -55,13 +47,11 @@ func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
 		m.log.Warn("claim by someone not on the coach list refused", "event", "claim_refused", "case", alias)
 		return nil
 	}
-	res, err := claimScript.Run(ctx, m.rdb, []string{m.caseKey(alias)}, m.sealID(coach), m.now().UnixMilli()).Slice()
+	won, holder, err := m.st.ClaimCase(ctx, alias, m.sealID(coach), m.now())
 	if err != nil {
 		return err
 	}
-	won, _ := res[0].(int64)
-	if won != 1 {
-		holder, _ := res[1].(string)
+	if !won {
 		m.say(ctx, coach, "coach.already_claimed", map[string]string{"alias": alias, "coach": m.name(ctx, m.openID(holder))})
 		return nil
 	}
@@ -71,10 +61,7 @@ func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
 	}
 	chat := strconv.FormatInt(coach, 10)
 	sealer := m.rt.Sealer()
-	pipe := m.rdb.TxPipeline()
-	pipe.ZRem(ctx, m.timersKey(), alias+"|reannounce", alias+"|group")
-	pipe.HSet(ctx, m.coachKey(coach), "current", alias)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := m.st.HoldCase(ctx, alias, m.coachID(coach)); err != nil {
 		return err
 	}
 	if err := m.st.SetProfile(ctx, c.Person, map[string]string{
@@ -98,8 +85,8 @@ func (m *Module) claim(ctx context.Context, coach int64, alias string) error {
 
 // excerpt returns the case's excerpt while it has not expired.
 func (m *Module) excerpt(ctx context.Context, alias string) string {
-	raw, err := m.rdb.Get(ctx, m.excerptKey(alias)).Bytes()
-	if err != nil {
+	raw, err := m.st.CaseExcerpt(ctx, alias)
+	if err != nil || raw == nil {
 		return ""
 	}
 	plain, err := m.rt.Sealer().Open(raw)
@@ -115,7 +102,7 @@ func (m *Module) excerpt(ctx context.Context, alias string) string {
 
 // name is the display name a coach chose with /name, or a neutral default.
 func (m *Module) name(ctx context.Context, coach int64) string {
-	if n, err := m.rdb.HGet(ctx, m.coachKey(coach), "name").Result(); err == nil && n != "" {
+	if n, err := m.st.CoachName(ctx, m.coachID(coach)); err == nil && n != "" {
 		return n
 	}
 	return m.rt.Render(m.def, "coach.default_name", nil)
@@ -141,7 +128,7 @@ func (m *Module) tell(ctx context.Context, person string, out bot.Outbound, msg 
 // held returns the case a coach holds: alias, or the coach's current one.
 func (m *Module) held(ctx context.Context, coach int64, alias string) (*CaseRecord, bool) {
 	if alias == "" {
-		alias, _ = m.rdb.HGet(ctx, m.coachKey(coach), "current").Result()
+		alias, _ = m.st.CoachCase(ctx, m.coachID(coach))
 	}
 	if alias == "" {
 		return nil, false
@@ -175,7 +162,9 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 			m.say(ctx, coach, "coach.name_help", nil)
 			return nil
 		}
-		m.rdb.HSet(ctx, m.coachKey(coach), "name", arg)
+		if err := m.st.SetCoachName(ctx, m.coachID(coach), arg); err != nil {
+			return err // the action is tried again
+		}
 		m.say(ctx, coach, "coach.name_set", map[string]string{"name": arg})
 	case "case":
 		c, ok := m.held(ctx, coach, arg)
@@ -183,7 +172,9 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 			m.say(ctx, coach, "coach.no_case", nil)
 			return nil
 		}
-		m.rdb.HSet(ctx, m.coachKey(coach), "current", c.Alias)
+		if err := m.st.SetCoachCase(ctx, m.coachID(coach), c.Alias); err != nil {
+			return err
+		}
 		m.say(ctx, coach, "coach.switched", map[string]string{"alias": c.Alias})
 	case "close":
 		c, ok := m.held(ctx, coach, arg)
@@ -228,17 +219,11 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 // bot takes the conversation back, and the case keeps only its reason and
 // timings.
 func (m *Module) close(ctx context.Context, c *CaseRecord, tell bool) error {
-	now := m.now()
-	pipe := m.rdb.TxPipeline()
-	pipe.HSet(ctx, m.caseKey(c.Alias), "state", StateClosed, "closed", now.UnixMilli())
-	pipe.HDel(ctx, m.caseKey(c.Alias), "person", "value", "lang", "ch", "coach")
-	pipe.Del(ctx, m.excerptKey(c.Alias))
-	pipe.ZRem(ctx, m.openKey(), c.Alias)
-	pipe.ZRem(ctx, m.timersKey(), c.Alias+"|reannounce", c.Alias+"|group")
+	holder := ""
 	if c.Coach != 0 {
-		pipe.HDel(ctx, m.coachKey(c.Coach), "current")
+		holder = m.coachID(c.Coach)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := m.st.CloseCase(ctx, c.Alias, holder, m.now()); err != nil {
 		return err
 	}
 	m.log.Info("case closed", "event", "case_closed", "case", c.Alias)
@@ -267,12 +252,7 @@ func (m *Module) close(ctx context.Context, c *CaseRecord, tell bool) error {
 // handover gives a claimed case back to the group: a coach who leaves, or
 // a supervisor moving it.
 func (m *Module) handover(ctx context.Context, c *CaseRecord) error {
-	pipe := m.rdb.TxPipeline()
-	pipe.HSet(ctx, m.caseKey(c.Alias), "state", StateOpen)
-	pipe.HDel(ctx, m.caseKey(c.Alias), "coach", "claimed")
-	pipe.HDel(ctx, m.coachKey(c.Coach), "current")
-	pipe.ZAdd(ctx, m.timersKey(), redis.Z{Score: float64(m.now().Add(m.cfg.Reannounce[c.Priority]).UnixMilli()), Member: c.Alias + "|reannounce"})
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := m.st.HandOverCase(ctx, c.Alias, m.coachID(c.Coach), m.now().Add(m.cfg.Reannounce[c.Priority])); err != nil {
 		return err
 	}
 	if err := m.st.SetProfile(ctx, c.Person, map[string]string{bot.RelayAlias: "", bot.RelayAddress: "", bot.RelayChannel: "", "coach": ""}); err != nil {
@@ -284,7 +264,7 @@ func (m *Module) handover(ctx context.Context, c *CaseRecord) error {
 }
 
 func (m *Module) listCases(ctx context.Context, coach int64) error {
-	aliases, err := m.rdb.ZRange(ctx, m.openKey(), 0, 49).Result()
+	aliases, err := m.st.OpenCaseAliases(ctx, 50)
 	if err != nil {
 		return err
 	}
@@ -327,24 +307,17 @@ func (m *Module) Effect(ctx context.Context, person string, profile map[string]s
 	}
 }
 
-var popTimerScript = redis.NewScript(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
-for _, m in ipairs(due) do redis.call('ZREM', KEYS[1], m) end
-return due
-`)
-
 // FireTimers fires every case timer due by now, each exactly once across
 // processes (they are taken out of Redis atomically before firing). It
 // returns how many fired.
 func (m *Module) FireTimers(ctx context.Context, now time.Time) (int, error) {
-	due, err := popTimerScript.Run(ctx, m.rdb, []string{m.timersKey()}, now.UnixMilli()).StringSlice()
+	due, err := m.st.DueCaseTimers(ctx, now)
 	if err != nil {
 		return 0, err
 	}
-	for _, item := range due {
-		alias, kind, _ := strings.Cut(item, "|")
-		c, err := m.load(ctx, alias)
-		if err == nil && c != nil && kind == "answer" && c.State == StateClaimed {
+	for _, t := range due {
+		c, err := m.load(ctx, t.Alias)
+		if err == nil && c != nil && t.Kind == store.TimerAnswer && c.State == StateClaimed {
 			if err := m.checkAnswer(ctx, c); err != nil {
 				m.log.Warn("case timer failed", "event", "case_timer_failed", "case", c.Alias, "error", err)
 			}
@@ -353,10 +326,10 @@ func (m *Module) FireTimers(ctx context.Context, now time.Time) (int, error) {
 		if err != nil || c == nil || c.State != StateOpen {
 			continue
 		}
-		switch kind {
-		case "group":
+		switch t.Kind {
+		case store.TimerGroup:
 			err = m.announce(ctx, c, "coach.case_new")
-		case "reannounce":
+		case store.TimerReannounce:
 			err = m.announce(ctx, c, "coach.case_again")
 			for _, s := range m.cfg.Supervisors {
 				m.say(ctx, s, "coach.case_unclaimed", map[string]string{"alias": c.Alias, "priority": c.Priority, "reason": c.Reason})

@@ -47,6 +47,6 @@ func (r *Runtime) Escalate(ctx context.Context, person, reason, priority, value 
 		return err
 	}
 	c := Case{Person: person, Reason: reason, Priority: priority, Value: value, Lang: p["lang"], Channel: p["ch"], At: r.now()}
-	_, err = r.store.Queue(r.store.CaseStream(), "coaches").Add(ctx, r.sealCase(c))
+	_, err = r.store.CaseQueue().Add(ctx, r.sealCase(c))
 	return err
 }

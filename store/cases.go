@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cases are the coach module's: a case is a hash "case:<alias>" (its
+// excerpt apart, "case:<alias>:excerpt", sealed and expiring), the aliases
+// not yet closed are in the sorted set "cases:open" by opening time, and
+// its timers in "case:timers" as "<alias>|<kind>" scored by due time. A
+// coach's own hash "coach:<pseudonym>" holds the name they chose and the
+// case they are writing to. What coaches do arrives on the stream
+// "coach:in" (CoachQueue), recorded once per platform id.
+
+// Case states.
+const (
+	CaseOpen    = "open"
+	CaseClaimed = "claimed"
+	CaseClosed  = "closed"
+)
+
+// Case timer kinds.
+const (
+	// TimerReannounce announces a case nobody claimed again and raises it
+	// to the supervisors.
+	TimerReannounce = "reannounce"
+	// TimerGroup announces to the whole group a case first offered to the
+	// coach who helped the person last.
+	TimerGroup = "group"
+	// TimerAnswer checks that the coach holding a case answered urgent
+	// words in time.
+	TimerAnswer = "answer"
+)
+
+// CaseRecord is a case as kept. Person, Value, Lang, Channel and Coach go
+// when it closes; the reason and the times stay.
+type CaseRecord struct {
+	Alias, Person, Reason, Priority, Value, Lang, Channel, State string
+	Opened, Claimed, Closed                                      time.Time
+	// Coach is the sealed id of the coach holding the case.
+	Coach string
+	// Alarm is when urgent words came in while a coach held the case,
+	// AlarmReason why; Answered is when the coach last wrote.
+	Alarm, Answered time.Time
+	AlarmReason     string
+}
+
+// CaseTimer is a case's timer.
+type CaseTimer struct {
+	Alias string
+	Kind  string // TimerReannounce, TimerGroup or TimerAnswer
+	At    time.Time
+}
+
+func (t CaseTimer) member() string { return t.Alias + "|" + t.Kind }
+
+func (s *Store) caseKey(alias string) string    { return s.Key("case", alias) }
+func (s *Store) excerptKey(alias string) string { return s.Key("case", alias, "excerpt") }
+func (s *Store) caseTimersKey() string          { return s.Key("case", "timers") }
+func (s *Store) openCasesKey() string           { return s.Key("cases", "open") }
+func (s *Store) coachKey(coach string) string   { return s.Key("coach", coach) }
+
+// CaseQueue is the queue of escalations the runtime records and the coach
+// module turns into cases.
+func (s *Store) CaseQueue() *Queue { return s.Queue(s.CaseStream(), "coaches") }
+
+// CoachQueue is the queue of what coaches did (RecordCoachAction).
+func (s *Store) CoachQueue() *Queue { return s.Queue(s.Key("coach", "in"), "coaches") }
+
+var recordCoachScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return 0 end
+redis.call('XADD', KEYS[2], '*', 'p', ARGV[2])
+return 1
+`)
+
+// RecordCoachAction queues a coach's sealed action on CoachQueue, once per
+// platform id (within IdempotencyTTL).
+func (s *Store) RecordCoachAction(ctx context.Context, id string, sealed []byte) error {
+	err := recordCoachScript.Run(ctx, s.rdb, []string{s.Key("coach", "seen", id), s.CoachQueue().Stream},
+		IdempotencyTTL.Milliseconds(), sealed).Err()
+	if err != nil {
+		return fmt.Errorf("record coach action: %w", err)
+	}
+	return nil
+}
+
+// ReserveCaseAlias takes alias for a new case; false when a case has it.
+func (s *Store) ReserveCaseAlias(ctx context.Context, alias string) (bool, error) {
+	ok, err := s.rdb.HSetNX(ctx, s.caseKey(alias), "state", CaseOpen).Result()
+	if err != nil {
+		return false, fmt.Errorf("reserve case alias: %w", err)
+	}
+	return ok, nil
+}
+
+// OpenCase records c (its alias reserved) as open, with its sealed excerpt
+// (none when empty) kept for excerptTTL and its first timers, in one
+// transaction.
+func (s *Store) OpenCase(ctx context.Context, c CaseRecord, excerpt []byte, excerptTTL time.Duration, timers ...CaseTimer) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.caseKey(c.Alias), "person", c.Person, "reason", c.Reason, "priority", c.Priority, "value", c.Value,
+		"lang", c.Lang, "ch", c.Channel, "state", CaseOpen, "opened", c.Opened.UnixMilli())
+	pipe.ZAdd(ctx, s.openCasesKey(), redis.Z{Score: float64(c.Opened.UnixMilli()), Member: c.Alias})
+	if len(excerpt) > 0 {
+		pipe.Set(ctx, s.excerptKey(c.Alias), excerpt, excerptTTL)
+	}
+	for _, t := range timers {
+		pipe.ZAdd(ctx, s.caseTimersKey(), redis.Z{Score: float64(t.At.UnixMilli()), Member: t.member()})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("open case: %w", err)
+	}
+	return nil
+}
+
+// Case returns the case alias, or nil when there is none.
+func (s *Store) Case(ctx context.Context, alias string) (*CaseRecord, error) {
+	h, err := s.rdb.HGetAll(ctx, s.caseKey(alias)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read case: %w", err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	return &CaseRecord{
+		Alias: alias, Person: h["person"], Reason: h["reason"], Priority: h["priority"], Value: h["value"],
+		Lang: h["lang"], Channel: h["ch"], State: h["state"], Coach: h["coach"],
+		Opened: millis(h["opened"]), Claimed: millis(h["claimed"]), Closed: millis(h["closed"]),
+		Alarm: millis(h["alarm"]), Answered: millis(h["answered"]), AlarmReason: h["alarm_reason"],
+	}, nil
+}
+
+// millis reads a time kept as Unix milliseconds (zero when absent).
+func millis(v string) time.Time {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// SetCaseValue replaces the case's value (the indicator ids its
+// escalations named).
+func (s *Store) SetCaseValue(ctx context.Context, alias, value string) error {
+	if err := s.rdb.HSet(ctx, s.caseKey(alias), "value", value).Err(); err != nil {
+		return fmt.Errorf("set case value: %w", err)
+	}
+	return nil
+}
+
+// SetCasePriority changes the case's priority.
+func (s *Store) SetCasePriority(ctx context.Context, alias, priority string) error {
+	if err := s.rdb.HSet(ctx, s.caseKey(alias), "priority", priority).Err(); err != nil {
+		return fmt.Errorf("set case priority: %w", err)
+	}
+	return nil
+}
+
+var claimCaseScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'open' then return {0, redis.call('HGET', KEYS[1], 'coach') or ''} end
+redis.call('HSET', KEYS[1], 'state', 'claimed', 'coach', ARGV[1], 'claimed', ARGV[2])
+return {1, ARGV[1]}
+`)
+
+// ClaimCase gives an open case to coach (a sealed id) at at. When the case
+// is not open it reports false and the sealed id of the coach holding it
+// ("" for none).
+func (s *Store) ClaimCase(ctx context.Context, alias, coach string, at time.Time) (won bool, holder string, err error) {
+	res, err := claimCaseScript.Run(ctx, s.rdb, []string{s.caseKey(alias)}, coach, at.UnixMilli()).Slice()
+	if err != nil {
+		return false, "", fmt.Errorf("claim case: %w", err)
+	}
+	if len(res) != 2 {
+		return false, "", fmt.Errorf("claim case: unexpected reply %v", res)
+	}
+	n, _ := res[0].(int64)
+	holder, _ = res[1].(string)
+	return n == 1, holder, nil
+}
+
+// HoldCase follows a claim: the case's announcements stop and it becomes
+// the current case of coach (a pseudonym).
+func (s *Store) HoldCase(ctx context.Context, alias, coach string) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.ZRem(ctx, s.caseTimersKey(), CaseTimer{Alias: alias, Kind: TimerReannounce}.member(), CaseTimer{Alias: alias, Kind: TimerGroup}.member())
+	pipe.HSet(ctx, s.coachKey(coach), "current", alias)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("hold case: %w", err)
+	}
+	return nil
+}
+
+// CaseExcerpt returns the case's sealed excerpt, or nil once it expired.
+func (s *Store) CaseExcerpt(ctx context.Context, alias string) ([]byte, error) {
+	raw, err := s.rdb.Get(ctx, s.excerptKey(alias)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read case excerpt: %w", err)
+	}
+	return raw, nil
+}
+
+// CloseCase closes a case at at: it keeps only its reason, priority and
+// times, leaves the open set, loses its announcements, and stops being the
+// current case of coach (a pseudonym; "" for none).
+func (s *Store) CloseCase(ctx context.Context, alias, coach string, at time.Time) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.caseKey(alias), "state", CaseClosed, "closed", at.UnixMilli())
+	pipe.HDel(ctx, s.caseKey(alias), "person", "value", "lang", "ch", "coach")
+	pipe.Del(ctx, s.excerptKey(alias))
+	pipe.ZRem(ctx, s.openCasesKey(), alias)
+	pipe.ZRem(ctx, s.caseTimersKey(), CaseTimer{Alias: alias, Kind: TimerReannounce}.member(), CaseTimer{Alias: alias, Kind: TimerGroup}.member())
+	if coach != "" {
+		pipe.HDel(ctx, s.coachKey(coach), "current")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("close case: %w", err)
+	}
+	return nil
+}
+
+// HandOverCase gives a claimed case back to the group: open again, no
+// longer coach's current case (a pseudonym), announced again at
+// reannounce.
+func (s *Store) HandOverCase(ctx context.Context, alias, coach string, reannounce time.Time) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.caseKey(alias), "state", CaseOpen)
+	pipe.HDel(ctx, s.caseKey(alias), "coach", "claimed")
+	pipe.HDel(ctx, s.coachKey(coach), "current")
+	t := CaseTimer{Alias: alias, Kind: TimerReannounce, At: reannounce}
+	pipe.ZAdd(ctx, s.caseTimersKey(), redis.Z{Score: float64(t.At.UnixMilli()), Member: t.member()})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("hand over case: %w", err)
+	}
+	return nil
+}
+
+// OpenCaseAliases returns up to limit cases not yet closed, oldest first.
+func (s *Store) OpenCaseAliases(ctx context.Context, limit int) ([]string, error) {
+	aliases, err := s.rdb.ZRange(ctx, s.openCasesKey(), 0, int64(limit)-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list open cases: %w", err)
+	}
+	return aliases, nil
+}
+
+// CountOpenCases returns how many cases are not yet closed.
+func (s *Store) CountOpenCases(ctx context.Context) (int64, error) {
+	return s.rdb.ZCard(ctx, s.openCasesKey()).Result()
+}
+
+// RaiseCaseAlarm records urgent words (reason) in a held case at at, and
+// sets its TimerAnswer for answerBy.
+func (s *Store) RaiseCaseAlarm(ctx context.Context, alias, reason string, at, answerBy time.Time) error {
+	t := CaseTimer{Alias: alias, Kind: TimerAnswer, At: answerBy}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.caseKey(alias), "alarm", at.UnixMilli(), "alarm_reason", reason)
+	pipe.ZAdd(ctx, s.caseTimersKey(), redis.Z{Score: float64(t.At.UnixMilli()), Member: t.member()})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("raise case alarm: %w", err)
+	}
+	return nil
+}
+
+// CaseAnswered records that the case's coach wrote to the person at at.
+func (s *Store) CaseAnswered(ctx context.Context, alias string, at time.Time) error {
+	if err := s.rdb.HSet(ctx, s.caseKey(alias), "answered", at.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("record case answer: %w", err)
+	}
+	return nil
+}
+
+var popCaseTimersScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+for _, m in ipairs(due) do redis.call('ZREM', KEYS[1], m) end
+return due
+`)
+
+// DueCaseTimers takes up to 100 case timers due by now out of the store,
+// atomically, so each fires once however many processes ask.
+func (s *Store) DueCaseTimers(ctx context.Context, now time.Time) ([]CaseTimer, error) {
+	due, err := popCaseTimersScript.Run(ctx, s.rdb, []string{s.caseTimersKey()}, now.UnixMilli()).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("take case timers: %w", err)
+	}
+	out := make([]CaseTimer, 0, len(due))
+	for _, m := range due {
+		alias, kind, _ := strings.Cut(m, "|")
+		out = append(out, CaseTimer{Alias: alias, Kind: kind})
+	}
+	return out, nil
+}
+
+// CoachName returns the name coach (a pseudonym) chose ("" for none).
+func (s *Store) CoachName(ctx context.Context, coach string) (string, error) {
+	return s.coachField(ctx, coach, "name")
+}
+
+// SetCoachName keeps the name coach (a pseudonym) chose.
+func (s *Store) SetCoachName(ctx context.Context, coach, name string) error {
+	if err := s.rdb.HSet(ctx, s.coachKey(coach), "name", name).Err(); err != nil {
+		return fmt.Errorf("set coach name: %w", err)
+	}
+	return nil
+}
+
+// CoachCase returns the alias of the case coach (a pseudonym) writes to
+// ("" for none).
+func (s *Store) CoachCase(ctx context.Context, coach string) (string, error) {
+	return s.coachField(ctx, coach, "current")
+}
+
+// SetCoachCase makes alias the case coach (a pseudonym) writes to.
+func (s *Store) SetCoachCase(ctx context.Context, coach, alias string) error {
+	if err := s.rdb.HSet(ctx, s.coachKey(coach), "current", alias).Err(); err != nil {
+		return fmt.Errorf("set coach case: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) coachField(ctx context.Context, coach, field string) (string, error) {
+	v, err := s.rdb.HGet(ctx, s.coachKey(coach), field).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read coach: %w", err)
+	}
+	return v, nil
+}
