@@ -108,7 +108,7 @@ func (r *engineRun) step(text string, op byte) {
 	t, d, s := r.t, r.c.Def, &r.s
 	r.turns++
 	r.now = r.now.Add(time.Minute)
-	// The runtime hands the engine valid UTF-8 (bot.cleanText), but
+	// The runtime hands the engine valid UTF-8 (bot.CleanText), but
 	// Resolve must not choke on anything.
 	flows.Resolve(d, s, text, r.c.Lexicon)
 	text = strings.ToValidUTF8(text, "\uFFFD")

@@ -261,7 +261,7 @@ func (s *Service) validate(spec *Spec) error {
 		if !cat.Has(lang) {
 			return invalid("text: language %q is not loaded (have %v)", lang, cat.Languages())
 		}
-		text = cleanText(text)
+		text = strings.TrimSpace(bot.CleanText(text, 0))
 		if strings.TrimSpace(text) == "" {
 			return invalid("text: the %s text is empty", lang)
 		}
@@ -445,19 +445,6 @@ func (a Audience) matches(profile map[string]string, lang string) bool {
 		}
 	}
 	return true
-}
-
-// cleanText keeps staff text printable: valid UTF-8, no control
-// characters but newlines and tabs, trimmed.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(s)
 }
 
 // idAlphabet has no letters easily confused (0/O, 1/I/L), so a code can be

@@ -168,7 +168,7 @@ func (s *Service) checkJob(j *Job) error {
 	}{{"title", &j.Title}, {"employer", &j.Employer}, {"sector", &j.Sector}, {"location", &j.Location},
 		{"pay", &j.Pay}, {"hours", &j.Hours}, {"contact", &j.Contact}}
 	for _, f := range fields {
-		*f.v = strings.Join(strings.Fields(cleanText(*f.v)), " ")
+		*f.v = strings.Join(strings.Fields(bot.CleanText(*f.v, 0)), " ")
 		if *f.v == "" {
 			return invalid("%s is required", f.name)
 		}

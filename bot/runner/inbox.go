@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/store"
@@ -22,7 +20,7 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 	if in.At.IsZero() {
 		in.At = r.now()
 	}
-	in.Text = cleanText(in.Text)
+	in.Text = bot.CleanText(in.Text, MaxTextRunes)
 	person := r.sealer.PersonID(in.Channel, in.Address)
 	addr := in.Address
 	in.Address = "" // kept once, sealed, in the profile
@@ -59,20 +57,4 @@ func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
 	}
 	_, err = r.store.AcceptFor(ctx, person, id, r.sealer.Seal(payload), r.now())
 	return err
-}
-
-// cleanText makes typed text safe to keep and show: valid UTF-8, no NULs
-// or other control characters but newlines and tabs, at most MaxTextRunes.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if utf8.RuneCountInString(s) > MaxTextRunes {
-		s = string([]rune(s)[:MaxTextRunes])
-	}
-	return s
 }
