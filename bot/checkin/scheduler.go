@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
@@ -55,7 +53,7 @@ type Config struct {
 	// Clock tells the time; time.Now when nil.
 	Clock func() time.Time
 	// Escalate opens a case for a coach (welfare checks after missed
-	// check-ins). When nil the case is added to the store's case stream.
+	// check-ins). When nil the runtime records the case (Runtime.Escalate).
 	Escalate func(ctx context.Context, person, reason, priority string)
 	// Cadence is the schedule; the shipped one when nil (see LoadCadence
 	// for CONTENT_DIR/cadence.yaml).
@@ -71,6 +69,7 @@ type Config struct {
 // Redis.
 type Scheduler struct {
 	cfg     Config
+	rt      *runner.Runtime
 	st      *store.Store
 	cad     *Cadence
 	log     *slog.Logger
@@ -96,7 +95,7 @@ func New(cfg Config) *Scheduler {
 		cfg.Poll = 5 * time.Second
 	}
 	return &Scheduler{
-		cfg: cfg, st: cfg.Runtime.Store(), cad: cfg.Cadence, log: cfg.Log, now: cfg.Clock,
+		cfg: cfg, rt: cfg.Runtime, st: cfg.Runtime.Store(), cad: cfg.Cadence, log: cfg.Log, now: cfg.Clock,
 		trigger: cfg.Runtime.Trigger,
 	}
 }
@@ -141,8 +140,8 @@ func kindField(kind string) string {
 	return ""
 }
 
-func (s *Scheduler) dueKey() string      { return s.st.Key("{ci}", "due") }
-func (s *Scheduler) inflightKey() string { return s.st.Key("{ci}", "inflight") }
+func (s *Scheduler) dueKey() string      { return s.st.CheckinDueKey() }
+func (s *Scheduler) inflightKey() string { return s.st.CheckinInflightKey() }
 
 // loc is the person's time zone.
 func (s *Scheduler) loc(p map[string]string) *time.Location {
@@ -245,17 +244,15 @@ func (s *Scheduler) update(ctx context.Context, person string, f func(p map[stri
 // sync makes the due set hold exactly the person's pending items, at the
 // times their profile says. An empty profile removes them all.
 func (s *Scheduler) sync(ctx context.Context, person string, p map[string]string) error {
-	pipe := s.st.Redis().Pipeline()
+	items := make([]store.CheckinItem, 0, len(kinds))
 	for _, k := range kinds {
-		member := k.kind + "|" + person
+		it := store.CheckinItem{Kind: k.kind}
 		if t, ok := fromMS(p[k.field]); ok {
-			pipe.ZAdd(ctx, s.dueKey(), redis.Z{Score: float64(t.UnixMilli()), Member: member})
-		} else {
-			pipe.ZRem(ctx, s.dueKey(), member)
+			it.Due = t
 		}
+		items = append(items, it)
 	}
-	_, err := pipe.Exec(ctx)
-	if err != nil {
+	if err := s.st.SetCheckinItems(ctx, person, items); err != nil {
 		return fmt.Errorf("sync schedule: %w", err)
 	}
 	return nil
@@ -411,11 +408,11 @@ func (s *Scheduler) leave(ctx context.Context, person string, before map[string]
 // profile is gone already, so the one before the turn says whether they
 // were still taking part.
 func (s *Scheduler) erase(ctx context.Context, person string, before map[string]string) error {
-	pipe := s.st.Redis().Pipeline()
+	items := make([]store.CheckinItem, 0, len(kinds))
 	for _, k := range kinds {
-		pipe.ZRem(ctx, s.dueKey(), k.kind+"|"+person)
+		items = append(items, store.CheckinItem{Kind: k.kind})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.st.SetCheckinItems(ctx, person, items); err != nil {
 		return fmt.Errorf("erase schedule: %w", err)
 	}
 	if before["sub."+Topic] == "1" && before["stopped"] != "1" && before[fDropped] != "1" {
@@ -549,22 +546,27 @@ func (s *Scheduler) answer(ctx context.Context, person, topic, value string, now
 // to run at every start and from several processes at once.
 func (s *Scheduler) Backfill(ctx context.Context) (int, error) {
 	n := 0
-	iter := s.st.Redis().SScan(ctx, s.st.Key("sub", Topic), 0, "", 200).Iterator()
-	for iter.Next(ctx) {
-		person := iter.Val()
+	var failed error // a person's, returned as it is
+	err := s.st.EachSubscriber(ctx, Topic, func(person string) error {
 		p, err := s.st.Profile(ctx, person)
 		if err != nil {
-			return n, err
+			failed = err
+			return err
 		}
 		if !subscribed(p) || p[fStart] != "" {
-			continue
+			return nil
 		}
 		if err := s.subscribe(ctx, person); err != nil && !errors.Is(err, store.ErrNoProfile) {
-			return n, err
+			failed = err
+			return err
 		}
 		n++
+		return nil
+	})
+	if failed != nil {
+		return n, failed
 	}
-	if err := iter.Err(); err != nil {
+	if err != nil {
 		return n, fmt.Errorf("backfill check-ins: %w", err)
 	}
 	return n, nil
@@ -597,31 +599,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // firing checks the person's profile and triggers are idempotent.
 const claimLease = 2 * time.Minute
 
-// claimScript takes up to ARGV[3] items due by ARGV[1] out of the due set
-// into the in-flight set (scored by lease end, the member prefixed with its
-// due score), in one step, so two processes never take the same item. It
-// first puts back items whose lease ran out.
-var claimScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
-for _, m in ipairs(stale) do
-  local score, member = string.match(m, '^([^|]*)|(.*)$')
-  redis.call('ZREM', KEYS[2], m)
-  if redis.call('ZSCORE', KEYS[1], member) == false then
-    redis.call('ZADD', KEYS[1], score, member)
-  end
-end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for i = 1, #due, 2 do
-  redis.call('ZREM', KEYS[1], due[i])
-  local m = string.format('%d', tonumber(due[i + 1])) .. '|' .. due[i]
-  redis.call('ZADD', KEYS[2], ARGV[2], m)
-  out[#out + 1] = m
-end
-return out
-`)
-
 const claimBatch = 64
 
 // FireDue fires every item due by now and reports how many it took. Run
@@ -629,13 +606,12 @@ const claimBatch = 64
 func (s *Scheduler) FireDue(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for {
-		res, err := claimScript.Run(ctx, s.st.Redis(), []string{s.dueKey(), s.inflightKey()},
-			now.UnixMilli(), now.Add(claimLease).UnixMilli(), claimBatch).StringSlice()
+		res, err := s.st.ClaimCheckins(ctx, now, now.Add(claimLease), claimBatch)
 		if err != nil {
-			return total, fmt.Errorf("claim check-ins: %w", err)
+			return total, err
 		}
-		for _, m := range res {
-			if err := s.fire(ctx, m, now); err != nil {
+		for _, c := range res {
+			if err := s.fire(ctx, c, now); err != nil {
 				if ctx.Err() != nil {
 					return total, ctx.Err()
 				}
@@ -644,7 +620,7 @@ func (s *Scheduler) FireDue(ctx context.Context, now time.Time) (int, error) {
 				continue
 			}
 			total++
-			if err := s.st.Redis().ZRem(ctx, s.inflightKey(), m).Err(); err != nil {
+			if err := s.st.CheckinDone(ctx, c.Claim); err != nil {
 				return total, err
 			}
 		}
@@ -654,11 +630,10 @@ func (s *Scheduler) FireDue(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
-// fire handles one claimed item, "<due ms>|<kind>|<person>".
-func (s *Scheduler) fire(ctx context.Context, item string, now time.Time) error {
-	score, rest, _ := strings.Cut(item, "|")
-	kind, person, ok := strings.Cut(rest, "|")
-	if !ok || kindField(kind) == "" {
+// fire handles one claimed item.
+func (s *Scheduler) fire(ctx context.Context, c store.ClaimedCheckin, now time.Time) error {
+	score, kind, person := c.Due, c.Kind, c.Person
+	if person == "" || kindField(kind) == "" {
 		return nil // not ours; drop it
 	}
 	p, err := s.st.Profile(ctx, person)
@@ -795,7 +770,7 @@ func (s *Scheduler) fireClose(ctx context.Context, person string, p map[string]s
 	s.count(ctx, np, c)
 	s.log.Info("check-in missed", "event", "checkin_missed", "person", person, "misses", misses)
 	if misses == s.cad.WelfareAfterMisses {
-		s.escalate(ctx, person, np, ReasonMissed, flows.PriorityLow)
+		s.escalate(ctx, person, ReasonMissed, flows.PriorityLow)
 	}
 	return nil
 }
@@ -825,18 +800,14 @@ func (s *Scheduler) fireFollowUp(ctx context.Context, person, kind, score string
 	return nil
 }
 
-// escalate opens a case through Config.Escalate, or on the case stream.
-func (s *Scheduler) escalate(ctx context.Context, person string, p map[string]string, reason, priority string) {
+// escalate opens a case through Config.Escalate, or the runtime's.
+func (s *Scheduler) escalate(ctx context.Context, person, reason, priority string) {
 	s.log.Info("check-in escalation", "event", "escalation", "person", person, "reason", reason, "priority", priority)
 	if s.cfg.Escalate != nil {
 		s.cfg.Escalate(ctx, person, reason, priority)
 		return
 	}
-	err := s.st.Redis().XAdd(ctx, &redis.XAddArgs{Stream: s.st.CaseStream(), Values: []any{
-		"person", person, "reason", reason, "priority", priority, "lang", p["lang"], "ch", p["ch"],
-		"at", s.now().UTC().Format(time.RFC3339),
-	}}).Err()
-	if err != nil {
+	if err := s.rt.Escalate(ctx, person, reason, priority, ""); err != nil {
 		s.log.Error("escalation not recorded", "event", "escalation_failed", "person", person, "error", err)
 	}
 }

@@ -358,8 +358,7 @@ func TestCrashedClaimIsRetriedOnce(t *testing.T) {
 	due := e.due(p)
 	ctx := context.Background()
 	// The "dead" process claims the item and never finishes.
-	res, err := claimScript.Run(ctx, st.Redis(), []string{e.s.dueKey(), e.s.inflightKey()},
-		due.UnixMilli(), due.Add(claimLease).UnixMilli(), 10).StringSlice()
+	res, err := st.ClaimCheckins(ctx, due, due.Add(claimLease), 10)
 	if err != nil || len(res) != 1 {
 		t.Fatalf("claim: %v, %v", res, err)
 	}

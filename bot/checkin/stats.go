@@ -59,7 +59,7 @@ func weekOf(t time.Time) string {
 	return fmt.Sprintf("%04d-W%02d", y, w)
 }
 
-func (s *Scheduler) statsKey(week string) string { return s.st.Key("ci", "stats", week) }
+func (s *Scheduler) statsKey(week string) string { return s.st.CheckinStatsKey(week) }
 
 // dims are a person's figure dimensions: language, channel, gender, age.
 func dims(p map[string]string) string {
@@ -77,15 +77,12 @@ func (s *Scheduler) count(ctx context.Context, p map[string]string, counts map[s
 	if len(counts) == 0 {
 		return
 	}
-	key := s.statsKey(weekOf(s.now()))
 	d := dims(p)
-	pipe := s.st.Redis().Pipeline()
+	fields := make(map[string]int64, len(counts))
 	for m, n := range counts {
-		if n != 0 {
-			pipe.HIncrBy(ctx, key, m+"|"+d, n)
-		}
+		fields[m+"|"+d] = n
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.st.CountCheckins(ctx, weekOf(s.now()), fields); err != nil {
 		s.log.Warn("check-in figures not counted", "event", "checkin_count_failed", "error", err)
 	}
 }
@@ -261,21 +258,13 @@ func (s *Scheduler) Stats(ctx context.Context, from, to time.Time, by []string) 
 			break
 		}
 	}
-	pipe := s.st.Redis().Pipeline()
-	for _, w := range weeks {
-		pipe.HGetAll(ctx, s.statsKey(w))
-	}
-	res, err := pipe.Exec(ctx)
+	res, err := s.st.CheckinFigures(ctx, weeks)
 	if err != nil {
-		return nil, fmt.Errorf("read figures: %w", err)
+		return nil, err
 	}
 	fine := map[[nDims]string]map[string]int64{}
-	for i, r := range res {
-		h, _ := r.(interface{ Val() map[string]string })
-		if h == nil {
-			continue
-		}
-		for field, v := range h.Val() {
+	for i, h := range res {
+		for field, v := range h {
 			parts := strings.Split(field, "|")
 			n, err := strconv.ParseInt(v, 10, 64)
 			if len(parts) != 5 || err != nil {

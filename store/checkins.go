@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Check-ins are the check-in scheduler's: each person's schedule state is
+// in their own profile (fields "ci.*", UpdateProfile), and their pending
+// items in one sorted set "{ci}:due" as "<kind>|<person>" scored by due
+// time. A process claims due items into "{ci}:inflight" (scored by the end
+// of its lease, each member prefixed with its due score) and removes them
+// there once handled; items whose lease ran out go back to the due set.
+// The figures are hashes "ci:stats:<ISO week>" of counters that never name
+// a person.
+
+// CheckinDueKey is the sorted set of pending check-in items.
+func (s *Store) CheckinDueKey() string { return s.Key("{ci}", "due") }
+
+// CheckinInflightKey is the sorted set of claimed check-in items.
+func (s *Store) CheckinInflightKey() string { return s.Key("{ci}", "inflight") }
+
+// CheckinStatsKey is the hash of a week's check-in figures.
+func (s *Store) CheckinStatsKey(week string) string { return s.Key("ci", "stats", week) }
+
+// CheckinItem is one of a person's pending check-in items: its kind and
+// when it is due (zero: none pending).
+type CheckinItem struct {
+	Kind string
+	Due  time.Time
+}
+
+// SetCheckinItems makes the due set hold exactly the items given for a
+// person: each with a due time is (re)scheduled, each without removed.
+func (s *Store) SetCheckinItems(ctx context.Context, person string, items []CheckinItem) error {
+	pipe := s.rdb.Pipeline()
+	for _, it := range items {
+		member := it.Kind + "|" + person
+		if it.Due.IsZero() {
+			pipe.ZRem(ctx, s.CheckinDueKey(), member)
+		} else {
+			pipe.ZAdd(ctx, s.CheckinDueKey(), redis.Z{Score: float64(it.Due.UnixMilli()), Member: member})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("set check-in items: %w", err)
+	}
+	return nil
+}
+
+// ClaimedCheckin is a check-in item a process took to handle.
+type ClaimedCheckin struct {
+	// Claim names the claim, for CheckinDone.
+	Claim string
+	// Due is the item's due time as scheduled (Unix milliseconds, as the
+	// profile keeps it), Kind and Person as given to SetCheckinItems.
+	Due, Kind, Person string
+}
+
+// claimCheckinsScript takes up to ARGV[3] items due by ARGV[1] out of the
+// due set into the in-flight set (scored by lease end, the member prefixed
+// with its due score), in one step, so two processes never take the same
+// item. It first puts back items whose lease ran out.
+var claimCheckinsScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
+for _, m in ipairs(stale) do
+  local score, member = string.match(m, '^([^|]*)|(.*)$')
+  redis.call('ZREM', KEYS[2], m)
+  if redis.call('ZSCORE', KEYS[1], member) == false then
+    redis.call('ZADD', KEYS[1], score, member)
+  end
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i = 1, #due, 2 do
+  redis.call('ZREM', KEYS[1], due[i])
+  local m = string.format('%d', tonumber(due[i + 1])) .. '|' .. due[i]
+  redis.call('ZADD', KEYS[2], ARGV[2], m)
+  out[#out + 1] = m
+end
+return out
+`)
+
+// ClaimCheckins takes up to count items due by now, leased until
+// leaseEnd: until then no other process takes them, after it they are due
+// again unless CheckinDone removed them.
+func (s *Store) ClaimCheckins(ctx context.Context, now, leaseEnd time.Time, count int) ([]ClaimedCheckin, error) {
+	res, err := claimCheckinsScript.Run(ctx, s.rdb, []string{s.CheckinDueKey(), s.CheckinInflightKey()},
+		now.UnixMilli(), leaseEnd.UnixMilli(), count).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim check-ins: %w", err)
+	}
+	out := make([]ClaimedCheckin, 0, len(res))
+	for _, m := range res {
+		c := ClaimedCheckin{Claim: m}
+		var rest string
+		c.Due, rest, _ = strings.Cut(m, "|")
+		c.Kind, c.Person, _ = strings.Cut(rest, "|")
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// CheckinDone removes a handled claim.
+func (s *Store) CheckinDone(ctx context.Context, claim string) error {
+	if err := s.rdb.ZRem(ctx, s.CheckinInflightKey(), claim).Err(); err != nil {
+		return fmt.Errorf("check-in done: %w", err)
+	}
+	return nil
+}
+
+// CountCheckins adds counts to a week's figures (field: counter name and
+// the dimensions it is kept under).
+func (s *Store) CountCheckins(ctx context.Context, week string, counts map[string]int64) error {
+	key := s.CheckinStatsKey(week)
+	pipe := s.rdb.Pipeline()
+	for field, n := range counts {
+		if n != 0 {
+			pipe.HIncrBy(ctx, key, field, n)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("count check-ins: %w", err)
+	}
+	return nil
+}
+
+// CheckinFigures returns the counters of each week, in one round trip.
+func (s *Store) CheckinFigures(ctx context.Context, weeks []string) ([]map[string]string, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(weeks))
+	for i, w := range weeks {
+		cmds[i] = pipe.HGetAll(ctx, s.CheckinStatsKey(w))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read figures: %w", err)
+	}
+	out := make([]map[string]string, len(weeks))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}

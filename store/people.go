@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EachPerson passes every person's id to f, a page at a time (SSCAN: a
+// person added or removed meanwhile may be seen or not, and one may come
+// twice). An error from f stops the walk and is returned as it is.
+func (s *Store) EachPerson(ctx context.Context, f func(person string) error) error {
+	return s.eachMember(ctx, s.PeopleKey(), 500, f)
+}
+
+// EachSubscriber passes every subscriber of topic to f, as EachPerson.
+func (s *Store) EachSubscriber(ctx context.Context, topic string, f func(person string) error) error {
+	return s.eachMember(ctx, s.Key("sub", topic), 200, f)
+}
+
+func (s *Store) eachMember(ctx context.Context, key string, page int64, f func(string) error) error {
+	var cursor uint64
+	for {
+		members, next, err := s.rdb.SScan(ctx, key, cursor, "", page).Result()
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", key, err)
+		}
+		for _, m := range members {
+			if err := f(m); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Profiles reads people's profiles in one round trip (an empty map for
+// someone unknown).
+func (s *Store) Profiles(ctx context.Context, people []string) ([]map[string]string, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(people))
+	for i, p := range people {
+		cmds[i] = pipe.HGetAll(ctx, s.pkey(p, kProfile))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read profiles: %w", err)
+	}
+	out := make([]map[string]string, len(people))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
