@@ -4,45 +4,18 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
-	"github.com/lifeline-org/lifeline/bot/runner"
-	"github.com/lifeline-org/lifeline/flows/content"
-	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 )
 
-// outbox is a channel that keeps every message as sent, flags and all.
-type outbox struct {
-	name string
-	mu   sync.Mutex
-	got  map[string][]bot.Outbound
-}
-
-func (o *outbox) Name() string                                  { return o.name }
-func (o *outbox) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }
-func (o *outbox) Send(_ context.Context, addr string, m bot.Outbound) (int64, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.got[addr] = append(o.got[addr], m)
-	return int64(len(o.got[addr])), nil
-}
-
-func (o *outbox) to(addr string) []bot.Outbound {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return slices.Clone(o.got[addr])
-}
-
-// phone is one person on an outbox channel, who presses buttons.
+// phone is one person on a recording channel, who presses buttons.
 type phone struct {
 	t    *testing.T
-	rt   *runner.Runtime
-	ch   *outbox
+	h    *bottest.Harness
+	ch   *bottest.Channel
 	addr string
 	n    int
 }
@@ -50,26 +23,15 @@ type phone struct {
 func (p *phone) accept(in bot.Inbound) {
 	p.t.Helper()
 	p.n++
-	in.Channel, in.Address, in.MessageID = p.ch.name, p.addr, fmt.Sprintf("%s-%d-%d", p.addr, p.n, time.Now().UnixNano())
-	if err := p.rt.Accept(context.Background(), in); err != nil {
-		p.t.Fatal(err)
-	}
-	p.settle()
-}
-
-func (p *phone) settle() {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := p.rt.Settle(ctx); err != nil {
-		p.t.Fatalf("settle: %v", err)
-	}
+	in.Channel, in.Address, in.MessageID = p.ch.Name(), p.addr, fmt.Sprintf("%s-%d-%d", p.addr, p.n, time.Now().UnixNano())
+	p.h.Accept(in)
+	p.h.Settle()
 }
 
 // press presses the button id on the newest message that has buttons.
 func (p *phone) press(id string) {
 	p.t.Helper()
-	msgs := p.ch.to(p.addr)
+	msgs := p.ch.To(p.addr)
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if len(msgs[i].Options) == 0 {
 			continue
@@ -84,46 +46,24 @@ func (p *phone) press(id string) {
 }
 
 // since returns the messages sent after the first n.
-func (p *phone) since(n int) []bot.Outbound { return p.ch.to(p.addr)[n:] }
+func (p *phone) since(n int) []bot.Outbound { return p.ch.To(p.addr)[n:] }
 
-func (p *phone) count() int { return len(p.ch.to(p.addr)) }
+func (p *phone) count() int { return len(p.ch.To(p.addr)) }
 
-// said reports whether one of msgs holds text.
-func said(msgs []bot.Outbound, text string) bool {
-	return slices.ContainsFunc(msgs, func(m bot.Outbound) bool { return strings.Contains(m.Text, text) })
-}
-
-func newLooks(t *testing.T, channels ...bot.Channel) (*runner.Runtime, *content.Content) {
-	t.Helper()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := runner.New(runner.Config{Store: store.New(storetest.Shared(t), storetest.Namespace()), Sealer: sealer(t), Content: c, Channels: channels, Workers: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rt.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return rt, c
-}
+var said = bottest.Said
 
 // TestSoundSettingInEveryLanguage turns sound on and off again in
 // Settings in every language, and reads MY DATA and what SendTo sends
 // (as a broadcast does) after each choice.
 func TestSoundSettingInEveryLanguage(t *testing.T) {
-	tg := &outbox{name: "telegram", got: map[string][]bot.Outbound{}}
-	rt, c := newLooks(t, tg)
+	tg := bottest.NewChannel("telegram")
+	h := bottest.Start(t, bottest.WithChannels(tg), bottest.Workers(2))
+	rt := h.RT
 	ctx := context.Background()
-	text := func(lang, id string) string {
-		s, err := c.Catalog.Text(lang, id, c.Data())
-		if err != nil {
-			t.Fatalf("%s %s: %v", lang, id, err)
-		}
-		return s
-	}
-	for i, lang := range c.Def.Languages {
+	text := func(lang, id string) string { return bottest.Text(t, lang, id) }
+	for i, lang := range bottest.Content(t).Def.Languages {
 		t.Run(lang, func(t *testing.T) {
-			p := &phone{t: t, rt: rt, ch: tg, addr: fmt.Sprint(81000 + i)}
+			p := &phone{t: t, h: h, ch: tg, addr: fmt.Sprint(81000 + i)}
 			person := rt.PersonID("telegram", p.addr)
 			myData := func(want, not string) {
 				t.Helper()
@@ -142,7 +82,7 @@ func TestSoundSettingInEveryLanguage(t *testing.T) {
 				if ok, err := rt.SendTo(ctx, person, []bot.Outbound{{Text: "news " + lang}}); !ok || err != nil {
 					t.Fatalf("SendTo: %v, %v", ok, err)
 				}
-				p.settle()
+				h.Settle()
 				got := p.since(n)
 				if len(got) != 1 || got[0].Silent != silent || got[0].Protect {
 					t.Errorf("sent %+v, want one message with Silent %v", got, silent)
@@ -191,11 +131,11 @@ func TestSoundSettingInEveryLanguage(t *testing.T) {
 // and so is nothing else; SendOnce is as silent as SendTo. On SMS, where
 // nothing can be silent, MY DATA says nothing about sound.
 func TestDiscreetLooks(t *testing.T) {
-	tg := &outbox{name: "telegram", got: map[string][]bot.Outbound{}}
-	sms := &outbox{name: "sms", got: map[string][]bot.Outbound{}}
-	rt, _ := newLooks(t, tg, sms)
+	tg, sms := bottest.NewChannel("telegram"), bottest.NewChannel("sms")
+	h := bottest.Start(t, bottest.WithChannels(tg, sms), bottest.Workers(2))
+	rt := h.RT
 	ctx := context.Background()
-	p := &phone{t: t, rt: rt, ch: tg, addr: "82001"}
+	p := &phone{t: t, h: h, ch: tg, addr: "82001"}
 	person := rt.PersonID("telegram", p.addr)
 	check := func(what string, msgs []bot.Outbound, silent, protect bool) {
 		t.Helper()
@@ -239,7 +179,7 @@ func TestDiscreetLooks(t *testing.T) {
 	if err := rt.Trigger(ctx, person, "checkin", "ci-looks"); err != nil {
 		t.Fatal(err)
 	}
-	p.settle()
+	h.Settle()
 	check("a check-in", p.since(n), true, false)
 	n = p.count()
 	p.press("4")
@@ -249,10 +189,10 @@ func TestDiscreetLooks(t *testing.T) {
 	if ok, err := rt.SendOnce(ctx, person, "once-1", []bot.Outbound{{Text: "a job alert"}}); !ok || err != nil {
 		t.Fatalf("SendOnce: %v, %v", ok, err)
 	}
-	p.settle()
+	h.Settle()
 	check("SendOnce", p.since(n), true, false)
 
-	s := &phone{t: t, rt: rt, ch: sms, addr: "+15005550123"}
+	s := &phone{t: t, h: h, ch: sms, addr: "+15005550123"}
 	s.accept(bot.Inbound{Text: "hi"})
 	s.press("en")
 	s.press("agree")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -14,9 +15,9 @@ import (
 
 func TestSeeMyData(t *testing.T) {
 	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
-	h.say("+800", onboarding...)
-	h.say("+800", "my data")
-	got := strings.Join(h.ch.lines(), "\n")
+	h.Say("+800", onboarding...)
+	h.Say("+800", "my data")
+	got := strings.Join(h.Lines(), "\n")
 	for _, want := range []string{"This is everything we keep about you", "Your language: English", "How you reach us: test", "Lessons finished: 0", "Send DELETE"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("my data lacks %q:\n%s", want, got)
@@ -24,31 +25,16 @@ func TestSeeMyData(t *testing.T) {
 	}
 }
 
-// settingsDigit finds the digit of an entry in the settings menu.
-func settingsDigit(t *testing.T, id string) string {
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, ch := range c.Def.Flows["settings"].Nodes["list"].Choices {
-		if ch.ID == id {
-			return string(rune('1' + i))
-		}
-	}
-	t.Fatalf("no %s in settings", id)
-	return ""
-}
-
 func TestSafeWord(t *testing.T) {
 	rdb := storetest.Shared(t)
 	st := store.New(rdb, storetest.Namespace())
 	h := newHarness(t, st, nil)
-	h.say("+900", onboarding...)
-	h.say("+900", "5", settingsDigit(t, "safeword"), "1", "Bluebird")
-	if got := h.ch.lines(); !strings.Contains(got[len(got)-2]+got[len(got)-1], "safe word is saved") {
+	h.Say("+900", onboarding...)
+	h.Say("+900", "5", bottest.Digit(t, "settings", "list", "safeword"), "1", "Bluebird")
+	if got := h.Lines(); !strings.Contains(got[len(got)-2]+got[len(got)-1], "safe word is saved") {
 		t.Fatalf("safe word not confirmed: %v", got[len(got)-2:])
 	}
-	person := h.rt.PersonID("test", "+900")
+	person := h.RT.PersonID("test", "+900")
 	p, _ := st.Profile(context.Background(), person)
 	if p["safeword"] == "" || strings.Contains(strings.ToLower(p["safeword"]), "bluebird") {
 		t.Fatalf("safe word kept as %q", p["safeword"])
@@ -57,11 +43,11 @@ func TestSafeWord(t *testing.T) {
 	if _, kept := sess.Fields["safeword"]; kept {
 		t.Fatal("the session still holds the safe word")
 	}
-	before := len(h.ch.lines())
+	before := len(h.Lines())
 	depth := func() int64 { n, _ := rdb.XLen(context.Background(), st.CaseStream()).Result(); return n }
 	cases := depth()
-	h.say("+900", "  BLUEBIRD ")
-	reply := h.ch.lines()[before:]
+	h.Say("+900", "  BLUEBIRD ")
+	reply := h.Lines()[before:]
 	if len(reply) != 1 {
 		t.Fatalf("want one harmless reply, got %v", reply)
 	}
@@ -74,7 +60,7 @@ func TestSafeWord(t *testing.T) {
 		t.Fatalf("no case opened by the safe word")
 	}
 	es, _ := rdb.XRevRangeN(context.Background(), st.CaseStream(), "+", "-", 1).Result()
-	c, err := h.rt.OpenCase([]byte(es[0].Values["p"].(string)))
+	c, err := h.RT.OpenCase([]byte(es[0].Values["p"].(string)))
 	if err != nil || c.Reason != "safe_word" || c.Priority != "urgent" {
 		t.Fatalf("case %+v, %v", c, err)
 	}
@@ -82,15 +68,15 @@ func TestSafeWord(t *testing.T) {
 
 func TestFloodLimit(t *testing.T) {
 	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
-	h.say("+1000", onboarding...)
-	before := len(h.ch.lines())
+	h.Say("+1000", onboarding...)
+	before := len(h.Lines())
 	for i := range runner.FloodLimit + 10 {
-		if err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+1000", MessageID: "f" + string(rune('a'+i)), Text: "menu"}); err != nil {
+		if err := h.RT.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+1000", MessageID: "f" + string(rune('a'+i)), Text: "menu"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.settle()
-	replies := h.ch.lines()[before:]
+	h.Settle()
+	replies := h.Lines()[before:]
 	slow := 0
 	for _, r := range replies {
 		if strings.Contains(r, "Please wait a moment") {
@@ -109,12 +95,12 @@ func TestDeleteErasesEverything(t *testing.T) {
 	ns := storetest.Namespace()
 	st := store.New(rdb, ns)
 	h := newHarness(t, st, nil)
-	h.say("+1100", onboarding...)
-	h.say("+1100", "3", "1") // check-ins: yes (subscribes)
-	person := h.rt.PersonID("test", "+1100")
-	h.say("+1100", "delete")
-	h.say("+1100", "1") // yes, delete everything
-	if got := h.ch.lines(); !strings.Contains(got[len(got)-1], "Everything we kept about you is deleted") {
+	h.Say("+1100", onboarding...)
+	h.Say("+1100", "3", "1") // check-ins: yes (subscribes)
+	person := h.RT.PersonID("test", "+1100")
+	h.Say("+1100", "delete")
+	h.Say("+1100", "1") // yes, delete everything
+	if got := h.Lines(); !strings.Contains(got[len(got)-1], "Everything we kept about you is deleted") {
 		t.Fatalf("last reply %q", got[len(got)-1])
 	}
 	ctx := context.Background()
@@ -141,31 +127,31 @@ func TestRetention(t *testing.T) {
 	ns := storetest.Namespace()
 	st := store.New(rdb, ns)
 	h := newHarness(t, st, nil)
-	h.say("+1200", onboarding...)
-	h.say("+1300", onboarding...)
+	h.Say("+1200", onboarding...)
+	h.Say("+1300", onboarding...)
 	ctx := context.Background()
 	ret := runner.Retention{Days: 365, DefaultTZ: time.UTC}
 	now := time.Now()
-	if n, e, err := h.rt.SweepRetention(ctx, now.Add(300*24*time.Hour), ret); err != nil || n != 0 || e != 0 {
+	if n, e, err := h.RT.SweepRetention(ctx, now.Add(300*24*time.Hour), ret); err != nil || n != 0 || e != 0 {
 		t.Fatalf("before a year: noticed %d, erased %d, %v", n, e, err)
 	}
 	later := now.Add(366 * 24 * time.Hour)
-	if n, e, err := h.rt.SweepRetention(ctx, later, ret); err != nil || n != 2 || e != 0 {
+	if n, e, err := h.RT.SweepRetention(ctx, later, ret); err != nil || n != 2 || e != 0 {
 		t.Fatalf("after a year: noticed %d, erased %d, %v", n, e, err)
 	}
-	h.settle()
-	if got := strings.Join(h.ch.lines(), "\n"); strings.Count(got, "We have not heard from you") != 2 {
+	h.Settle()
+	if got := strings.Join(h.Lines(), "\n"); strings.Count(got, "We have not heard from you") != 2 {
 		t.Fatalf("notices: %s", got)
 	}
 	// +1300 answers the notice (its "last" moves on); +1200 stays silent.
-	if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+1300", MessageID: "back", Text: "menu", At: later.Add(time.Hour)}); err != nil {
+	if err := h.RT.Accept(ctx, bot.Inbound{Channel: "test", Address: "+1300", MessageID: "back", Text: "menu", At: later.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	h.settle()
-	if n, e, err := h.rt.SweepRetention(ctx, later.Add(8*24*time.Hour), ret); err != nil || e != 1 || n != 0 {
+	h.Settle()
+	if n, e, err := h.RT.SweepRetention(ctx, later.Add(8*24*time.Hour), ret); err != nil || e != 1 || n != 0 {
 		t.Fatalf("after the grace: noticed %d, erased %d, %v", n, e, err)
 	}
-	gone, kept := h.rt.PersonID("test", "+1200"), h.rt.PersonID("test", "+1300")
+	gone, kept := h.RT.PersonID("test", "+1200"), h.RT.PersonID("test", "+1300")
 	if n, _ := rdb.Exists(ctx, st.PersonKeyNames(gone)...).Result(); n != 0 {
 		t.Errorf("%d keys of the silent person remain", n)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,124 +13,30 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
-	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
-// recorder is a channel that accepts every message at once and records it.
-type recorder struct {
-	mu   sync.Mutex
-	sent []string
-	// fail, when set, decides the error for each send attempt.
-	fail func(n int) error
-	n    int
-}
-
-func (r *recorder) Name() string                                  { return "test" }
-func (r *recorder) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }
-func (r *recorder) Send(_ context.Context, addr string, m bot.Outbound) (int64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n++
-	if r.fail != nil {
-		if err := r.fail(r.n); err != nil {
-			return 0, err
-		}
-	}
-	var opts []string
-	for _, o := range m.Options {
-		opts = append(opts, o.Label)
-	}
-	line := addr + ": " + m.Text
-	if len(opts) > 0 {
-		line += " [" + strings.Join(opts, " | ") + "]"
-	}
-	r.sent = append(r.sent, line)
-	return int64(len(r.sent)), nil
-}
-
-func (r *recorder) lines() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.sent...)
-}
-
-var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
-
-type harness struct {
-	t      *testing.T
-	st     *store.Store
-	rt     *runner.Runtime
-	ch     *recorder
-	n      int
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func sealer(t testing.TB) *store.Sealer {
-	k := make([]byte, 32)
-	s, err := store.NewSealer(k, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// newHarness runs a runtime (one "process") on st with a recording channel.
-func newHarness(t *testing.T, st *store.Store, ch *recorder) *harness {
+// newHarness runs a runtime (one "process") on st; ch, when not nil, is
+// its recording channel (two processes may share one).
+func newHarness(t *testing.T, st *store.Store, ch *bottest.Channel) *bottest.Harness {
 	t.Helper()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
+	opts := []bottest.Option{bottest.WithStore(st), bottest.Stuck(pending)}
+	if ch != nil {
+		opts = append(opts, bottest.WithChannels(ch))
 	}
-	if ch == nil {
-		ch = &recorder{}
-	}
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 4})
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, st: st, rt: rt, ch: ch, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(h.done); _ = rt.Run(ctx) }()
-	t.Cleanup(h.stop)
-	return h
+	return bottest.Start(t, opts...)
 }
 
-func (h *harness) stop() {
-	h.cancel()
-	<-h.done
-}
-
-// say sends text as addr and waits until every reply is out.
-func (h *harness) say(addr string, texts ...string) {
-	h.t.Helper()
-	for _, text := range texts {
-		h.n++
-		err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("m%d-%d", h.n, rand.Int()), Text: text})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		h.settle()
-	}
-}
-
-func (h *harness) settle() {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := h.rt.Settle(ctx); err != nil {
-		h.t.Fatalf("settle: %v; left in the queues:%s", err, h.queues())
-	}
-}
-
-// queues describes what waits in the runtime's queues, for a failure.
-func (h *harness) queues() string {
+// pending describes the entries waiting in the runtime's queues for a
+// consumer, for a failure.
+func pending(h *bottest.Harness) string {
 	ctx := context.Background()
 	var b strings.Builder
-	for stream, group := range map[string]string{h.st.WorkStream(): "workers", h.st.OutStream("test"): "senders"} {
-		n, _ := h.st.Redis().XLen(ctx, stream).Result()
-		fmt.Fprintf(&b, "\n%s: %d entries", stream, n)
-		pend, _ := h.st.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 10}).Result()
+	for stream, group := range map[string]string{h.Store.WorkStream(): "workers", h.Store.OutStream("test"): "senders"} {
+		pend, _ := h.Store.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 10}).Result()
 		for _, p := range pend {
 			fmt.Fprintf(&b, "\n  %s pending at %s for %s, delivered %d times", p.ID, p.Consumer, p.Idle.Round(time.Millisecond), p.RetryCount)
 		}
@@ -139,14 +44,17 @@ func (h *harness) queues() string {
 	return b.String()
 }
 
+// testContent is the shipped content.
+var testContent = bottest.LoadContent
+
 var onboarding = []string{"hi", "1", "1"}
 
 func TestConversationThroughRedis(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, st *store.Store) {
 		h := newHarness(t, st, nil)
-		h.say("+100", onboarding...)
-		h.say("+100", "1")
-		got := strings.Join(h.ch.lines(), "\n")
+		h.Say("+100", onboarding...)
+		h.Say("+100", "1")
+		got := strings.Join(h.Lines(), "\n")
 		for _, want := range []string{"Choose your language: [English | ", "What would you like to do?", "Choose a topic:"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("transcript lacks %q:\n%s", want, got)
@@ -160,13 +68,13 @@ func TestDuplicateHandledOnce(t *testing.T) {
 	h := newHarness(t, st, nil)
 	in := bot.Inbound{Channel: "test", Address: "+200", MessageID: "same", Text: "hi"}
 	for range 3 {
-		if err := h.rt.Accept(context.Background(), in); err != nil {
+		if err := h.RT.Accept(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.settle()
-	if n := len(h.ch.lines()); n != 1 {
-		t.Fatalf("a message delivered 3 times got %d replies, want 1:\n%v", n, h.ch.lines())
+	h.Settle()
+	if n := len(h.Lines()); n != 1 {
+		t.Fatalf("a message delivered 3 times got %d replies, want 1:\n%v", n, h.Lines())
 	}
 }
 
@@ -176,22 +84,22 @@ func TestDuplicateHandledOnce(t *testing.T) {
 func TestOrderUnderConcurrency(t *testing.T) {
 	rdb := storetest.Shared(t)
 	ns := storetest.Namespace()
-	ch := &recorder{}
+	ch := bottest.NewChannel("test")
 	a := newHarness(t, store.New(rdb, ns), ch)
 	b := newHarness(t, store.New(rdb, ns), ch)
-	a.say("+300", onboarding...)
+	a.Say("+300", onboarding...)
 	words := []string{"1", "2", "menu", "3", "banana", "1", "4", "5", "language", "1"}
 	var mu sync.Mutex
 	var order []string
 	var wg sync.WaitGroup
-	for g, h := range []*harness{a, b} {
+	for g, h := range []*bottest.Harness{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range 100 {
 				text := words[(i*7+g*3)%len(words)]
 				mu.Lock()
-				err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+300", MessageID: fmt.Sprintf("g%d-%d", g, i), Text: text})
+				err := h.RT.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+300", MessageID: fmt.Sprintf("g%d-%d", g, i), Text: text})
 				order = append(order, text)
 				mu.Unlock()
 				if err != nil {
@@ -202,14 +110,14 @@ func TestOrderUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	a.settle()
-	b.settle()
-	concurrent := ch.lines()
+	a.Settle()
+	b.Settle()
+	concurrent := ch.Lines()
 
 	seq := newHarness(t, store.New(rdb, storetest.Namespace()), nil)
-	seq.say("+300", onboarding...)
-	seq.say("+300", order...)
-	sequential := seq.ch.lines()
+	seq.Say("+300", onboarding...)
+	seq.Say("+300", order...)
+	sequential := seq.Lines()
 	if strings.Join(concurrent, "\n") != strings.Join(sequential, "\n") {
 		t.Fatalf("concurrent transcript (%d lines) differs from sequential (%d lines)", len(concurrent), len(sequential))
 	}
@@ -222,47 +130,32 @@ func TestRedisRestartMidLesson(t *testing.T) {
 	srv := storetest.StartServer(t)
 	ns := storetest.Namespace()
 	h := newHarness(t, store.New(srv.Client(t), ns), nil)
-	h.say("+400", onboarding...)
-	h.say("+400", "1", lessonDigit(t), "1")
-	before := h.ch.lines()
+	h.Say("+400", onboarding...)
+	h.Say("+400", "1", bottest.Digit(t, "rights", "", "documents"), "1")
+	before := h.Lines()
 	last := before[len(before)-1]
 	if !strings.Contains(last, "Continue") {
 		t.Fatalf("expected to be mid-lesson, last reply: %s", last)
 	}
-	h.stop()
+	h.Stop()
 	srv.Kill()
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	h2 := newHarness(t, store.New(srv.Client(t), ns), nil)
-	h2.say("+400", "1")
-	after := h2.ch.lines()
+	h2.Say("+400", "1")
+	after := h2.Lines()
 	if len(after) == 0 || strings.Contains(after[0], "Choose your language") || strings.Contains(after[0], "What would you like") {
 		t.Fatalf("conversation did not continue after the restart: %v", after)
 	}
 }
 
-func lessonDigit(t *testing.T) string {
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := c.Def.Flows["rights"]
-	for i, ch := range f.Nodes[f.Start].Choices {
-		if ch.ID == "documents" {
-			return fmt.Sprint(i + 1)
-		}
-	}
-	t.Fatal("no documents lesson in the rights menu")
-	return ""
-}
-
 func TestBadInputIsHandled(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st, nil)
-	h.say("+500", onboarding...)
-	h.say("+500", strings.Repeat("ü", 100_000), "\x00\xff\xfe binary \x01", "")
-	lines := h.ch.lines()
+	h.Say("+500", onboarding...)
+	h.Say("+500", strings.Repeat("ü", 100_000), "\x00\xff\xfe binary \x01", "")
+	lines := h.Lines()
 	if len(lines) < 6 {
 		t.Fatalf("want a reply to every message, got %v", lines)
 	}
@@ -276,33 +169,32 @@ func TestBadInputIsHandled(t *testing.T) {
 func TestNotTextGetsAPoliteAnswer(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st, nil)
-	if err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+600", MessageID: "p", NotText: true}); err != nil {
+	if err := h.RT.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+600", MessageID: "p", NotText: true}); err != nil {
 		t.Fatal(err)
 	}
-	h.settle()
-	if l := h.ch.lines(); len(l) != 1 || !strings.Contains(l[0], "only read text") {
+	h.Settle()
+	if l := h.Lines(); len(l) != 1 || !strings.Contains(l[0], "only read text") {
 		t.Fatalf("got %v", l)
 	}
 }
 
 func TestSendRetriesAndMarksUnreachable(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
-	ch := &recorder{fail: func(n int) error {
+	ch := bottest.NewChannel("test")
+	ch.FailWith(func(_ string, n int) error {
 		if n <= 2 {
 			return &bot.SendError{Retryable: true, RetryAfter: 10 * time.Millisecond, Code: 429}
 		}
 		return nil
-	}}
+	})
 	h := newHarness(t, st, ch)
-	h.say("+700", "hi")
-	if l := ch.lines(); len(l) != 1 {
+	h.Say("+700", "hi")
+	if l := ch.Lines(); len(l) != 1 {
 		t.Fatalf("after two 429s want the message once, got %v", l)
 	}
-	ch.mu.Lock()
-	ch.fail = func(int) error { return &bot.SendError{Unreachable: true, Code: 403} }
-	ch.mu.Unlock()
-	h.say("+700", "1")
-	p, err := st.Profile(context.Background(), h.rt.PersonID("test", "+700"))
+	ch.FailWith(func(string, int) error { return &bot.SendError{Unreachable: true, Code: 403} })
+	h.Say("+700", "1")
+	p, err := st.Profile(context.Background(), h.RT.PersonID("test", "+700"))
 	if err != nil || p["unreachable"] != "1" {
 		t.Fatalf("profile %v, %v: want unreachable", p, err)
 	}
@@ -314,7 +206,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	rdb := storetest.Shared(t)
 	ns := storetest.Namespace()
 	h := newHarness(t, store.New(rdb, ns), nil)
-	h.say("+447700900777", "hello there secretword")
+	h.Say("+447700900777", "hello there secretword")
 	ctx := context.Background()
 	keys, err := rdb.Keys(ctx, ns+":*").Result()
 	if err != nil {
@@ -341,11 +233,7 @@ func BenchmarkTurn(b *testing.B) {
 	var trips counter
 	rdb.AddHook(&trips)
 	st := store.New(rdb, storetest.Namespace())
-	c, err := testContent()
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer(b), Content: c, Channels: []bot.Channel{&recorder{}}})
+	rt := bottest.Runtime(b, runner.Config{Store: st, Channels: []bot.Channel{bottest.NewChannel("test")}})
 	ctx := context.Background()
 	person := rt.PersonID("test", "+1")
 	i := 0

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -28,45 +29,20 @@ var safetyCases = []struct {
 	{"ne", "मलाई बचाउ, साहुले कुट्यो", "मेरो राहदानी नवीकरण गर्नु छ"},
 }
 
-// to returns the texts sent to addr, without the address.
-func (r *recorder) to(addr string) []string {
-	var out []string
-	for _, l := range r.lines() {
-		if t, ok := strings.CutPrefix(l, addr+": "); ok {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// langDigit is the onboarding digit that picks lang.
-func langDigit(t *testing.T, lang string) string {
-	t.Helper()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.Index(c.Catalog.Languages(), lang)
-	if i < 0 {
-		t.Fatalf("no language %s", lang)
-	}
-	return fmt.Sprint(i + 1)
-}
-
 // lastCase returns the newest case on the case stream and how many there are.
-func lastCase(t *testing.T, h *harness) (runner.Case, int64) {
+func lastCase(t *testing.T, h *bottest.Harness) (runner.Case, int64) {
 	t.Helper()
 	ctx := context.Background()
-	rdb := h.st.Redis()
-	n, _ := rdb.XLen(ctx, h.st.CaseStream()).Result()
+	rdb := h.Store.Redis()
+	n, _ := rdb.XLen(ctx, h.Store.CaseStream()).Result()
 	if n == 0 {
 		return runner.Case{}, 0
 	}
-	es, err := rdb.XRevRangeN(ctx, h.st.CaseStream(), "+", "-", 1).Result()
+	es, err := rdb.XRevRangeN(ctx, h.Store.CaseStream(), "+", "-", 1).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := h.rt.OpenCase([]byte(es[0].Values["p"].(string)))
+	c, err := h.RT.OpenCase([]byte(es[0].Values["p"].(string)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,20 +53,17 @@ func lastCase(t *testing.T, h *harness) (runner.Case, int64) {
 // gets the crisis reply in that language, alone, and an urgent case; a
 // near-miss gets the ordinary answer and no case.
 func TestCrisisInEveryLanguage(t *testing.T) {
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := bottest.Content(t)
 	for _, tc := range safetyCases {
 		t.Run(tc.lang, func(t *testing.T) {
 			h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
 			addr := "+crisis-" + tc.lang
-			h.say(addr, "hi", langDigit(t, tc.lang), "1")
-			want := h.rt.Render(tc.lang, "runtime.crisis", nil)
+			h.Say(addr, "hi", bottest.LangDigit(t, tc.lang), "1")
+			want := h.RT.Render(tc.lang, "runtime.crisis", nil)
 
-			before := len(h.ch.to(addr))
-			h.say(addr, tc.calm)
-			calm := h.ch.to(addr)[before:]
+			before := len(h.Ch.Texts(addr))
+			h.Say(addr, tc.calm)
+			calm := h.Ch.Texts(addr)[before:]
 			if slices.Contains(calm, want) {
 				t.Errorf("near-miss %q got the crisis reply", tc.calm)
 			}
@@ -98,9 +71,9 @@ func TestCrisisInEveryLanguage(t *testing.T) {
 				t.Errorf("near-miss %q opened a case", tc.calm)
 			}
 
-			before = len(h.ch.to(addr))
-			h.say(addr, tc.crisis)
-			got := h.ch.to(addr)[before:]
+			before = len(h.Ch.Texts(addr))
+			h.Say(addr, tc.crisis)
+			got := h.Ch.Texts(addr)[before:]
 			if len(got) != 1 || got[0] != want {
 				t.Fatalf("%q: want the crisis reply alone\n  %q\ngot %q", tc.crisis, want, got)
 			}
@@ -112,9 +85,9 @@ func TestCrisisInEveryLanguage(t *testing.T) {
 				t.Errorf("the crisis reply %q lacks the emergency number", want)
 			}
 			// The person is where they were: the menu still answers.
-			before = len(h.ch.lines())
-			h.say(addr, "1")
-			if len(h.ch.lines()) == before {
+			before = len(h.Lines())
+			h.Say(addr, "1")
+			if len(h.Lines()) == before {
 				t.Error("no answer after the crisis reply")
 			}
 		})
@@ -125,18 +98,18 @@ func TestCrisisInEveryLanguage(t *testing.T) {
 // the crisis reply and a case.
 func TestCrisisBeforeFlood(t *testing.T) {
 	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
-	h.say("+flood", onboarding...)
+	h.Say("+flood", onboarding...)
 	ctx := context.Background()
 	for i := range runner.FloodLimit + 5 {
-		if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+flood", MessageID: fmt.Sprint("fl", i), Text: "menu"}); err != nil {
+		if err := h.RT.Accept(ctx, bot.Inbound{Channel: "test", Address: "+flood", MessageID: fmt.Sprint("fl", i), Text: "menu"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.settle()
-	before := len(h.ch.to("+flood"))
-	h.say("+flood", "they beat me, help")
-	got := h.ch.to("+flood")[before:]
-	if want := h.rt.Render("en", "runtime.crisis", nil); !slices.Contains(got, want) {
+	h.Settle()
+	before := len(h.Ch.Texts("+flood"))
+	h.Say("+flood", "they beat me, help")
+	got := h.Ch.Texts("+flood")[before:]
+	if want := h.RT.Render("en", "runtime.crisis", nil); !slices.Contains(got, want) {
 		t.Fatalf("flooded person got %q, not the crisis reply", got)
 	}
 	if cs, n := lastCase(t, h); n != 1 || cs.Reason != "crisis" {
@@ -149,22 +122,22 @@ func TestCrisisBeforeFlood(t *testing.T) {
 func TestCrisisDuringRelay(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st, nil)
-	h.say("+relay", onboarding...)
-	person := h.rt.PersonID("test", "+relay")
+	h.Say("+relay", onboarding...)
+	person := h.RT.PersonID("test", "+relay")
 	ctx := context.Background()
 	err := st.SetProfile(ctx, person, map[string]string{
-		bot.RelayAlias: "K7QX", bot.RelayChannel: "test", bot.RelayAddress: string(h.rt.Sealer().Seal([]byte("coach-1"))),
+		bot.RelayAlias: "K7QX", bot.RelayChannel: "test", bot.RelayAddress: string(h.RT.Sealer().Seal([]byte("coach-1"))),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.say("+relay", "I am fine today")
-	h.say("+relay", "he hit me again")
-	toCoach := h.ch.to("coach-1")
+	h.Say("+relay", "I am fine today")
+	h.Say("+relay", "he hit me again")
+	toCoach := h.Ch.Texts("coach-1")
 	if len(toCoach) != 2 || !strings.Contains(toCoach[1], "he hit me again") {
 		t.Fatalf("the coach got %q", toCoach)
 	}
-	if toPerson := h.ch.to("+relay"); slices.Contains(toPerson, h.rt.Render("en", "runtime.crisis", nil)) {
+	if toPerson := h.Ch.Texts("+relay"); slices.Contains(toPerson, h.RT.Render("en", "runtime.crisis", nil)) {
 		t.Error("the bot broke into the relay with its crisis reply")
 	}
 	cs, n := lastCase(t, h)
@@ -178,22 +151,22 @@ func TestCrisisDuringRelay(t *testing.T) {
 func TestSafeWordNeverKept(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st, nil)
-	h.say("+sw", onboarding...)
-	h.say("+sw", "5", settingsDigit(t, "safeword"), "1", "Bluebird")
+	h.Say("+sw", onboarding...)
+	h.Say("+sw", "5", bottest.Digit(t, "settings", "list", "safeword"), "1", "Bluebird")
 	ctx := context.Background()
 	for i, text := range []string{"hello there", "bluebird", "they took my passport", "BLUEBIRD!"} {
-		if err := h.rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+sw", MessageID: fmt.Sprint("sw", i), Text: text}); err != nil {
+		if err := h.RT.Accept(ctx, bot.Inbound{Channel: "test", Address: "+sw", MessageID: fmt.Sprint("sw", i), Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.settle()
+	h.Settle()
 	es, err := st.Redis().XRange(ctx, st.CaseStream(), "-", "+").Result()
 	if err != nil || len(es) == 0 {
 		t.Fatalf("no cases: %v", err)
 	}
 	reasons := map[string]bool{}
 	for _, e := range es {
-		c, err := h.rt.OpenCase([]byte(e.Values["p"].(string)))
+		c, err := h.RT.OpenCase([]byte(e.Values["p"].(string)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -23,7 +24,7 @@ import (
 func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
 	rdb := storetest.Shared(t)
 	ns := storetest.Namespace()
-	ch := &recorder{}
+	ch := bottest.NewChannel("test")
 	a := newHarness(t, store.New(rdb, ns), ch)
 	b := newHarness(t, store.New(rdb, ns), ch)
 	words := []string{"hi", "1", "1", "1", "2", "1", "menu", "4", "banana", "5", "language", "2"}
@@ -41,11 +42,11 @@ func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
 				if rand.IntN(2) == 0 {
 					first, second = b, a
 				}
-				if err := first.rt.Accept(ctx, in); err != nil {
+				if err := first.RT.Accept(ctx, in); err != nil {
 					t.Error(err)
 				}
 				if rand.IntN(3) == 0 {
-					if err := second.rt.Accept(ctx, in); err != nil {
+					if err := second.RT.Accept(ctx, in); err != nil {
 						t.Error(err)
 					}
 				}
@@ -53,17 +54,17 @@ func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	a.settle()
-	b.settle()
+	a.Settle()
+	b.Settle()
 	got := map[string][]string{}
-	for _, line := range ch.lines() {
+	for _, line := range ch.Lines() {
 		addr, text, _ := strings.Cut(line, ": ")
 		got[addr] = append(got[addr], text)
 	}
 	seq := newHarness(t, store.New(rdb, storetest.Namespace()), nil)
-	seq.say("+seq", words...)
+	seq.Say("+seq", words...)
 	var want []string
-	for _, line := range seq.ch.lines() {
+	for _, line := range seq.Lines() {
 		_, text, _ := strings.Cut(line, ": ")
 		want = append(want, text)
 	}
@@ -104,7 +105,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 				in := bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("%s-%d", addr, i), Text: "menu"}
 				for {
 					c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-					err := h.rt.Accept(c, in)
+					err := h.RT.Accept(c, in)
 					cancel()
 					if err == nil {
 						break
@@ -127,9 +128,9 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	h.settle()
+	h.Settle()
 	replies := map[string]int{}
-	for _, line := range h.ch.lines() {
+	for _, line := range h.Lines() {
 		addr, _, _ := strings.Cut(line, ": ")
 		replies[addr]++
 	}
@@ -153,32 +154,21 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 // once its queues are empty the person must have had the language menu,
 // once.
 func pendingHi(t *testing.T, consumer, addr string, before func(st *store.Store, person string)) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := &recorder{}
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{ch}, Workers: 2, Consumer: consumer})
-	ctx := context.Background()
-	work := st.Queue(st.WorkStream(), "workers")
-	if err := work.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: addr, MessageID: "m1", Text: "hi"}); err != nil {
-		t.Fatal(err)
-	}
-	if es, err := work.Read(ctx, consumer, 10, -1); err != nil || len(es) != 1 {
-		t.Fatalf("read %v, %v", es, err)
-	}
-	before(st, rt.PersonID("test", addr))
-	h := &harness{t: t, st: st, rt: rt, ch: ch}
-	run, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rt.Run(run) }()
-	t.Cleanup(func() { cancel(); <-done })
-	h.settle()
-	if got := ch.lines(); len(got) != 1 || !strings.Contains(got[0], "Choose your language") {
+	h := bottest.Start(t, bottest.Workers(2), bottest.WithConfig(func(c *runner.Config) { c.Consumer = consumer }),
+		bottest.Before(func(h *bottest.Harness) {
+			ctx := context.Background()
+			work := h.Store.Queue(h.Store.WorkStream(), "workers")
+			if err := work.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			h.Accept(bot.Inbound{Channel: "test", Address: addr, MessageID: "m1", Text: "hi"})
+			if es, err := work.Read(ctx, consumer, 10, -1); err != nil || len(es) != 1 {
+				t.Fatalf("read %v, %v", es, err)
+			}
+			before(h.Store, h.PersonID(addr))
+		}))
+	h.Settle()
+	if got := h.Lines(); len(got) != 1 || !strings.Contains(got[0], "Choose your language") {
 		t.Fatalf("replies %q, want the language menu once", got)
 	}
 }
