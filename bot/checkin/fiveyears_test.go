@@ -170,7 +170,7 @@ func (e *env) answerUntil(p string, until time.Time, max int) []time.Time {
 		if !ok || due.After(until) {
 			return sent
 		}
-		e.clk.set(due)
+		e.clk.Set(due)
 		before := len(e.firesOf(FlowCheckin))
 		if _, err := e.s.FireDue(ctx, due); err != nil {
 			e.t.Fatal(err)
@@ -218,7 +218,7 @@ func TestFiveYearsOnTheScheduler(t *testing.T) {
 				e := newEnv(t, st, Config{Quiet: q})
 				loc := mustLoc(t, tc.zone)
 				start := date(tt.start)
-				e.clk.set(time.Date(start.Year(), start.Month(), start.Day(), 12, 0, 0, 0, loc))
+				e.clk.Set(time.Date(start.Year(), start.Month(), start.Day(), 12, 0, 0, 0, loc))
 				p := e.person("five", map[string]string{fTZ: tc.zone})
 				if long {
 					if scheduled, err := e.s.SetFollowUp(context.Background(), p, "witness"); err != nil || !scheduled {
@@ -251,7 +251,7 @@ func TestFiveYearsOnTheScheduler(t *testing.T) {
 				if n, _ := st.Redis().ZCard(ctx, e.s.dueKey()).Result(); n != 0 {
 					t.Errorf("%d items still due after year 5", n)
 				}
-				later := e.clk.now().AddDate(2, 0, 0)
+				later := e.clk.Now().AddDate(2, 0, 0)
 				if n, err := e.s.FireDue(ctx, later); err != nil || n != 0 {
 					t.Errorf("%d items fired after year 5 (%v)", n, err)
 				}
@@ -272,7 +272,7 @@ func TestFollowUpSetAndClearedLate(t *testing.T) {
 	e := newEnv(t, st, Config{})
 	ctx := context.Background()
 	loc := mustLoc(t, "Europe/London")
-	e.clk.set(time.Date(2026, 1, 5, 12, 0, 0, 0, loc))
+	e.clk.Set(time.Date(2026, 1, 5, 12, 0, 0, 0, loc))
 	p := e.person("late", map[string]string{fTZ: "Europe/London"})
 	local := func(ts []time.Time) []string {
 		var out []string
@@ -283,7 +283,7 @@ func TestFollowUpSetAndClearedLate(t *testing.T) {
 	}
 
 	// Year 4, on the usual schedule: three-monthly from 2029-04-04.
-	e.clk.set(time.Date(2029, 4, 20, 12, 0, 0, 0, loc))
+	e.clk.Set(time.Date(2029, 4, 20, 12, 0, 0, 0, loc))
 	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectStart}) // plans from today, as START does
 	if got := local([]time.Time{e.due(p)}); got[0] != "2029-07-04 10:00" {
 		t.Fatalf("usual next check-in %s, want 2029-07-04 10:00", got[0])
@@ -301,7 +301,7 @@ func TestFollowUpSetAndClearedLate(t *testing.T) {
 		t.Fatalf("on long follow-up:\n got %v\nwant %v", monthly, want)
 	}
 
-	e.clk.set(time.Date(2030, 2, 10, 12, 0, 0, 0, loc))
+	e.clk.Set(time.Date(2030, 2, 10, 12, 0, 0, 0, loc))
 	if scheduled, err := e.s.SetFollowUp(ctx, p, FollowUpOff); err != nil || !scheduled {
 		t.Fatalf("SetFollowUp off: %v, %v", scheduled, err)
 	}
@@ -354,10 +354,10 @@ func TestSetFollowUpRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectSubscribe, Topic: Topic})
-	start := day(e.clk.now(), time.UTC)
-	e.clk.set(time.Date(start.Year()+3, start.Month(), start.Day()+20, 12, 0, 0, 0, time.UTC))
+	start := day(e.clk.Now(), time.UTC)
+	e.clk.Set(time.Date(start.Year()+3, start.Month(), start.Day()+20, 12, 0, 0, 0, time.UTC))
 	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectStart})
-	if gap := e.due(p).Sub(e.clk.now()); gap > 31*24*time.Hour {
+	if gap := e.due(p).Sub(e.clk.Now()); gap > 31*24*time.Hour {
 		t.Fatalf("in year 4 on long follow-up the next check-in is %s away, want within a month", gap)
 	}
 	if _, err := e.s.SetFollowUp(ctx, "nobody", "minor"); !errors.Is(err, store.ErrNoProfile) {

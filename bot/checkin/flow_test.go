@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -12,54 +11,19 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
-// recorder is a channel that accepts every message at once and records it
-// (as in bot/runtime_test.go).
-type recorder struct {
-	mu   sync.Mutex
-	sent []string
-}
-
-func (r *recorder) Name() string                                  { return "test" }
-func (r *recorder) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }
-func (r *recorder) Send(_ context.Context, addr string, m bot.Outbound) (int64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var opts []string
-	for _, o := range m.Options {
-		opts = append(opts, o.Label)
-	}
-	line := addr + ": " + m.Text
-	if len(opts) > 0 {
-		line += " [" + strings.Join(opts, " | ") + "]"
-	}
-	r.sent = append(r.sent, line)
-	return int64(len(r.sent)), nil
-}
-
-func (r *recorder) lines() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.sent...)
-}
-
 // harness runs a real runtime (one "process") with a recording channel
 // and a scheduler in its effect hooks; effects are recorded too.
 type harness struct {
-	t       *testing.T
-	st      *store.Store
-	rt      *runner.Runtime
+	*bottest.Harness
 	s       *Scheduler
-	ch      *recorder
-	clk     *clock
-	n       int
-	cancel  context.CancelFunc
-	done    chan struct{}
+	clk     *bottest.Clock
 	mu      sync.Mutex
 	effects []string
 	cases   []string
@@ -67,14 +31,11 @@ type harness struct {
 
 func newHarness(t *testing.T, st *store.Store) *harness {
 	t.Helper()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, st: st, ch: &recorder{}, clk: &clock{t: time.Now()}, done: make(chan struct{})}
+	h := &harness{clk: bottest.NewClock(time.Now())}
 	log := slog.New(slog.DiscardHandler)
-	h.rt = runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{h.ch}, Workers: 2, Log: log,
-		Hooks: runner.Hooks{Effects: []bot.EffectHandler{
+	h.Harness = bottest.Start(t, bottest.WithStore(st), bottest.Workers(2), bottest.WithConfig(func(c *runner.Config) {
+		c.Log = log
+		c.Hooks = runner.Hooks{Effects: []bot.EffectHandler{
 			func(ctx context.Context, person string, profile map[string]string, e flows.Effect) {
 				h.s.Effect(ctx, person, profile, e)
 				h.s.CountAnswers(ctx, person, profile, e)
@@ -84,63 +45,22 @@ func newHarness(t *testing.T, st *store.Store) *harness {
 				defer h.mu.Unlock()
 				h.effects = append(h.effects, strings.Join(strings.Fields(fmt.Sprint(e.Kind, " ", e.Reason, e.Topic, " ", e.Value, " ", e.Priority)), " "))
 			},
-		}},
-	})
-	h.s = New(Config{Runtime: h.rt, DefaultTZ: time.UTC, Clock: h.clk.now, Log: log,
-		Escalate: func(_ context.Context, person, reason, priority string) {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			h.cases = append(h.cases, reason+" "+priority)
-		}})
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	go func() { defer close(h.done); _ = h.rt.Run(ctx) }()
-	t.Cleanup(func() { h.cancel(); <-h.done })
+		}}
+	}), bottest.Before(func(b *bottest.Harness) {
+		h.s = New(Config{Runtime: b.RT, DefaultTZ: time.UTC, Clock: h.clk.Now, Log: log,
+			Escalate: func(_ context.Context, person, reason, priority string) {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				h.cases = append(h.cases, reason+" "+priority)
+			}})
+	}))
 	return h
-}
-
-// say sends texts as addr, each once every reply to the last is out.
-func (h *harness) say(addr string, texts ...string) {
-	h.t.Helper()
-	for _, text := range texts {
-		h.n++
-		err := h.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("m%d-%d", h.n, rand.Int()), Text: text})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		h.settle()
-	}
-}
-
-func (h *harness) settle() {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := h.rt.Settle(ctx); err != nil {
-		h.t.Fatalf("settle: %v", err)
-	}
 }
 
 func (h *harness) recorded() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.effects)
-}
-
-// menuDigit is the digit of a main-menu item.
-func menuDigit(t *testing.T, id string) string {
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := c.Def.Flows[flows.FlowMenu]
-	for i, ch := range f.Nodes[f.Start].Choices {
-		if ch.ID == id {
-			return fmt.Sprint(i + 1)
-		}
-	}
-	t.Fatalf("no %s in the main menu", id)
-	return ""
 }
 
 // TestCheckinTranscript: a person agrees to check-ins from the menu
@@ -150,10 +70,10 @@ func TestCheckinTranscript(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st)
 	const addr = "+4470000001"
-	person := h.rt.PersonID("test", addr)
-	h.say(addr, "hi", "1", "1")               // language, privacy: agree
-	h.say(addr, menuDigit(t, "checkin"), "1") // check-ins: yes
-	h.say(addr, "1", "3", "5")                // a woman, 25 to 34, Philippines
+	person := h.RT.PersonID("test", addr)
+	h.Say(addr, "hi", "1", "1")                                       // language, privacy: agree
+	h.Say(addr, bottest.Digit(t, flows.FlowMenu, "", "checkin"), "1") // check-ins: yes
+	h.Say(addr, "1", "3", "5")                                        // a woman, 25 to 34, Philippines
 	p, err := st.Profile(context.Background(), person)
 	if err != nil {
 		t.Fatal(err)
@@ -168,16 +88,16 @@ func TestCheckinTranscript(t *testing.T) {
 	if l := due.In(mustLoc(t, "Asia/Manila")); l.Hour() != 10 || l.Minute() != 0 {
 		t.Fatalf("first check-in at %s Manila time, want 10:00", l.Format("15:04"))
 	}
-	before := len(h.ch.lines())
-	h.clk.set(due)
+	before := len(h.Lines())
+	h.clk.Set(due)
 	if n, err := h.s.FireDue(context.Background(), due); err != nil || n != 1 {
 		t.Fatalf("fired %d (%v), want 1", n, err)
 	}
-	h.settle()
-	h.say(addr, "1") // very bad
-	h.say(addr, "1") // working
-	h.say(addr, "4") // threats
-	lines := h.ch.lines()[before:]
+	h.Settle()
+	h.Say(addr, "1") // very bad
+	h.Say(addr, "1") // working
+	h.Say(addr, "4") // threats
+	lines := h.Lines()[before:]
 	transcript := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"Hi, it's time for a short check-in. How are you today? [1 – Very bad | 2 – Bad | 3 – OK | 4 – Good | 5 – Very good | Skip]",
@@ -227,27 +147,27 @@ func TestCheckinContactAndReminder(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st)
 	const addr = "+4470000002"
-	person := h.rt.PersonID("test", addr)
-	h.say(addr, "hi", "1", "1", menuDigit(t, "checkin"), "1", "4", "6", "6") // no gender or age, time zone not sure
+	person := h.RT.PersonID("test", addr)
+	h.Say(addr, "hi", "1", "1", bottest.Digit(t, flows.FlowMenu, "", "checkin"), "1", "4", "6", "6") // no gender or age, time zone not sure
 	p, _ := st.Profile(context.Background(), person)
 	due, ok := fromMS(p[fDue])
 	if !ok {
 		t.Fatal("no check-in scheduled")
 	}
-	h.clk.set(due)
+	h.clk.Set(due)
 	if _, err := h.s.FireDue(context.Background(), due); err != nil {
 		t.Fatal(err)
 	}
-	h.settle()
+	h.Settle()
 	next := due.Add(25 * time.Hour)
-	h.clk.set(next)
+	h.clk.Set(next)
 	if _, err := h.s.FireDue(context.Background(), next); err != nil {
 		t.Fatal(err)
 	}
-	h.settle()
-	before := len(h.ch.lines())
-	h.say(addr, "4", "3", "1") // good, looking for work, yes contact me
-	lines := h.ch.lines()
+	h.Settle()
+	before := len(h.Lines())
+	h.Say(addr, "4", "3", "1") // good, looking for work, yes contact me
+	lines := h.Lines()
 	if !strings.Contains(strings.Join(lines, "\n"), "Hi again. When you have a minute") {
 		t.Errorf("no reminder:\n%s", strings.Join(lines, "\n"))
 	}

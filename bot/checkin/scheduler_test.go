@@ -10,33 +10,12 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
-	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
-
-var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
-
-func sealer(t testing.TB) *store.Sealer {
-	k := make([]byte, 32)
-	s, err := store.NewSealer(k, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // fired is one trigger the scheduler made.
 type fired struct {
@@ -51,7 +30,7 @@ type env struct {
 	st    *store.Store
 	rt    *runner.Runtime
 	s     *Scheduler
-	clk   *clock
+	clk   *bottest.Clock
 	mu    sync.Mutex
 	fires []fired
 	cases []string
@@ -59,17 +38,13 @@ type env struct {
 
 func newEnv(t *testing.T, st *store.Store, cfg Config) *env {
 	t.Helper()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, st: st, clk: &clock{t: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}}
-	e.rt = runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c})
+	e := &env{t: t, st: st, clk: bottest.NewClock(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC))}
+	e.rt = bottest.Runtime(t, runner.Config{Store: st})
 	cfg.Runtime = e.rt
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	cfg.Clock = e.clk.now
+	cfg.Clock = e.clk.Now
 	cfg.Escalate = func(_ context.Context, person, reason, priority string) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -79,7 +54,7 @@ func newEnv(t *testing.T, st *store.Store, cfg Config) *env {
 	e.s.trigger = func(_ context.Context, person, flow, id string) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		e.fires = append(e.fires, fired{person, flow, id, e.clk.now()})
+		e.fires = append(e.fires, fired{person, flow, id, e.clk.Now()})
 		return nil
 	}
 	return e
@@ -89,7 +64,7 @@ func newEnv(t *testing.T, st *store.Store, cfg Config) *env {
 // with extra profile fields, and subscribes them now.
 func (e *env) person(id string, fields map[string]string) string {
 	e.t.Helper()
-	p := map[string]string{"ch": "test", "lang": "en", "sub.checkins": "1", "first": strconv.FormatInt(e.clk.now().UnixMilli(), 10)}
+	p := map[string]string{"ch": "test", "lang": "en", "sub.checkins": "1", "first": strconv.FormatInt(e.clk.Now().UnixMilli(), 10)}
 	for k, v := range fields {
 		p[k] = v
 	}
@@ -121,8 +96,8 @@ func (e *env) due(id string) time.Time {
 // run moves the clock to until in steps, firing what is due at each.
 func (e *env) run(until time.Time, step time.Duration) {
 	e.t.Helper()
-	for now := e.clk.now(); !now.After(until); now = now.Add(step) {
-		e.clk.set(now)
+	for now := e.clk.Now(); !now.After(until); now = now.Add(step) {
+		e.clk.Set(now)
 		if _, err := e.s.FireDue(context.Background(), now); err != nil {
 			e.t.Fatal(err)
 		}
@@ -193,7 +168,7 @@ func TestDaylightSavingNeitherDoublesNorSkips(t *testing.T) {
 			e := newEnv(t, st, Config{Cadence: cadence(t, daily)})
 			loc := mustLoc(t, tt.zone)
 			from := date(tt.from)
-			e.clk.set(time.Date(from.Year(), from.Month(), from.Day(), 12, 0, 0, 0, loc))
+			e.clk.Set(time.Date(from.Year(), from.Month(), from.Day(), 12, 0, 0, 0, loc))
 			p := e.person("dst", map[string]string{fTZ: tt.zone, fTime: tt.pref})
 			end := date(tt.to)
 			e.run(time.Date(end.Year(), end.Month(), end.Day(), 12, 0, 0, 0, loc), 10*time.Minute)
@@ -234,7 +209,7 @@ func TestWeeklyAcrossDaylightSaving(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	e := newEnv(t, st, Config{})
 	loc := mustLoc(t, "Europe/London")
-	e.clk.set(time.Date(2026, 3, 18, 15, 0, 0, 0, loc))
+	e.clk.Set(time.Date(2026, 3, 18, 15, 0, 0, 0, loc))
 	p := e.person("weekly", map[string]string{fTZ: "Europe/London"})
 	e.run(time.Date(2026, 4, 10, 12, 0, 0, 0, loc), 30*time.Minute)
 	var got []string
@@ -269,7 +244,7 @@ silent_after: 8w
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	e := newEnv(t, st, Config{Quiet: q, Cadence: cadence(t, raw)})
 	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	e.clk.set(start)
+	e.clk.Set(start)
 	for _, zone := range []string{"Asia/Tokyo", "America/Los_Angeles"} {
 		loc := mustLoc(t, zone)
 		p := e.person(zone, map[string]string{fTZ: zone, fTime: "night"})
@@ -430,13 +405,13 @@ func TestPauseResumeAndCadence(t *testing.T) {
 		t.Fatalf("%d check-ins while paused, want only the first", n)
 	}
 	e.s.Effect(ctx, p, nil, flows.Effect{Kind: flows.EffectRecord, Topic: "checkin.pause", Value: "resume"})
-	if d := e.due(p); !d.After(e.clk.now()) || d.Sub(e.clk.now()) > 8*24*time.Hour {
-		t.Fatalf("resumed: next at %s, now %s", d, e.clk.now())
+	if d := e.due(p); !d.After(e.clk.Now()) || d.Sub(e.clk.Now()) > 8*24*time.Hour {
+		t.Fatalf("resumed: next at %s, now %s", d, e.clk.Now())
 	}
 	if err := e.s.SetCadence(ctx, p, "monthly"); err != nil {
 		t.Fatal(err)
 	}
-	if d := e.due(p).Sub(e.clk.now()); d < 27*24*time.Hour || d > 32*24*time.Hour {
+	if d := e.due(p).Sub(e.clk.Now()); d < 27*24*time.Hour || d > 32*24*time.Hour {
 		t.Fatalf("monthly: next in %s", d)
 	}
 	if err := e.s.SetCadence(ctx, p, "hourly"); err == nil {
@@ -456,7 +431,7 @@ func TestPauseResumeAndCadence(t *testing.T) {
 	if n, _ := st.Redis().ZCard(ctx, e.s.dueKey()).Result(); n != 0 {
 		t.Fatalf("%d items left after opting out", n)
 	}
-	tab, err := e.s.Stats(ctx, first.AddDate(0, -1, 0), e.clk.now(), nil)
+	tab, err := e.s.Stats(ctx, first.AddDate(0, -1, 0), e.clk.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,11 +497,11 @@ func TestLateFiringWaitsForQuietHoursToEnd(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	e := newEnv(t, st, Config{Quiet: q})
 	loc := mustLoc(t, "America/Los_Angeles")
-	e.clk.set(time.Date(2026, 6, 1, 12, 0, 0, 0, loc))
+	e.clk.Set(time.Date(2026, 6, 1, 12, 0, 0, 0, loc))
 	p := e.person("late", map[string]string{fTZ: "America/Los_Angeles", fTime: "evening"})
 	due := e.due(p).In(loc)
 	late := time.Date(due.Year(), due.Month(), due.Day(), 23, 0, 0, 0, loc)
-	e.clk.set(late)
+	e.clk.Set(late)
 	if _, err := e.s.FireDue(context.Background(), late); err != nil {
 		t.Fatal(err)
 	}

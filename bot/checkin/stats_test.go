@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -40,7 +41,7 @@ func TestSmallCellsSuppressed(t *testing.T) {
 	seed(e, "woman", "25_34", map[string]int64{mActive: 10, mAnswered: 10, mSent: 12})
 	seed(e, "man", "25_34", map[string]int64{mActive: 8, mAnswered: 2, mSent: 9})
 	seed(e, "other", "35_49", map[string]int64{mActive: 3, mAnswered: 3, mSent: 20})
-	now := e.clk.now()
+	now := e.clk.Now()
 	tab, err := e.s.Stats(context.Background(), now.AddDate(0, 0, -7), now, []string{"gender"})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestShareGroupSuppressed(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	e := newEnv(t, st, Config{})
 	seed(e, "woman", "25_34", map[string]int64{mWork + "working": 20, mWork + "training": 9, mWork + "looking": 6, mWork + "not_looking": 2})
-	now := e.clk.now()
+	now := e.clk.Now()
 	tab, err := e.s.Stats(context.Background(), now, now, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestShareGroupSuppressed(t *testing.T) {
 func runMain(t *testing.T, e *env, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), e.rt, Config{Clock: e.clk.now, Log: e.s.log}, args, &out, &errb)
+	code := Main(context.Background(), e.rt, Config{Clock: e.clk.Now, Log: e.s.log}, args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -119,7 +120,7 @@ func TestStatsCommand(t *testing.T) {
 		for range 7 {
 			seed(e, "man", "35_49", map[string]int64{mActive: 1, mSent: 2, mAnswered: 1, mMoodN: 1, mMoodSum: 3})
 		}
-		week := e.clk.now().Format(time.DateOnly)
+		week := e.clk.Now().Format(time.DateOnly)
 		code, out, errs := runMain(t, e, "--from", week, "--to", week, "--by", "gender,age")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errs)
@@ -203,7 +204,7 @@ func TestStatsAPI(t *testing.T) {
 // answer records n answers topic=value from a person of one group, through
 // the same handler the runtime calls after a turn.
 func answer(e *env, week time.Time, lang, gender, age, topic, value string, n int) {
-	e.clk.set(week)
+	e.clk.Set(week)
 	p := map[string]string{"lang": lang, "ch": "telegram", fGender: gender, fAge: age}
 	for range n {
 		e.s.CountAnswers(context.Background(), "person-id", p, flows.Effect{Kind: flows.EffectRecord, Topic: topic, Value: value})
@@ -249,7 +250,7 @@ func rowsOf(by []string, rows []Row, col string) string {
 func TestFiguresByGenderAndAge(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	e := newEnv(t, st, Config{})
-	now := e.clk.now()
+	now := e.clk.Now()
 	for _, c := range []struct {
 		gender, age string
 		n           int
@@ -360,7 +361,7 @@ func TestFiguresByGenderAndAge(t *testing.T) {
 func TestNoHiddenFigureWorkedOut(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	e := newEnv(t, st, Config{})
-	start := e.clk.now()
+	start := e.clk.Now()
 	rng := rand.New(rand.NewPCG(3, 8))
 	for w := range 2 {
 		for _, lang := range []string{"en", "ne"} {
@@ -526,42 +527,27 @@ func determined(system [][]float64, n int) []int {
 func TestUnder18ThroughTheFlow(t *testing.T) {
 	st := store.New(storetest.Shared(t), storetest.Namespace())
 	h := newHarness(t, st)
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	digit := func(flow, node, id string) string {
-		f := c.Def.Flows[flow]
-		if node == "" {
-			node = f.Start
-		}
-		for i, ch := range f.Nodes[node].Choices {
-			if ch.ID == id {
-				return fmt.Sprint(i + 1)
-			}
-		}
-		t.Fatalf("no %s in %s.%s", id, flow, node)
-		return ""
-	}
+	c := bottest.Content(t)
+	digit := func(flow, node, id string) string { return bottest.Digit(t, flow, node, id) }
 	es := fmt.Sprint(slices.Index(c.Def.Languages, "es") + 1)
 	const addr, other = "+3460000001", "+4470000003"
-	h.say(addr, "hola", es, "1", menuDigit(t, "checkin"), "1", digit("checkins", "gender", "woman"))
-	lines := h.ch.lines()
+	h.Say(addr, "hola", es, "1", bottest.Digit(t, flows.FlowMenu, "", "checkin"), "1", digit("checkins", "gender", "woman"))
+	lines := h.Lines()
 	if ask := lines[len(lines)-1]; !strings.Contains(ask, "[Menos de 18 | De 18 a 24 | De 25 a 34 | De 35 a 49 | 50 o más | Prefiero no decirlo]") {
 		t.Fatalf("the age question in Spanish: %s", ask)
 	}
-	h.say(addr, digit("checkins", "age", "under18"), digit("checkins", "tz", "default"))
-	h.say(addr, menuDigit(t, "rights"), digit("rights", "", "documents"), "1", "1", digit("lesson_documents", "quiz", "mine"))
-	h.say(other, "hi", "1", "1", menuDigit(t, "checkin"), "1", digit("checkins", "gender", "man"), digit("checkins", "age", "18_24"), digit("checkins", "tz", "default"))
+	h.Say(addr, digit("checkins", "age", "under18"), digit("checkins", "tz", "default"))
+	h.Say(addr, bottest.Digit(t, flows.FlowMenu, "", "rights"), digit("rights", "", "documents"), "1", "1", digit("lesson_documents", "quiz", "mine"))
+	h.Say(other, "hi", "1", "1", bottest.Digit(t, flows.FlowMenu, "", "checkin"), "1", digit("checkins", "gender", "man"), digit("checkins", "age", "18_24"), digit("checkins", "tz", "default"))
 
 	ctx := context.Background()
-	person := h.rt.PersonID("test", addr)
-	for p, want := range map[string]string{person: "under18", h.rt.PersonID("test", other): "18_24"} {
+	person := h.RT.PersonID("test", addr)
+	for p, want := range map[string]string{person: "under18", h.RT.PersonID("test", other): "18_24"} {
 		if prof, _ := st.Profile(ctx, p); prof[fAge] != want {
 			t.Errorf("age kept as %q, want %q", prof[fAge], want)
 		}
 	}
-	counters, err := st.Redis().HGetAll(ctx, h.s.statsKey(weekOf(h.clk.now()))).Result()
+	counters, err := st.Redis().HGetAll(ctx, h.s.statsKey(weekOf(h.clk.Now()))).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +559,7 @@ func TestUnder18ThroughTheFlow(t *testing.T) {
 			t.Errorf("counter %q names the person or their answers about themselves", f)
 		}
 	}
-	tab, err := h.s.Stats(ctx, h.clk.now(), h.clk.now(), []string{"age"})
+	tab, err := h.s.Stats(ctx, h.clk.Now(), h.clk.Now(), []string{"age"})
 	if err != nil {
 		t.Fatal(err)
 	}
