@@ -215,6 +215,18 @@ func (s *Server) Messages(chat int64) []Message {
 	return out
 }
 
+// BotSaid returns the texts the bot sent to chat, deleted or not, oldest
+// first.
+func (s *Server) BotSaid(chat int64) []string {
+	var out []string
+	for _, m := range s.Messages(chat) {
+		if !m.FromPerson {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
 // Confirmed returns the highest offset a getUpdates call has confirmed:
 // every update below it is gone from the queue for good.
 func (s *Server) Confirmed() int64 {
