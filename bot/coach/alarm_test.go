@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -15,8 +16,8 @@ import (
 // the urgent target.
 func TestCrisisInAClaimedCase(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	clk := newClock(time.Now())
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true, clock: clk})
+	clk := bottest.NewClock(time.Now().UTC())
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true, clock: clk})
 	ctx := context.Background()
 	onboard(t, fake)
 	fake.Type(survivor, "coach")
@@ -36,8 +37,8 @@ func TestCrisisInAClaimedCase(t *testing.T) {
 	}
 
 	// Unanswered past the urgent target: the group and the supervisor hear.
-	clk.add(6 * time.Minute)
-	if _, err := w.m.FireTimers(ctx, clk.now()); err != nil {
+	clk.Add(6 * time.Minute)
+	if _, err := w.m.FireTimers(ctx, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, fake, group, "no answer from the coach")
@@ -49,8 +50,8 @@ func TestCrisisInAClaimedCase(t *testing.T) {
 	waitFor(t, "the second alert", func() bool { return count(fake, ana, "words of danger") == 2 })
 	fake.Type(ana, "I am here. Are you somewhere safe?")
 	expect(t, fake, survivor, "I am here. Are you somewhere safe?")
-	clk.add(6 * time.Minute) // the answer was recorded before it reached the person
-	if _, err := w.m.FireTimers(ctx, clk.now()); err != nil {
+	clk.Add(6 * time.Minute) // the answer was recorded before it reached the person
+	if _, err := w.m.FireTimers(ctx, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // what FireTimers queued would be out by now

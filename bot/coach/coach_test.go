@@ -3,14 +3,8 @@ package coach_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,12 +12,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/sms"
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
-	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -37,137 +32,58 @@ const (
 	survivor   = int64(777000111)
 )
 
-var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
-
-// clock is a settable test clock.
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
-func newClock(t time.Time) *clock    { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-func sealer(t testing.TB) *store.Sealer {
-	k := make([]byte, 32)
-	s, _ := store.NewSealer(k, k)
-	return s
-}
-
-// fakeTwilio records what the SMS adapter sends.
-type fakeTwilio struct {
-	mu   sync.Mutex
-	sent []url.Values
-}
-
-func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	f.mu.Lock()
-	f.sent = append(f.sent, r.PostForm)
-	n := len(f.sent)
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, `{"sid":"SM%032d"}`, n)
-}
-
-func (f *fakeTwilio) bodies() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, v := range f.sent {
-		out = append(out, v.Get("Body"))
-	}
-	return out
-}
-
 // world is one Lifeline process: runtime, Telegram and SMS channels, and
 // the coach module, on a shared Redis and shared fake platforms.
 type world struct {
-	t      *testing.T
+	*bottest.Harness
 	fake   *telegramtest.Server
-	twilio *fakeTwilio
+	twilio *smstest.Server
 	rt     *runner.Runtime
 	m      *coach.Module
 	st     *store.Store
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	n      int
 }
 
 type options struct {
 	hours coach.Hours
-	clock *clock
+	clock *bottest.Clock
 	poll  bool // run the Telegram long-polling loop (one world at a time)
 	// followUp serves /followup (followup_test.go).
 	followUp func(ctx context.Context, person, reason string) (bool, error)
 }
 
-func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegramtest.Server, twilio *fakeTwilio, o options) *world {
+func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegramtest.Server, o options) *world {
 	t.Helper()
-	c, err := testContent()
+	tg, err := telegram.New(telegram.Config{Token: "1:x", APIURL: fake.URL, GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 60000, PollTimeout: time.Second}, bottest.Quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := telegram.New(telegram.Config{Token: "1:x", APIURL: fake.URL, GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 60000, PollTimeout: time.Second}, quiet())
+	w := &world{fake: fake, twilio: smstest.NewServer(t)}
+	text, err := sms.New(sms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "tok", From: "+15005550006", APIURL: w.twilio.URL, MPS: 100}, bottest.Quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(twilio)
-	t.Cleanup(api.Close)
-	text, err := sms.New(sms.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "tok", From: "+15005550006", APIURL: api.URL, MPS: 100}, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(rdb, ns)
 	if o.clock == nil {
-		o.clock = newClock(time.Now())
+		o.clock = bottest.NewClock(time.Now().UTC())
 	}
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer(t), Content: c, Channels: []bot.Channel{tg, text}, Workers: 4, Log: quiet()})
-	m := coach.New(coach.Config{Runtime: rt, Telegram: tg, Group: group, Coaches: []int64{ana, ben}, Supervisors: []int64{supervisor},
-		Hours: o.hours, Clock: o.clock.now, Log: quiet(), SetFollowUp: o.followUp})
-	tg.Group = m.Group
-	rt.OnEffect(m.Effect)
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &world{t: t, fake: fake, twilio: twilio, rt: rt, m: m, st: st, cancel: cancel}
-	runs := []func(){func() { _ = rt.Run(ctx) }, func() { _ = m.Run(ctx) }, func() { _ = text.Run(ctx, m.Receiver(rt)) }}
-	if o.poll {
-		runs = append(runs, func() { _ = tg.Run(ctx, m.Receiver(rt)) })
-	}
-	for _, f := range runs {
-		w.wg.Add(1)
-		go func() { defer w.wg.Done(); f() }()
-	}
-	t.Cleanup(w.stop)
+	w.Harness = bottest.Start(t, bottest.WithStore(store.New(rdb, ns)), bottest.WithChannels(tg, text), bottest.Before(func(h *bottest.Harness) {
+		w.rt, w.st = h.RT, h.Store
+		w.m = coach.New(coach.Config{Runtime: h.RT, Telegram: tg, Group: group, Coaches: []int64{ana, ben}, Supervisors: []int64{supervisor},
+			Hours: o.hours, Clock: o.clock.Now, Log: bottest.Quiet(), SetFollowUp: o.followUp})
+		tg.Group = w.m.Group
+		h.RT.OnEffect(w.m.Effect)
+		h.Go(func(ctx context.Context) { _ = w.m.Run(ctx) })
+		h.Go(func(ctx context.Context) { _ = text.Run(ctx, w.m.Receiver(h.RT)) })
+		if o.poll {
+			h.Go(func(ctx context.Context) { _ = tg.Run(ctx, w.m.Receiver(h.RT)) })
+		}
+	}))
 	return w
 }
 
-func (w *world) stop() {
-	w.cancel()
-	w.wg.Wait()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func said(fake *telegramtest.Server, chat int64) []string {
-	var out []string
-	for _, m := range fake.Messages(chat) {
-		if !m.FromPerson {
-			out = append(out, m.Text)
-		}
-	}
-	return out
-}
+var waitFor = bottest.WaitFor
 
 func saidAll(fake *telegramtest.Server, chat int64) string {
-	return strings.Join(said(fake, chat), "\n")
+	return strings.Join(fake.BotSaid(chat), "\n")
 }
 
 // expect waits until chat has a bot message containing want.
@@ -178,7 +94,7 @@ func expect(t *testing.T, fake *telegramtest.Server, chat int64, want string) {
 
 func count(fake *telegramtest.Server, chat int64, want string) int {
 	n := 0
-	for _, s := range said(fake, chat) {
+	for _, s := range fake.BotSaid(chat) {
 		if strings.Contains(s, want) {
 			n++
 		}
@@ -218,8 +134,8 @@ func pressClaim(t *testing.T, fake *telegramtest.Server, chat, from int64, alias
 // drained waits until Telegram update id was taken and the coach module
 // has handled everything recorded.
 func (w *world) drained(id int64) {
-	w.t.Helper()
-	waitFor(w.t, "the update handled", func() bool {
+	w.T.Helper()
+	waitFor(w.T, "the update handled", func() bool {
 		n, err := w.st.Redis().XLen(context.Background(), w.st.Key("coach", "in")).Result()
 		return w.fake.Confirmed() > id && err == nil && n == 0
 	})
@@ -228,7 +144,7 @@ func (w *world) drained(id int64) {
 // caseAlias reads the alias of the newest case announced in the group.
 func caseAlias(t *testing.T, fake *telegramtest.Server) string {
 	t.Helper()
-	msgs := said(fake, group)
+	msgs := fake.BotSaid(group)
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if _, rest, ok := strings.Cut(msgs[i], "case "); ok {
 			alias, _, _ := strings.Cut(rest, ":")
@@ -251,7 +167,7 @@ func leaks(t *testing.T, texts string, secrets ...string) {
 
 func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true})
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
 	onboard(t, fake)
 	fake.Type(ana, "/name Ana")
 	expect(t, fake, ana, "People will see you as Ana")
@@ -298,8 +214,8 @@ func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 
 func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	twilio := &fakeTwilio{}
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, twilio, options{poll: true})
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	twilio := w.twilio
 	ctx := context.Background()
 	const phone = "+447700900555"
 	n := 0
@@ -310,7 +226,7 @@ func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 		}
 	}
 	expectSMS := func(want string) {
-		waitFor(t, "SMS "+want, func() bool { return strings.Contains(strings.Join(twilio.bodies(), "\n"), want) })
+		waitFor(t, "SMS "+want, func() bool { return strings.Contains(strings.Join(twilio.Bodies(), "\n"), want) })
 	}
 	text("hi")
 	expectSMS("English")
@@ -328,12 +244,12 @@ func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 	fake.Type(ben, "You are welcome")
 	expectSMS(": You are welcome")
 	leaks(t, saidAll(fake, group)+saidAll(fake, ben), phone, "447700900555")
-	leaks(t, strings.Join(twilio.bodies(), "\n"), fmt.Sprint(ben))
+	leaks(t, strings.Join(twilio.Bodies(), "\n"), fmt.Sprint(ben))
 }
 
 func TestTwoCoachesClaimAtOnce(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true})
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
 	onboard(t, fake)
 	fake.Type(survivor, "coach")
 	expect(t, fake, group, "New case")
@@ -359,16 +275,16 @@ func TestRelaySurvivesARestart(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	rdb := storetest.Shared(t)
 	ns := storetest.Namespace()
-	w := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true})
+	w := newWorld(t, rdb, ns, fake, options{poll: true})
 	onboard(t, fake)
 	fake.Type(survivor, "coach")
 	expect(t, fake, group, "New case")
 	alias := caseAlias(t, fake)
 	pressClaim(t, fake, group, ana, alias)
 	expect(t, fake, survivor, "is with you now")
-	w.stop()
+	w.Stop()
 
-	newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true})
+	newWorld(t, rdb, ns, fake, options{poll: true})
 	fake.Type(survivor, "Are you still there?")
 	expect(t, fake, ana, alias+": Are you still there?")
 	fake.Type(ana, "Yes")
@@ -382,9 +298,9 @@ func TestUrgentCaseRaisedOnceWithTwoProcesses(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	rdb := storetest.Shared(t)
 	ns := storetest.Namespace()
-	clk := newClock(time.Now())
-	a := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true, clock: clk})
-	b := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{clock: clk})
+	clk := bottest.NewClock(time.Now().UTC())
+	a := newWorld(t, rdb, ns, fake, options{poll: true, clock: clk})
+	b := newWorld(t, rdb, ns, fake, options{clock: clk})
 	onboard(t, fake)
 	fake.Type(survivor, "they took my passport, I am in danger")
 	expect(t, fake, survivor, "If you are in danger now")
@@ -392,16 +308,16 @@ func TestUrgentCaseRaisedOnceWithTwoProcesses(t *testing.T) {
 	if got := count(fake, supervisor, "Nobody has claimed"); got != 0 {
 		t.Fatalf("raised before time: %d", got)
 	}
-	clk.add(4 * time.Minute)
-	fire(t, a, b, clk.now())
+	clk.Add(4 * time.Minute)
+	fire(t, a, b, clk.Now())
 	if got := count(fake, supervisor, "Nobody has claimed"); got != 0 {
 		t.Fatalf("raised after 4 minutes: %d", got)
 	}
-	clk.add(2 * time.Minute)
-	fire(t, a, b, clk.now())
+	clk.Add(2 * time.Minute)
+	fire(t, a, b, clk.Now())
 	expect(t, fake, supervisor, "Nobody has claimed")
-	clk.add(time.Hour)
-	fire(t, a, b, clk.now())
+	clk.Add(time.Hour)
+	fire(t, a, b, clk.Now())
 	time.Sleep(200 * time.Millisecond) // let any duplicate arrive before counting
 	if got := count(fake, supervisor, "Nobody has claimed"); got != 1 {
 		t.Fatalf("supervisor told %d times, want once", got)
@@ -435,7 +351,7 @@ func TestOutOfHours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true, hours: hours, clock: newClock(sat)})
+	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true, hours: hours, clock: bottest.NewClock(sat)})
 	onboard(t, fake)
 	fake.Type(survivor, "coach")
 	expect(t, fake, survivor, "Our coaches are away now. One will answer in about 45 hours.")

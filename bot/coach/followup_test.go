@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/runner"
@@ -27,14 +28,10 @@ func TestCoachSetsLongFollowUp(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	rdb := storetest.Shared(t)
 	ns := storetest.Namespace()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The check-in scheduler, as another process on the same Redis.
-	srt := runner.New(runner.Config{Store: store.New(rdb, ns), Sealer: sealer(t), Content: c, Log: quiet()})
-	sched := checkin.New(checkin.Config{Runtime: srt, Log: quiet()})
-	w := newWorld(t, rdb, ns, fake, &fakeTwilio{}, options{poll: true, followUp: sched.SetFollowUp})
+	srt := bottest.Runtime(t, runner.Config{Store: store.New(rdb, ns)})
+	sched := checkin.New(checkin.Config{Runtime: srt, Log: bottest.Quiet()})
+	w := newWorld(t, rdb, ns, fake, options{poll: true, followUp: sched.SetFollowUp})
 	person := w.rt.PersonID("telegram", fmt.Sprint(survivor))
 	mark := func() string {
 		t.Helper()
@@ -117,7 +114,7 @@ func TestCoachSetsLongFollowUp(t *testing.T) {
 	expect(t, fake, survivor, "finished this talk")
 	fake.Type(survivor, "/mydata")
 	expect(t, fake, survivor, "Longer follow-up, asked for by a coach")
-	for _, m := range said(fake, survivor) {
+	for _, m := range fake.BotSaid(survivor) {
 		if strings.Contains(m, "Longer follow-up") {
 			for _, word := range []string{"mental", "health", "witness", "minor", "18", "children", "traffick"} {
 				if strings.Contains(strings.ToLower(m), word) {
@@ -148,10 +145,7 @@ func TestFollowUpReasonsAgree(t *testing.T) {
 			t.Errorf("no followup.reason.%s in FollowUpMessageIDs", r)
 		}
 	}
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := bottest.Content(t)
 	for _, id := range append(slices.Clone(coach.FollowUpMessageIDs), "mydata.followup") {
 		if missing := c.Catalog.Missing(id); len(missing) > 0 {
 			t.Errorf("%s missing in %v", id, missing)

@@ -14,7 +14,7 @@ import (
 // The card never carries what the person was asked or answered.
 func TestSelfCheckCaseCard(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, &fakeTwilio{}, options{poll: true})
+	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
 	onboard(t, fake)
 	fake.Press(t, survivor, "Know your rights")
 	expect(t, fake, survivor, "Choose a topic")
