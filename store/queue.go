@@ -17,6 +17,10 @@ type Queue struct {
 	rdb    redis.UniversalClient
 	Stream string
 	Group  string
+	// fixed: the stream and its group are made once and may be deleted on
+	// purpose (a broadcast's chunks); a lost group is not recreated then,
+	// and reads find nothing.
+	fixed bool
 }
 
 // Entry is one queued item.
@@ -34,6 +38,11 @@ func (s *Store) Queue(stream, group string) *Queue {
 	return &Queue{rdb: s.rdb, Stream: stream, Group: group}
 }
 
+// QueueDepth returns how many entries wait in stream (pending or new).
+func (s *Store) QueueDepth(ctx context.Context, stream string) (int64, error) {
+	return s.rdb.XLen(ctx, stream).Result()
+}
+
 // Ensure creates the stream and group if they do not exist.
 func (q *Queue) Ensure(ctx context.Context) error {
 	err := q.rdb.XGroupCreateMkStream(ctx, q.Stream, q.Group, "0").Err()
@@ -46,6 +55,12 @@ func (q *Queue) Ensure(ctx context.Context) error {
 // Read returns up to count new entries for consumer, waiting up to block.
 func (q *Queue) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]Entry, error) {
 	return q.read(ctx, consumer, ">", count, block)
+}
+
+// Own returns up to count entries already delivered to consumer and not
+// yet acknowledged, oldest first.
+func (q *Queue) Own(ctx context.Context, consumer string, count int) ([]Entry, error) {
+	return q.read(ctx, consumer, "0", count, -1)
 }
 
 // EachOwn passes every entry already delivered to consumer and not yet
@@ -78,7 +93,7 @@ func (q *Queue) read(ctx context.Context, consumer, start string, count int, blo
 		if strings.Contains(err.Error(), "NOGROUP") {
 			// Redis lost the group (a restart without persistence):
 			// recreate it and try again next time.
-			return nil, q.Ensure(ctx)
+			return nil, q.lostGroup(ctx)
 		}
 		return nil, err
 	}
@@ -108,11 +123,26 @@ func (q *Queue) Claim(ctx context.Context, consumer string, minIdle time.Duratio
 	}).Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "NOGROUP") {
-			return nil, q.Ensure(ctx)
+			return nil, q.lostGroup(ctx)
 		}
 		return nil, err
 	}
 	return entries(msgs, true), nil
+}
+
+// lostGroup recreates a lost group, unless the queue is fixed.
+func (q *Queue) lostGroup(ctx context.Context) error {
+	if q.fixed {
+		return nil
+	}
+	return q.Ensure(ctx)
+}
+
+// Hold renews consumer's hold on a pending entry, so that no other
+// consumer claims it as idle.
+func (q *Queue) Hold(ctx context.Context, consumer, id string) error {
+	return q.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: q.Stream, Group: q.Group,
+		Consumer: consumer, MinIdle: 0, Messages: []string{id}}).Err()
 }
 
 // Done acknowledges entries and removes them from the stream, so handled

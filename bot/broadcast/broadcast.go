@@ -22,12 +22,9 @@ import (
 	"log/slog"
 	"math/big"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/runner"
@@ -77,7 +74,6 @@ type Service struct {
 	cfg Config
 	rt  *runner.Runtime
 	st  *store.Store
-	rdb redis.UniversalClient
 	log *slog.Logger
 	now func() time.Time
 
@@ -123,7 +119,7 @@ func New(cfg Config) *Service {
 		cfg.DigestEvery = 7 * 24 * time.Hour
 	}
 	st := cfg.Runtime.Store()
-	return &Service{cfg: cfg, rt: cfg.Runtime, st: st, rdb: st.Redis(), log: cfg.Log, now: cfg.Clock}
+	return &Service{cfg: cfg, rt: cfg.Runtime, st: st, log: cfg.Log, now: cfg.Clock}
 }
 
 // Kinds of broadcast.
@@ -219,21 +215,6 @@ func invalid(format string, args ...any) error {
 // MaxTextRunes is the longest broadcast text accepted.
 const MaxTextRunes = 1600
 
-// Keys.
-func (s *Service) metaKey(id string) string  { return s.st.Key("{bc:"+id+"}", "meta") }
-func (s *Service) chunkKey(id string) string { return s.st.Key("{bc:"+id+"}", "chunks") }
-func (s *Service) doneKey(id string) string  { return s.st.Key("{bc:"+id+"}", "done") }
-func (s *Service) laterKey(id string) string { return s.st.Key("{bc:"+id+"}", "later") }
-func (s *Service) scanKey(id string) string  { return s.st.Key("{bc:"+id+"}", "scan") }
-func (s *Service) activeKey() string         { return s.st.Key("bc", "active") }
-func (s *Service) allKey() string            { return s.st.Key("bc", "all") }
-func (s *Service) profileKey(p string) string {
-	return s.st.Key("{u:"+p+"}", "p")
-}
-
-// chunkGroup is the consumer group of every chunk stream.
-const chunkGroup = "senders"
-
 // createBroadcast validates spec and schedules a broadcast; it returns
 // its id.
 func (s *Service) createBroadcast(ctx context.Context, spec Spec) (string, error) {
@@ -312,20 +293,12 @@ func (s *Service) create(ctx context.Context, id string, p plan, source string) 
 	if !p.SendAt.After(now) {
 		status = StatusSending
 	}
-	n, err := createScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.chunkKey(id)},
-		raw, status, p.SendAt.UnixMilli(), now.UnixMilli(), source, chunkGroup, p.Kind).Int()
+	created, err := s.st.CreateBroadcast(ctx, store.NewBroadcast{ID: id, Kind: p.Kind, Plan: raw, Status: status,
+		SendAt: p.SendAt, Created: now, Source: source})
 	if err != nil {
-		return "", fmt.Errorf("create broadcast: %w", err)
+		return "", err
 	}
-	// The indexes are global keys, so they are written apart from the
-	// broadcast's own (one Redis Cluster slot per script).
-	pipe := s.rdb.Pipeline()
-	pipe.SAdd(ctx, s.activeKey(), id)
-	pipe.ZAddNX(ctx, s.allKey(), redis.Z{Score: float64(now.UnixMilli()), Member: id})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return "", fmt.Errorf("create broadcast: %w", err)
-	}
-	if n == 1 {
+	if created {
 		s.log.Info("broadcast created", "event", "broadcast_created", "broadcast", id, "kind", p.Kind, "status", status)
 	}
 	return id, nil
@@ -333,27 +306,22 @@ func (s *Service) create(ctx context.Context, id string, p plan, source string) 
 
 // Get returns a broadcast's progress.
 func (s *Service) Get(ctx context.Context, id string) (Status, error) {
-	pipe := s.rdb.Pipeline()
-	m := pipe.HMGet(ctx, s.metaKey(id), "kind", "status", "sent", "skipped", "failed", "send_at", "created")
-	w := pipe.ZCard(ctx, s.laterKey(id))
-	if _, err := pipe.Exec(ctx); err != nil {
+	b, err := s.st.Broadcast(ctx, id)
+	if err != nil {
 		return Status{}, err
 	}
-	v := m.Val()
-	if v[1] == nil {
+	if b == nil {
 		return Status{}, ErrNotFound
 	}
-	str := func(i int) string { x, _ := v[i].(string); return x }
-	num := func(i int) int64 { n, _ := strconv.ParseInt(str(i), 10, 64); return n }
-	st := Status{ID: id, Kind: str(0), Status: str(1), Sent: num(2), Skipped: num(3), Failed: num(4),
-		Waiting: w.Val(), SendAt: time.UnixMilli(num(5)).UTC(), CreatedAt: time.UnixMilli(num(6)).UTC()}
+	st := Status{ID: id, Kind: b.Kind, Status: b.Status, Sent: b.Sent, Skipped: b.Skipped, Failed: b.Failed,
+		Waiting: b.Waiting, SendAt: b.SendAt, CreatedAt: b.Created}
 	st.Total = st.Sent + st.Skipped + st.Failed + st.Waiting
 	return st, nil
 }
 
 // List returns the latest broadcasts, newest first.
 func (s *Service) List(ctx context.Context, limit int) ([]Status, error) {
-	ids, err := s.rdb.ZRevRange(ctx, s.allKey(), 0, int64(limit)-1).Result()
+	ids, err := s.st.LatestBroadcasts(ctx, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -391,34 +359,30 @@ func (s *Service) cancel(ctx context.Context, id string) error {
 }
 
 func (s *Service) transition(ctx context.Context, id, to string, from ...string) error {
-	args := []any{to, s.now().UnixMilli()}
-	for _, f := range from {
-		args = append(args, f)
-	}
-	res, err := transitionScript.Run(ctx, s.rdb, []string{s.metaKey(id)}, args...).Text()
-	if err != nil {
-		return fmt.Errorf("change broadcast status: %w", err)
-	}
-	switch res {
-	case "":
-		return ErrNotFound
-	case "ok":
+	moved, cur, err := s.st.SetBroadcastStatus(ctx, id, to, s.now(), from...)
+	switch {
+	case err != nil:
+		return err
+	case moved:
 		if to == StatusCancelled || to == StatusDone {
-			s.rdb.SRem(ctx, s.activeKey(), id)
+			// Left active, it is dropped by the next step that reads it.
+			if err := s.st.DeactivateBroadcast(ctx, id); err != nil {
+				s.log.Warn("broadcast left in the active set", "event", "broadcast_deactivate_failed", "broadcast", id, "error", err)
+			}
 		}
 		s.log.Info("broadcast status changed", "event", "broadcast_"+to, "broadcast", id)
 		return nil
+	case cur == "":
+		return ErrNotFound
 	}
-	return fmt.Errorf("%w: it is %s", ErrState, res)
+	return fmt.Errorf("%w: it is %s", ErrState, cur)
 }
 
 // cleanup drops a finished broadcast's working keys, keeping its counts.
 func (s *Service) cleanup(ctx context.Context, id string) {
-	if err := s.rdb.Del(ctx, s.chunkKey(id), s.doneKey(id), s.laterKey(id), s.scanKey(id)).Err(); err != nil {
+	if err := s.st.EndBroadcast(ctx, id, keepFinished); err != nil {
 		s.log.Warn("broadcast keys not removed", "event", "broadcast_cleanup_failed", "broadcast", id, "error", err)
 	}
-	s.rdb.SRem(ctx, s.activeKey(), id)
-	s.rdb.Expire(ctx, s.metaKey(id), keepFinished)
 }
 
 // keepFinished is how long a finished broadcast's counts stay readable.

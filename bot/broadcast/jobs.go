@@ -13,8 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
@@ -103,10 +101,6 @@ func Lists(def *flows.Definition) JobLists {
 	return l
 }
 
-func jobKey(st *store.Store, id string) string      { return st.Key("job", id) }
-func jobsKey(st *store.Store) string                { return st.Key("jobs") }
-func interestKey(st *store.Store, id string) string { return st.Key("job", id, "interested") }
-
 // maxField is the longest text accepted in a job field.
 const maxField = 300
 
@@ -122,7 +116,7 @@ func (s *Service) postJob(ctx context.Context, j Job) (Job, error) {
 		j.ID = newID(6)
 		j.Alert = "job-" + j.ID
 		raw, _ := json.Marshal(j)
-		ok, err := s.rdb.HSetNX(ctx, jobKey(s.st, j.ID), "j", string(raw)).Result()
+		ok, err := s.st.AddJob(ctx, j.ID, raw)
 		if err != nil {
 			return Job{}, err
 		}
@@ -134,13 +128,10 @@ func (s *Service) postJob(ctx context.Context, j Job) (Job, error) {
 	if j.ID == "" {
 		return Job{}, errors.New("no free job id")
 	}
-	pipe := s.rdb.Pipeline()
-	pipe.ExpireAt(ctx, jobKey(s.st, j.ID), j.ExpiresAt.Add(keepFinished))
-	pipe.ZAdd(ctx, jobsKey(s.st), redis.Z{Score: float64(now.UnixMilli()), Member: j.ID})
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.st.ListJob(ctx, j.ID, now, j.ExpiresAt.Add(keepFinished)); err != nil {
 		return Job{}, err
 	}
-	if _, err := s.create(ctx, j.Alert, plan{Kind: KindJob, Job: j.ID}, s.st.Key("sub", topicJobs)); err != nil {
+	if _, err := s.create(ctx, j.Alert, plan{Kind: KindJob, Job: j.ID}, s.st.TopicKey(topicJobs)); err != nil {
 		return Job{}, err
 	}
 	s.log.Info("job posted", "event", "job_posted", "job", j.ID, "sector", j.Sector, "location", j.Location)
@@ -214,15 +205,12 @@ func loadJob(ctx context.Context, st *store.Store, id string) (*Job, error) {
 	if !validID(id) {
 		return nil, nil
 	}
-	raw, err := st.Redis().HGet(ctx, jobKey(st, id), "j").Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
+	raw, err := st.Job(ctx, id)
+	if err != nil || raw == nil {
 		return nil, err
 	}
 	var j Job
-	if err := json.Unmarshal([]byte(raw), &j); err != nil {
+	if err := json.Unmarshal(raw, &j); err != nil {
 		return nil, fmt.Errorf("read job: %w", err)
 	}
 	return &j, nil
@@ -230,7 +218,7 @@ func loadJob(ctx context.Context, st *store.Store, id string) (*Job, error) {
 
 // ListJobs returns the jobs posted, newest first, expired ones marked.
 func (s *Service) ListJobs(ctx context.Context) ([]Job, error) {
-	ids, err := s.rdb.ZRevRange(ctx, jobsKey(s.st), 0, 499).Result()
+	ids, err := s.st.LatestJobs(ctx, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +226,10 @@ func (s *Service) ListJobs(ctx context.Context) ([]Job, error) {
 	for _, id := range ids {
 		j, err := s.GetJob(ctx, id)
 		if errors.Is(err, ErrNotFound) {
-			s.rdb.ZRem(ctx, jobsKey(s.st), id)
+			// Expired away: the next listing tries again.
+			if err := s.st.UnlistJob(ctx, id); err != nil {
+				s.log.Warn("expired job left in the index", "event", "job_unlist_failed", "job", id, "error", err)
+			}
 			continue
 		}
 		if err != nil {
@@ -256,12 +247,11 @@ func (s *Service) deleteJob(ctx context.Context, id string) error {
 	if !validID(id) {
 		return ErrNotFound
 	}
-	n, err := s.rdb.Del(ctx, jobKey(s.st, id)).Result()
+	existed, err := s.st.DeleteJob(ctx, id)
 	if err != nil {
 		return err
 	}
-	s.rdb.ZRem(ctx, jobsKey(s.st), id)
-	if n == 0 {
+	if !existed {
 		return ErrNotFound
 	}
 	if err := s.Cancel(ctx, "job-"+id); err != nil && !errors.Is(err, ErrState) && !errors.Is(err, ErrNotFound) {
@@ -292,8 +282,7 @@ func (s *Service) work(ctx context.Context, l *loaded) (*work, error) {
 		w.job = j
 		w.over = j == nil || !j.ExpiresAt.After(now)
 	case KindDigest:
-		ids, err := s.rdb.ZRevRangeByScore(ctx, jobsKey(s.st), &redis.ZRangeBy{
-			Min: strconv.FormatInt(l.Since.UnixMilli(), 10), Max: "+inf"}).Result()
+		ids, err := s.st.JobsSince(ctx, l.Since)
 		if err != nil {
 			return nil, err
 		}
@@ -501,14 +490,12 @@ func Actions(st *store.Store, clock func() time.Time, log *slog.Logger) map[stri
 		if j == nil || !j.ExpiresAt.After(clock()) {
 			return []flows.Output{{Msg: "jobs.interest_closed"}}, nil
 		}
-		pipe := st.Redis().TxPipeline()
-		added := pipe.SAdd(ctx, interestKey(st, id), person)
-		pipe.ExpireAt(ctx, interestKey(st, id), j.ExpiresAt.Add(30*24*time.Hour))
-		if _, err := pipe.Exec(ctx); err != nil {
+		added, err := st.AddJobInterest(ctx, id, person, j.ExpiresAt.Add(30*24*time.Hour))
+		if err != nil {
 			log.Warn("job interest not recorded", "event", "job_interest_failed", "person", person, "job", id, "error", err)
 			return []flows.Output{{Msg: "jobs.interest_error"}}, nil
 		}
-		if added.Val() == 0 {
+		if !added {
 			return []flows.Output{{Msg: "jobs.interest_again"}}, nil
 		}
 		log.Info("job interest", "event", "job_interest", "person", person, "job", id)

@@ -11,9 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/store"
 )
 
 // Outcomes counted on a broadcast.
@@ -82,7 +81,7 @@ type loaded struct {
 
 func (r *sendLoop) step(ctx context.Context) (bool, error) {
 	s := r.s
-	ids, err := s.rdb.SMembers(ctx, s.activeKey()).Result()
+	ids, err := s.st.ActiveBroadcasts(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -106,14 +105,12 @@ func (r *sendLoop) plan(ctx context.Context, id string) (*loaded, error) {
 	if l != nil {
 		return l, nil
 	}
-	v, err := r.s.rdb.HMGet(ctx, r.s.metaKey(id), "plan", "source").Result()
+	raw, src, err := r.s.st.BroadcastPlan(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := v[0].(string)
-	src, _ := v[1].(string)
 	l = &loaded{source: src}
-	if err := json.Unmarshal([]byte(raw), &l.plan); err != nil {
+	if err := json.Unmarshal(raw, &l.plan); err != nil {
 		return nil, fmt.Errorf("read broadcast plan: %w", err)
 	}
 	r.mu.Lock()
@@ -129,23 +126,23 @@ func (r *sendLoop) plan(ctx context.Context, id string) (*loaded, error) {
 // was any.
 func (r *sendLoop) stepOne(ctx context.Context, id string) (bool, error) {
 	s := r.s
-	v, err := s.rdb.HMGet(ctx, s.metaKey(id), "status", "send_at", "scanned").Result()
+	b, err := s.st.Broadcast(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	status, _ := v[0].(string)
-	sendAt, _ := v[1].(string)
-	scanned, _ := v[2].(string)
+	status, scanned := "", false
+	if b != nil {
+		status, scanned = b.Status, b.Scanned
+	}
 	now := s.now()
 	switch status {
 	case "", StatusDone, StatusCancelled:
-		s.rdb.SRem(ctx, s.activeKey(), id)
 		r.forget(id)
-		return false, nil
+		return false, s.st.DeactivateBroadcast(ctx, id)
 	case StatusPaused:
 		return false, nil
 	case StatusScheduled:
-		if at, _ := strconv.ParseInt(sendAt, 10, 64); at > now.UnixMilli() {
+		if b.SendAt.UnixMilli() > now.UnixMilli() {
 			return false, nil
 		}
 		err := s.transition(ctx, id, StatusSending, StatusScheduled)
@@ -172,38 +169,35 @@ func (r *sendLoop) stepOne(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	did := false
-	if scanned != "1" {
+	if !scanned {
 		moved, err := s.fanout(ctx, id, l.source, scanBatches)
 		if err != nil {
 			return false, err
 		}
 		did = moved
 	}
-	e, err := r.takeChunk(ctx, id)
+	chunks := s.st.BroadcastChunks(id)
+	e, err := r.takeChunk(ctx, id, chunks)
 	if err != nil {
 		return did, err
 	}
 	if e != nil {
 		defer r.release(e.ID)
-		err := r.sendChunk(ctx, id, w, e)
+		err := r.sendChunk(ctx, id, w, chunks, e)
 		if errors.Is(err, errStopped) {
 			return true, nil
 		}
 		if err != nil {
 			return true, err
 		}
-		pipe := s.rdb.Pipeline()
-		pipe.XAck(ctx, s.chunkKey(id), chunkGroup, e.ID)
-		pipe.XDel(ctx, s.chunkKey(id), e.ID)
-		_, err = pipe.Exec(ctx)
-		return true, err
+		return true, chunks.Done(ctx, e.ID)
 	}
-	due, err := claimLaterScript.Run(ctx, s.rdb, []string{s.laterKey(id)}, now.UnixMilli(), laterLease.Milliseconds(), 100).StringSlice()
+	due, err := s.st.ClaimWaiting(ctx, id, now, laterLease, 100)
 	if err != nil {
 		return did, err
 	}
 	if len(due) > 0 {
-		profs, err := s.profiles(ctx, due)
+		profs, err := s.st.Profiles(ctx, due)
 		if err != nil {
 			return true, err
 		}
@@ -214,12 +208,12 @@ func (r *sendLoop) stepOne(ctx context.Context, id string) (bool, error) {
 		}
 		return true, nil
 	}
-	if scanned == "1" {
-		n, err := finishScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.chunkKey(id), s.laterKey(id)}, now.UnixMilli()).Int()
+	if scanned {
+		finished, err := s.st.FinishBroadcast(ctx, id, now)
 		if err != nil {
 			return did, err
 		}
-		if n == 1 {
+		if finished {
 			s.cleanup(ctx, id)
 			r.forget(id)
 			st, _ := s.Get(ctx, id)
@@ -258,7 +252,7 @@ func (r *sendLoop) backlogged(ctx context.Context) bool {
 	}
 	r.mu.Unlock()
 	for _, ch := range chans {
-		n, err := r.s.rdb.XLen(ctx, r.s.st.OutStream(ch)).Result()
+		n, err := r.s.st.QueueDepth(ctx, r.s.st.OutStream(ch))
 		if err == nil && n > r.s.cfg.MaxBacklog {
 			return true
 		}
@@ -282,29 +276,31 @@ func (r *sendLoop) sawChannel(ch string) {
 // holding the broadcast's scan lease. It reports whether it read any.
 func (s *Service) fanout(ctx context.Context, id, source string, batches int) (bool, error) {
 	tok := newID(12)
-	ok, err := s.rdb.SetNX(ctx, s.scanKey(id), tok, scanLease).Result()
-	if err != nil || !ok {
-		return false, err
+	ok, cursor, err := s.st.LeaseBroadcastScan(ctx, id, tok, scanLease)
+	if ok {
+		defer func() {
+			// Unreleased, the lease ends by itself after scanLease.
+			if err := s.st.ReleaseBroadcastScan(context.WithoutCancel(ctx), id, tok); err != nil {
+				s.log.Warn("broadcast scan lease not released", "event", "broadcast_scan_unlock_failed", "broadcast", id, "error", err)
+			}
+		}()
 	}
-	defer unlockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{s.scanKey(id)}, tok)
-	cursor, err := s.rdb.HGet(ctx, s.metaKey(id), "cursor").Result()
-	if err != nil {
+	if err != nil || !ok {
 		return false, err
 	}
 	moved := false
 	for range batches {
 		c, _ := strconv.ParseUint(cursor, 10, 64)
-		ids, next, err := s.rdb.SScan(ctx, source, c, "", int64(s.cfg.Batch)).Result()
+		ids, next, err := s.st.ScanAudience(ctx, source, c, s.cfg.Batch)
 		if err != nil {
 			return moved, err
 		}
 		nextS := strconv.FormatUint(next, 10)
-		res, err := fanoutScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.chunkKey(id), s.scanKey(id)},
-			tok, cursor, nextS, len(ids), strings.Join(ids, ","), scanLease.Milliseconds()).Int()
+		added, err := s.st.AddChunk(ctx, id, tok, cursor, nextS, ids, scanLease)
 		if err != nil {
 			return moved, err
 		}
-		if res < 0 {
+		if !added {
 			return moved, nil
 		}
 		moved = true
@@ -319,28 +315,12 @@ func (s *Service) fanout(ctx context.Context, id, source string, batches int) (b
 // takeChunk returns a chunk to send: first one this consumer holds but is
 // not sending (after a pause or a restart), then a new one, then one
 // another process left idle too long.
-func (r *sendLoop) takeChunk(ctx context.Context, id string) (*redis.XMessage, error) {
+//
+// The chunks vanish with a broadcast cancelled meanwhile: nothing is read
+// then.
+func (r *sendLoop) takeChunk(ctx context.Context, id string, chunks *store.Queue) (*store.Entry, error) {
 	s := r.s
-	key := s.chunkKey(id)
-	read := func(start string, count int64) ([]redis.XMessage, error) {
-		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: chunkGroup, Consumer: s.cfg.Consumer,
-			Streams: []string{key, start}, Count: count, Block: -1}).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil, nil
-		}
-		if err != nil {
-			if strings.Contains(err.Error(), "NOGROUP") {
-				return nil, nil // cancelled meanwhile
-			}
-			return nil, err
-		}
-		var out []redis.XMessage
-		for _, st := range res {
-			out = append(out, st.Messages...)
-		}
-		return out, nil
-	}
-	mine, err := read("0", 32)
+	mine, err := chunks.Own(ctx, s.cfg.Consumer, 32)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +329,7 @@ func (r *sendLoop) takeChunk(ctx context.Context, id string) (*redis.XMessage, e
 			return &m, nil
 		}
 	}
-	fresh, err := read(">", 1)
+	fresh, err := chunks.Read(ctx, s.cfg.Consumer, 1, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -372,12 +352,8 @@ func (r *sendLoop) takeChunk(ctx context.Context, id string) (*redis.XMessage, e
 	if !due {
 		return nil, nil
 	}
-	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: key, Group: chunkGroup, Consumer: s.cfg.Consumer,
-		MinIdle: s.cfg.ClaimIdle, Start: "0", Count: 1}).Result()
+	msgs, err := chunks.Claim(ctx, s.cfg.Consumer, s.cfg.ClaimIdle, 1)
 	if err != nil {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			return nil, nil
-		}
 		return nil, err
 	}
 	for _, m := range msgs {
@@ -410,24 +386,19 @@ func (r *sendLoop) release(entry string) {
 }
 
 // sendChunk serves every person of a chunk not yet served.
-func (r *sendLoop) sendChunk(ctx context.Context, id string, w *work, e *redis.XMessage) error {
+func (r *sendLoop) sendChunk(ctx context.Context, id string, w *work, chunks *store.Queue, e *store.Entry) error {
 	s := r.s
-	payload, _ := e.Values["p"].(string)
-	if payload == "" {
+	if len(e.Payload) == 0 {
 		return nil
 	}
-	people := strings.Split(payload, ",")
-	pipe := s.rdb.Pipeline()
-	served := make([]*redis.BoolCmd, len(people))
-	for i, p := range people {
-		served[i] = pipe.SIsMember(ctx, s.doneKey(id), p)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	people := strings.Split(string(e.Payload), ",")
+	served, err := s.st.BroadcastServed(ctx, id, people)
+	if err != nil {
 		return err
 	}
 	var todo []string
 	for i, p := range people {
-		if !served[i].Val() {
+		if !served[i] {
 			todo = append(todo, p)
 		}
 	}
@@ -435,11 +406,10 @@ func (r *sendLoop) sendChunk(ctx context.Context, id string, w *work, e *redis.X
 		part := todo[start:min(start+100, len(todo))]
 		// Keep the chunk ours: another process only takes a chunk left
 		// idle for ClaimIdle.
-		if err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: s.chunkKey(id), Group: chunkGroup,
-			Consumer: s.cfg.Consumer, MinIdle: 0, Messages: []string{e.ID}}).Err(); err != nil {
+		if err := chunks.Hold(ctx, s.cfg.Consumer, e.ID); err != nil {
 			return err
 		}
-		profs, err := s.profiles(ctx, part)
+		profs, err := s.st.Profiles(ctx, part)
 		if err != nil {
 			return err
 		}
@@ -453,23 +423,6 @@ func (r *sendLoop) sendChunk(ctx context.Context, id string, w *work, e *redis.X
 	return nil
 }
 
-// profiles loads people's profiles in one round trip.
-func (s *Service) profiles(ctx context.Context, people []string) ([]map[string]string, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(people))
-	for i, p := range people {
-		cmds[i] = pipe.HGetAll(ctx, s.profileKey(p))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	out := make([]map[string]string, len(people))
-	for i, c := range cmds {
-		out[i] = c.Val()
-	}
-	return out, nil
-}
-
 // serve decides what person gets from broadcast id and sends it: the
 // sent-set is checked just before the send and the person recorded in it
 // right after.
@@ -478,7 +431,7 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 	switch out {
 	case outNone:
 		if fromLater {
-			return out, s.rdb.ZRem(ctx, s.laterKey(id), person).Err()
+			return out, s.st.DropWaiting(ctx, id, person)
 		}
 		return out, nil
 	case outSkipped:
@@ -488,21 +441,18 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 	if !w.Urgent && s.cfg.Quiet.On {
 		loc := bot.Location(prof["tz"], s.cfg.DefaultTZ)
 		if next := s.cfg.Quiet.Next(now, loc); next.After(now) {
-			mode := "nx"
-			if fromLater {
-				mode = "set"
-			}
-			err := deferScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.doneKey(id), s.laterKey(id)}, person, next.UnixMilli(), mode).Err()
+			// A person met again in the audience keeps the wait set first.
+			err := s.st.DeferBroadcast(ctx, id, person, next, !fromLater)
 			s.after(person, outWaiting)
 			return outWaiting, err
 		}
 	}
-	state, err := checkScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.doneKey(id)}, person).Text()
+	state, err := s.st.CheckBroadcast(ctx, id, person)
 	if err != nil {
 		return "", err
 	}
 	switch state {
-	case "served":
+	case store.BroadcastServed:
 		return outNone, nil
 	case StatusSending:
 	default:
@@ -540,7 +490,7 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 func (s *Service) mark(ctx context.Context, id, person, outcome string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := markScript.Run(ctx, s.rdb, []string{s.metaKey(id), s.doneKey(id), s.laterKey(id)}, person, outcome).Err()
+	err := s.st.MarkBroadcast(ctx, id, person, outcome)
 	if err != nil {
 		s.log.Error("broadcast outcome not recorded; a retry may repeat it", "event", "broadcast_mark_failed", "broadcast", id, "person", person, "error", err)
 		return err

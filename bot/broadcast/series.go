@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Reminders is the state of the rights reminder series: a rotation of the
@@ -28,9 +26,6 @@ type Reminders struct {
 	Round int `json:"round"`
 	Count int `json:"reminders"`
 }
-
-func (s *Service) remKey() string    { return s.st.Key("reminders") }
-func (s *Service) digestKey() string { return s.st.Key("jobs", "digest") }
 
 // step returns the function that moves t to the next round.
 func interval(every string) (func(time.Time) time.Time, error) {
@@ -87,8 +82,7 @@ func (s *Service) startReminders(ctx context.Context, every string, aud Audience
 		first = s.now()
 	}
 	a, _ := json.Marshal(aud)
-	err := s.rdb.HSet(ctx, s.remKey(), "on", "1", "every", every, "audience", string(a), "next", first.UnixMilli()).Err()
-	if err != nil {
+	if err := s.st.StartReminders(ctx, every, a, first); err != nil {
 		return Reminders{}, err
 	}
 	s.log.Info("reminders on", "event", "reminders_on", "every", every)
@@ -97,7 +91,7 @@ func (s *Service) startReminders(ctx context.Context, every string, aud Audience
 
 // stopReminders switches the series off; rounds already started finish.
 func (s *Service) stopReminders(ctx context.Context) error {
-	if err := s.rdb.HSet(ctx, s.remKey(), "on", "0").Err(); err != nil {
+	if err := s.st.StopReminders(ctx); err != nil {
 		return err
 	}
 	s.log.Info("reminders off", "event", "reminders_off")
@@ -106,17 +100,16 @@ func (s *Service) stopReminders(ctx context.Context) error {
 
 // RemindersStatus returns the series' state.
 func (s *Service) RemindersStatus(ctx context.Context) (Reminders, error) {
-	m, err := s.rdb.HGetAll(ctx, s.remKey()).Result()
+	m, err := s.st.Reminders(ctx)
 	if err != nil {
 		return Reminders{}, err
 	}
-	r := Reminders{On: m["on"] == "1", Every: m["every"], Count: len(s.reminderIDs())}
-	r.Round, _ = strconv.Atoi(m["round"])
-	if ms, err := strconv.ParseInt(m["next"], 10, 64); err == nil && r.On {
-		r.NextAt = time.UnixMilli(ms).UTC()
+	r := Reminders{On: m.On, Every: m.Every, Round: m.Round, Count: len(s.reminderIDs())}
+	if r.On {
+		r.NextAt = m.Next
 	}
-	if m["audience"] != "" {
-		_ = json.Unmarshal([]byte(m["audience"]), &r.Audience)
+	if m.Audience != nil {
+		_ = json.Unmarshal(m.Audience, &r.Audience)
 	}
 	return r, nil
 }
@@ -132,16 +125,16 @@ func (s *Service) schedule(ctx context.Context) {
 }
 
 func (s *Service) remindersDue(ctx context.Context) error {
-	m, err := s.rdb.HGetAll(ctx, s.remKey()).Result()
-	if err != nil || m["on"] != "1" {
+	m, err := s.st.Reminders(ctx)
+	if err != nil || !m.On {
 		return err
 	}
 	now := s.now()
-	next, _ := strconv.ParseInt(m["next"], 10, 64)
-	if next > now.UnixMilli() {
+	next := orEpoch(m.Next)
+	if next.UnixMilli() > now.UnixMilli() {
 		return nil
 	}
-	step, err := interval(m["every"])
+	step, err := interval(m.Every)
 	if err != nil {
 		return err
 	}
@@ -150,19 +143,27 @@ func (s *Service) remindersDue(ctx context.Context) error {
 		return errors.New("no reminder.N messages in the locales")
 	}
 	var aud Audience
-	if m["audience"] != "" {
-		if err := json.Unmarshal([]byte(m["audience"]), &aud); err != nil {
+	if m.Audience != nil {
+		if err := json.Unmarshal(m.Audience, &aud); err != nil {
 			return err
 		}
 	}
-	round, _ := strconv.Atoi(m["round"])
+	round := m.Round
 	id := fmt.Sprintf("rem-%d", round+1)
 	p := plan{Kind: KindReminder, Spec: Spec{MessageID: ids[round%len(ids)], Audience: aud}}
 	if _, err := s.create(ctx, id, p, s.st.PeopleKey()); err != nil {
 		return err
 	}
-	due := nextAfter(time.UnixMilli(next), now, step)
-	return advanceScript.Run(ctx, s.rdb, []string{s.remKey()}, strconv.Itoa(round), round+1, due.UnixMilli(), "", "").Err()
+	return s.st.AdvanceReminders(ctx, round, nextAfter(next, now, step))
+}
+
+// orEpoch is t in local time (calendar steps count in it), or the Unix
+// epoch for a time never set.
+func orEpoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.UnixMilli(0)
+	}
+	return time.UnixMilli(t.UnixMilli())
 }
 
 // sendDigest starts the job digest now, for the jobs posted since the last
@@ -174,34 +175,27 @@ func (s *Service) sendDigest(ctx context.Context) (string, error) {
 
 func (s *Service) digestDue(ctx context.Context, force bool) (string, error) {
 	now := s.now()
-	first := now.Add(s.cfg.DigestEvery).UnixMilli()
-	pipe := s.rdb.Pipeline()
-	pipe.HSetNX(ctx, s.digestKey(), "next", first)
-	pipe.HSetNX(ctx, s.digestKey(), "since", now.Add(-s.cfg.DigestEvery).UnixMilli())
-	all := pipe.HGetAll(ctx, s.digestKey())
-	if _, err := pipe.Exec(ctx); err != nil {
+	m, err := s.st.Digest(ctx, now.Add(s.cfg.DigestEvery), now.Add(-s.cfg.DigestEvery))
+	if err != nil {
 		return "", err
 	}
-	m := all.Val()
-	next, _ := strconv.ParseInt(m["next"], 10, 64)
-	since, _ := strconv.ParseInt(m["since"], 10, 64)
-	if !force && next > now.UnixMilli() {
+	next, since := orEpoch(m.Next), orEpoch(m.Since)
+	if !force && next.UnixMilli() > now.UnixMilli() {
 		return "", nil
 	}
-	round, _ := strconv.Atoi(m["round"])
-	n, err := s.rdb.ZCount(ctx, jobsKey(s.st), strconv.FormatInt(since, 10), "+inf").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	round := m.Round
+	n, err := s.st.CountJobsSince(ctx, since)
+	if err != nil {
 		return "", err
 	}
 	id := ""
 	if n > 0 {
 		id = fmt.Sprintf("digest-%d", round+1)
-		p := plan{Kind: KindDigest, Since: time.UnixMilli(since)}
-		if _, err := s.create(ctx, id, p, s.st.Key("sub", topicDigest)); err != nil {
+		p := plan{Kind: KindDigest, Since: since}
+		if _, err := s.create(ctx, id, p, s.st.TopicKey(topicDigest)); err != nil {
 			return "", err
 		}
 	}
-	due := nextAfter(time.UnixMilli(next), now, func(t time.Time) time.Time { return t.Add(s.cfg.DigestEvery) })
-	err = advanceScript.Run(ctx, s.rdb, []string{s.digestKey()}, strconv.Itoa(round), round+1, due.UnixMilli(), "since", now.UnixMilli()).Err()
-	return id, err
+	due := nextAfter(next, now, func(t time.Time) time.Time { return t.Add(s.cfg.DigestEvery) })
+	return id, s.st.AdvanceDigest(ctx, round, due, now)
 }
