@@ -75,9 +75,10 @@ type setup struct {
 // to have two processes share it.
 func WithStore(st *store.Store) Option { return func(s *setup) { s.cfg.Store = st } }
 
-// WithChannels sends through chs instead of one recording channel "test".
+// WithChannels sends through chs (none at all when chs is empty) instead
+// of one recording channel "test".
 func WithChannels(chs ...bot.Channel) Option {
-	return func(s *setup) { s.cfg.Channels = chs }
+	return func(s *setup) { s.cfg.Channels = append([]bot.Channel{}, chs...) }
 }
 
 // Workers sets how many turns run at once (4 by default).
@@ -172,7 +173,7 @@ func (h *Harness) Say(addr string, texts ...string) {
 // sent every reply.
 func (h *Harness) Settle() {
 	h.T.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := h.RT.Settle(ctx); err != nil {
 		h.T.Fatalf("settle: %v; left in the queues:%s", err, h.queues())
