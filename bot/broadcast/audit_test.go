@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 )
 
 // TestStaffActionsAreAudited: every staff operation leaves one entry in the
 // append-only audit stream, naming the broadcast or job.
 func TestStaffActionsAreAudited(t *testing.T) {
 	st := newStore(t)
-	p := newProc(t, st, procOpts{chans: []bot.Channel{newRecorder("telegram")}})
+	p := newProc(t, st, procOpts{chans: []bot.Channel{bottest.NewChannel("telegram")}})
 	ctx := context.Background()
 	id, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "A reminder"}, SendAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 )
 
 // BenchmarkEnqueueMillion creates a broadcast to 1,000,000 synthetic
@@ -122,8 +123,8 @@ func BenchmarkSendThroughput(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				st := newStore(b)
-				ch := newRecorder("test")
-				ch.lim = c.lim
+				ch := bottest.NewChannel("test")
+				ch.LimitWith(c.lim)
 				p := newProc(b, st, procOpts{chans: []bot.Channel{ch}, batch: 200, workers: 8, runService: true})
 				var ps []person
 				for j := range n {
@@ -137,7 +138,7 @@ func BenchmarkSendThroughput(b *testing.B) {
 				if _, err := p.svc.Create(context.Background(), Spec{Text: map[string]string{"en": "Hello"}}); err != nil {
 					b.Fatal(err)
 				}
-				waitFor(b, "every message sent", func() bool { return ch.total() >= n })
+				waitFor(b, "every message sent", func() bool { return ch.Total() >= n })
 				rate = n / time.Since(start).Seconds()
 				b.StopTimer()
 				p.stop()

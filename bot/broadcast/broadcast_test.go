@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 )
 
 // TestBroadcastSurvivesRestartAnd429s: a broadcast to 300 people goes
@@ -20,14 +21,14 @@ import (
 // counted as skipped.
 func TestBroadcastSurvivesRestartAnd429s(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
+	ch := bottest.NewChannel("test")
 	// Every third person's first two attempts get "429 retry after 1ms".
-	ch.fail = func(addr string, n int) error {
+	ch.FailWith(func(addr string, n int) error {
 		if addr[len(addr)-1]%3 == 0 && n <= 2 {
 			return &bot.SendError{Retryable: true, RetryAfter: time.Millisecond, Code: 429}
 		}
 		return nil
-	}
+	})
 	a := newProc(t, st, procOpts{chans: []bot.Channel{ch}, batch: 20, workers: 3, runService: true, claimIdle: 50 * time.Millisecond})
 	a.svc.testStop = a.stopService
 	langs := []string{"en", "es", "fr", ""}
@@ -65,17 +66,17 @@ func TestBroadcastSurvivesRestartAnd429s(t *testing.T) {
 	// The runtime delivers what the broadcaster queued before it stops:
 	// stopped mid-send it may repeat one message (bot/send.go records a
 	// send with the cancelled context), which is the runtime's own window.
-	settle(t, a)
+	a.Settle()
 	a.stop()
 
 	b := newProc(t, st, procOpts{chans: []bot.Channel{ch}, batch: 20, workers: 3, runService: true, claimIdle: 50 * time.Millisecond})
 	waitFor(t, "the broadcast to finish", func() bool { return status(t, b.svc, id).Status == StatusDone })
-	settle(t, b)
+	b.Settle()
 
 	want := map[string]string{"en": "Hello <b>all</b> {{.hotline}}", "es": "Hola a todos", "fr": "Bonjour à tous", "": "Hello <b>all</b> {{.hotline}}"}
 	eligible := 0
 	for i, p := range people {
-		got := ch.to(p.addr)
+		got := ch.To(p.addr)
 		if p.prof["stopped"] == "1" || p.prof["unreachable"] == "1" {
 			if len(got) != 0 {
 				t.Errorf("%s opted out or unreachable but got %d messages", p.addr, len(got))
@@ -97,19 +98,10 @@ func TestBroadcastSurvivesRestartAnd429s(t *testing.T) {
 	}
 }
 
-func settle(t testing.TB, p *proc) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := p.rt.Settle(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestPauseResumeCancel(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
-	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	ch := bottest.NewChannel("test")
+	clk := bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}, clock: clk, batch: 10, workers: 1})
 	ctx := context.Background()
 	var people []person
@@ -119,21 +111,21 @@ func TestPauseResumeCancel(t *testing.T) {
 	addPeople(t, p, people...)
 
 	// A broadcast for later: scheduled until its time.
-	later, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "later"}, SendAt: clk.now().Add(time.Hour)})
+	later, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "later"}, SendAt: clk.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.drive()
-	if s := status(t, p.svc, later); s.Status != StatusScheduled || ch.total() != 0 {
-		t.Fatalf("before its time: %+v, %d sent", s, ch.total())
+	if s := status(t, p.svc, later); s.Status != StatusScheduled || ch.Total() != 0 {
+		t.Fatalf("before its time: %+v, %d sent", s, ch.Total())
 	}
 	if err := p.svc.Pause(ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	p.drive()
-	if s := status(t, p.svc, later); s.Status != StatusPaused || ch.total() != 0 {
-		t.Fatalf("paused past its time: %+v, %d sent", s, ch.total())
+	if s := status(t, p.svc, later); s.Status != StatusPaused || ch.Total() != 0 {
+		t.Fatalf("paused past its time: %+v, %d sent", s, ch.Total())
 	}
 	if err := p.svc.Cancel(ctx, later); err != nil {
 		t.Fatal(err)
@@ -142,8 +134,8 @@ func TestPauseResumeCancel(t *testing.T) {
 		t.Fatalf("resume after cancel: %v, want ErrState", err)
 	}
 	p.drive()
-	if s := status(t, p.svc, later); s.Status != StatusCancelled || ch.total() != 0 {
-		t.Fatalf("cancelled: %+v, %d sent", s, ch.total())
+	if s := status(t, p.svc, later); s.Status != StatusCancelled || ch.Total() != 0 {
+		t.Fatalf("cancelled: %+v, %d sent", s, ch.Total())
 	}
 
 	// Paused mid-way: exactly the people served before the pause got it.
@@ -160,24 +152,24 @@ func TestPauseResumeCancel(t *testing.T) {
 		}
 	}
 	p.drive()
-	if s := status(t, p.svc, id); s.Status != StatusPaused || s.Sent != 15 || ch.total() != 15 {
-		t.Fatalf("after a pause at 15: %+v, %d delivered", s, ch.total())
+	if s := status(t, p.svc, id); s.Status != StatusPaused || s.Sent != 15 || ch.Total() != 15 {
+		t.Fatalf("after a pause at 15: %+v, %d delivered", s, ch.Total())
 	}
 	p.drive()
-	if ch.total() != 15 {
-		t.Fatalf("a paused broadcast went on: %d delivered", ch.total())
+	if ch.Total() != 15 {
+		t.Fatalf("a paused broadcast went on: %d delivered", ch.Total())
 	}
 	p.svc.testHook = nil
 	if err := p.svc.Resume(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	p.drive()
-	if s := status(t, p.svc, id); s.Status != StatusDone || s.Sent != 40 || ch.total() != 40 {
-		t.Fatalf("after resume: %+v, %d delivered", s, ch.total())
+	if s := status(t, p.svc, id); s.Status != StatusDone || s.Sent != 40 || ch.Total() != 40 {
+		t.Fatalf("after resume: %+v, %d delivered", s, ch.Total())
 	}
 	for _, x := range people {
-		if len(ch.to(x.addr)) != 1 {
-			t.Errorf("%s got %d", x.addr, len(ch.to(x.addr)))
+		if len(ch.To(x.addr)) != 1 {
+			t.Errorf("%s got %d", x.addr, len(ch.To(x.addr)))
 		}
 	}
 	if err := p.svc.Pause(ctx, id); !errors.Is(err, ErrState) {
@@ -195,7 +187,7 @@ func TestPauseResumeCancel(t *testing.T) {
 
 func TestAudienceFilters(t *testing.T) {
 	st := newStore(t)
-	tg, sms := newRecorder("telegram"), newRecorder("sms")
+	tg, sms := bottest.NewChannel("telegram"), bottest.NewChannel("sms")
 	p := newProc(t, st, procOpts{chans: []bot.Channel{tg, sms}})
 	addPeople(t, p,
 		person{addr: "en-tg", ch: "telegram", prof: map[string]string{"lang": "en"}},
@@ -223,7 +215,7 @@ func TestAudienceFilters(t *testing.T) {
 		p.drive()
 		var got []string
 		for _, addr := range []string{"en-tg", "es-tg", "es-sms", "none-sms"} {
-			for _, m := range append(tg.to(addr), sms.to(addr)...) {
+			for _, m := range append(tg.To(addr), sms.To(addr)...) {
 				if m.Text == text {
 					got = append(got, addr)
 				}
@@ -252,8 +244,8 @@ func TestAudienceFilters(t *testing.T) {
 // 08:00 Tokyo time, a person in UTC at 08:00 UTC; urgent ignores them.
 func TestQuietHours(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
-	clk := newClock(time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC))
+	ch := bottest.NewChannel("test")
+	clk := bottest.NewClock(time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC))
 	q, _ := bot.ParseQuietHours("21:00-08:00")
 	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}, clock: clk, quiet: q})
 	addPeople(t, p,
@@ -269,7 +261,7 @@ func TestQuietHours(t *testing.T) {
 	got := func() string {
 		var out []string
 		for _, a := range []string{"ny", "tokyo", "utc"} {
-			out = append(out, fmt.Sprint(a, "=", len(ch.to(a))))
+			out = append(out, fmt.Sprint(a, "=", len(ch.To(a))))
 		}
 		return strings.Join(out, " ")
 	}
@@ -280,12 +272,12 @@ func TestQuietHours(t *testing.T) {
 	if s := status(t, p.svc, id); s.Status != StatusSending || s.Waiting != 2 || s.Sent != 1 || s.Total != 3 {
 		t.Fatalf("status %+v", s)
 	}
-	clk.set(time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC)) // 08:00 in Tokyo
+	clk.Set(time.Date(2026, 12, 1, 23, 0, 0, 0, time.UTC)) // 08:00 in Tokyo
 	p.drive()
 	if g := got(); g != "ny=1 tokyo=1 utc=0" {
 		t.Fatalf("at 23:00 UTC: %s", g)
 	}
-	clk.set(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC))
+	clk.Set(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC))
 	p.drive()
 	if g := got(); g != "ny=1 tokyo=1 utc=1" {
 		t.Fatalf("at 08:00 UTC: %s", g)
@@ -294,7 +286,7 @@ func TestQuietHours(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 
-	clk.set(time.Date(2026, 12, 2, 22, 0, 0, 0, time.UTC))
+	clk.Set(time.Date(2026, 12, 2, 22, 0, 0, 0, time.UTC))
 	if _, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": "urgent"}, Urgent: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -306,8 +298,8 @@ func TestQuietHours(t *testing.T) {
 
 func TestRemindersRotateAndOptOut(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
-	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	ch := bottest.NewChannel("test")
+	clk := bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}, clock: clk})
 	addPeople(t, p,
 		person{addr: "a", ch: "test", prof: map[string]string{"lang": "es"}},
@@ -327,27 +319,27 @@ func TestRemindersRotateAndOptOut(t *testing.T) {
 	}
 	p.drive()
 	cat := p.rt.Content().Catalog
-	if got := joined(ch.to("a")); !strings.Contains(got, cat.Raw("es", "reminder.1")) || !strings.Contains(got, cat.Raw("es", "reminders.footer")) {
+	if got := joined(ch.To("a")); !strings.Contains(got, cat.Raw("es", "reminder.1")) || !strings.Contains(got, cat.Raw("es", "reminders.footer")) {
 		t.Fatalf("first round in Spanish: %q", got)
 	}
-	if n := len(ch.to("b")) + len(ch.to("c")); n != 0 {
+	if n := len(ch.To("b")) + len(ch.To("c")); n != 0 {
 		t.Fatalf("opted-out people got %d reminders", n)
 	}
 	if s := status(t, p.svc, "rem-1"); s.Sent != 1 || s.Skipped != 2 {
 		t.Fatalf("round 1: %+v", s)
 	}
 	p.drive() // not due again yet
-	clk.set(time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC))
+	clk.Set(time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC))
 	p.drive()
-	if got := ch.to("a"); len(got) != 2 || !strings.Contains(got[1].Text, cat.Raw("es", "reminder.2")) {
+	if got := ch.To("a"); len(got) != 2 || !strings.Contains(got[1].Text, cat.Raw("es", "reminder.2")) {
 		t.Fatalf("second round: %q", joined(got))
 	}
 	if err := p.svc.StopReminders(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clk.set(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
+	clk.Set(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
 	p.drive()
-	if len(ch.to("a")) != 2 {
+	if len(ch.To("a")) != 2 {
 		t.Fatal("reminders went on after they were switched off")
 	}
 }
@@ -356,10 +348,10 @@ func TestRemindersRotateAndOptOut(t *testing.T) {
 // keeps the person in Lifeline but out of the reminders.
 func TestReminderOptOutInChat(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
+	ch := bottest.NewChannel("test")
 	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}})
-	say(t, p, "+9", "hi", "1", "1", "menu", "settings")
-	out := ch.to("+9")
+	p.Say("+9", "hi", "1", "1", "menu", "settings")
+	out := ch.To("+9")
 	last := out[len(out)-1]
 	n := 0
 	for i, o := range last.Options {
@@ -370,7 +362,7 @@ func TestReminderOptOutInChat(t *testing.T) {
 	if n == 0 {
 		t.Fatalf("no reminders in settings: %+v", last)
 	}
-	say(t, p, "+9", fmt.Sprint(n), "2")
+	p.Say("+9", fmt.Sprint(n), "2")
 	prof, err := st.Profile(context.Background(), p.rt.PersonID("test", "+9"))
 	if err != nil {
 		t.Fatal(err)
@@ -378,28 +370,14 @@ func TestReminderOptOutInChat(t *testing.T) {
 	if prof["sub.reminders_off"] != "1" || prof["stopped"] == "1" {
 		t.Fatalf("profile after opting out of reminders: %v", prof)
 	}
-	if !strings.Contains(joined(ch.to("+9")), "No more reminders") {
-		t.Fatalf("no confirmation: %s", joined(ch.to("+9")))
-	}
-}
-
-var msgN atomic.Int64
-
-// say sends texts as addr through the runtime and waits for the replies.
-func say(t testing.TB, p *proc, addr string, lines ...string) {
-	t.Helper()
-	for _, l := range lines {
-		err := p.rt.Accept(context.Background(), bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprint("m", msgN.Add(1)), Text: l})
-		if err != nil {
-			t.Fatal(err)
-		}
-		settle(t, p)
+	if !strings.Contains(joined(ch.To("+9")), "No more reminders") {
+		t.Fatalf("no confirmation: %s", joined(ch.To("+9")))
 	}
 }
 
 func TestEmptyAndMissingPeople(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
+	ch := bottest.NewChannel("test")
 	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}})
 	ctx := context.Background()
 	// An id in the people set whose profile is gone (deleted meanwhile).
@@ -419,10 +397,7 @@ func TestEmptyAndMissingPeople(t *testing.T) {
 // TestMessagesInEveryShippedLanguage: every id rendered from Go, and every
 // reminder, exists in en, es and fr with the same variables.
 func TestMessagesInEveryShippedLanguage(t *testing.T) {
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := bottest.Content(t)
 	ids := append([]string(nil), MessageIDs...)
 	for i := 1; c.Catalog.Raw("en", fmt.Sprint("reminder.", i)) != ""; i++ {
 		ids = append(ids, fmt.Sprint("reminder.", i))

@@ -4,106 +4,26 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
-	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
-// recorder is a channel that records every message by address.
-type recorder struct {
-	name string
-	mu   sync.Mutex
-	got  map[string][]bot.Outbound
-	n    int
-	// fail, when set, decides the error of each send attempt: n counts
-	// the attempts to addr.
-	fail     func(addr string, n int) error
-	attempts map[string]int
-	// lim, when set, spaces sends as a real channel would.
-	lim *bot.Limiter
-}
-
-func newRecorder(name string) *recorder {
-	return &recorder{name: name, got: map[string][]bot.Outbound{}}
-}
-
-func (r *recorder) Name() string                                  { return r.name }
-func (r *recorder) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }
-func (r *recorder) Send(ctx context.Context, addr string, m bot.Outbound) (int64, error) {
-	if r.lim != nil {
-		if _, err := r.lim.Wait(ctx, addr); err != nil {
-			return 0, &bot.SendError{Retryable: true, Err: err}
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n++
-	if r.fail != nil {
-		if r.attempts == nil {
-			r.attempts = map[string]int{}
-		}
-		r.attempts[addr]++
-		if err := r.fail(addr, r.attempts[addr]); err != nil {
-			return 0, err
-		}
-	}
-	r.got[addr] = append(r.got[addr], m)
-	return int64(r.n), nil
-}
-
-func (r *recorder) to(addr string) []bot.Outbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]bot.Outbound(nil), r.got[addr]...)
-}
-
-func (r *recorder) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.got {
-		n += len(m)
-	}
-	return n
-}
-
-var testContent = sync.OnceValues(func() (*content.Content, error) { return content.Load("", "en", "") })
-
-func testSealer(t testing.TB) *store.Sealer {
-	k := make([]byte, 32)
-	s, err := store.NewSealer(k, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// clock is an injected clock tests move by hand.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock    { c := &clock{}; c.set(t); return c }
-func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
-
 // proc is one Lifeline "process": a runtime sending through recording
 // channels, and a broadcast Service on it.
 type proc struct {
-	t      testing.TB
-	st     *store.Store
-	rt     *runner.Runtime
-	svc    *Service
-	cancel context.CancelFunc
-	done   chan struct{}
+	*bottest.Harness
+	t   testing.TB
+	st  *store.Store
+	rt  *runner.Runtime
+	svc *Service
 
 	svcCancel context.CancelFunc
 	svcDone   chan struct{}
@@ -111,7 +31,7 @@ type proc struct {
 
 type procOpts struct {
 	chans   []bot.Channel
-	clock   *clock
+	clock   *bottest.Clock
 	quiet   bot.QuietHours
 	batch   int
 	workers int
@@ -124,35 +44,21 @@ type procOpts struct {
 
 func newProc(t testing.TB, st *store.Store, o procOpts) *proc {
 	t.Helper()
-	c, err := testContent()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.clock == nil {
-		o.clock = newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+		o.clock = bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	}
-	rt := runner.New(runner.Config{Store: st, Sealer: testSealer(t), Content: c, Channels: o.chans, Workers: 4,
-		Actions: o.actions, Hooks: o.hooks})
-	svc := New(Config{Runtime: rt, Clock: o.clock.now, Quiet: o.quiet, Batch: o.batch, Workers: o.workers,
+	h := bottest.Start(t, bottest.WithStore(st), bottest.WithChannels(o.chans...), bottest.WithConfig(func(c *runner.Config) {
+		c.Actions, c.Hooks = o.actions, o.hooks
+	}))
+	svc := New(Config{Runtime: h.RT, Clock: o.clock.Now, Quiet: o.quiet, Batch: o.batch, Workers: o.workers,
 		Poll: 5 * time.Millisecond, ClaimIdle: o.claimIdle, MaxBacklog: -1})
-	ctx, cancel := context.WithCancel(context.Background())
-	sctx, scancel := context.WithCancel(ctx)
-	p := &proc{t: t, st: st, rt: rt, svc: svc, cancel: cancel, done: make(chan struct{}),
-		svcCancel: scancel, svcDone: make(chan struct{})}
+	sctx, scancel := context.WithCancel(context.Background())
+	p := &proc{Harness: h, t: t, st: st, rt: h.RT, svc: svc, svcCancel: scancel, svcDone: make(chan struct{})}
 	go func() {
-		defer close(p.done)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = rt.Run(ctx) }()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(p.svcDone)
-			if o.runService {
-				_ = svc.Run(sctx)
-			}
-		}()
-		wg.Wait()
+		defer close(p.svcDone)
+		if o.runService {
+			_ = svc.Run(sctx)
+		}
 	}()
 	t.Cleanup(p.stop)
 	return p
@@ -161,8 +67,7 @@ func newProc(t testing.TB, st *store.Store, o procOpts) *proc {
 // stop stops the whole process, the broadcaster first.
 func (p *proc) stop() {
 	p.stopService()
-	p.cancel()
-	<-p.done
+	p.Stop()
 }
 
 // stopService stops the broadcaster alone.
@@ -188,9 +93,7 @@ func (p *proc) drive() {
 			break
 		}
 	}
-	if err := p.rt.Settle(ctx); err != nil {
-		p.t.Fatalf("settle: %v", err)
-	}
+	p.Settle()
 }
 
 // person describes a synthetic person.
@@ -229,17 +132,7 @@ func newStore(t testing.TB) *store.Store {
 	return store.New(storetest.Shared(t), storetest.Namespace())
 }
 
-// waitFor polls cond until it holds (a deadline, not a timed assertion).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var waitFor = bottest.WaitFor
 
 func status(t testing.TB, s *Service, id string) Status {
 	t.Helper()

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 )
 
 func TestStaffAPI(t *testing.T) {
 	st := newStore(t)
-	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
-	p := newProc(t, st, procOpts{clock: clk, chans: []bot.Channel{newRecorder("test")}})
+	clk := bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	p := newProc(t, st, procOpts{clock: clk, chans: []bot.Channel{bottest.NewChannel("test")}})
 	mux := http.NewServeMux()
 	p.svc.Register(mux, "s3cret")
 	call := func(method, path, token, body string) (int, map[string]any) {
@@ -121,7 +122,7 @@ func TestStaffAPI(t *testing.T) {
 
 func TestCLI(t *testing.T) {
 	st := newStore(t)
-	p := newProc(t, st, procOpts{chans: []bot.Channel{newRecorder("test")}})
+	p := newProc(t, st, procOpts{chans: []bot.Channel{bottest.NewChannel("test")}})
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := MainWith(context.Background(), p.svc, args, &out, &errb)

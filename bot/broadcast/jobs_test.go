@@ -9,19 +9,20 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 )
 
-func fairJob(clk *clock) Job {
+func fairJob(clk *bottest.Clock) Job {
 	return Job{Title: "Kitchen helper", Employer: "Hotel Sol", Sector: "hospitality", Location: "north",
 		Pay: "12 USD/hour", Hours: "40 h/week", Contact: "Ask your coach", Languages: []string{"en", "es"},
-		ExpiresAt: clk.now().Add(30 * 24 * time.Hour), NoFees: true, WrittenContract: true, EmployerVetted: true}
+		ExpiresAt: clk.Now().Add(30 * 24 * time.Hour), NoFees: true, WrittenContract: true, EmployerVetted: true}
 }
 
 func TestJobChecks(t *testing.T) {
 	st := newStore(t)
-	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	clk := bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	p := newProc(t, st, procOpts{clock: clk})
 	ctx := context.Background()
 	j := fairJob(clk)
@@ -35,7 +36,7 @@ func TestJobChecks(t *testing.T) {
 		"sector":  func(j *Job) { j.Sector = "mining" },
 		"place":   func(j *Job) { j.Location = "any" },
 		"title":   func(j *Job) { j.Title = " \x00 " },
-		"expired": func(j *Job) { j.ExpiresAt = clk.now().Add(-time.Hour) },
+		"expired": func(j *Job) { j.ExpiresAt = clk.Now().Add(-time.Hour) },
 	} {
 		j := fairJob(clk)
 		mod(&j)
@@ -56,8 +57,8 @@ func TestJobChecks(t *testing.T) {
 // sent.
 func TestJobAlertsMatchAndInterest(t *testing.T) {
 	st := newStore(t)
-	clk := newClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
-	tg, sms := newRecorder("telegram"), newRecorder("sms")
+	clk := bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	tg, sms := bottest.NewChannel("telegram"), bottest.NewChannel("sms")
 	var mu sync.Mutex
 	var effects []flows.Effect
 	hook := func(_ context.Context, _ string, _ map[string]string, e flows.Effect) {
@@ -65,7 +66,7 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 		effects = append(effects, e)
 		mu.Unlock()
 	}
-	actions := Actions(st, clk.now, nil)
+	actions := Actions(st, clk.Now, nil)
 	p := newProc(t, st, procOpts{chans: []bot.Channel{tg, sms}, clock: clk, actions: actions,
 		hooks: runner.Hooks{Effects: []bot.EffectHandler{hook}}})
 	addPeople(t, p,
@@ -85,25 +86,25 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 	}
 	soon := fairJob(clk)
 	soon.Title = "Short job"
-	soon.ExpiresAt = clk.now().Add(time.Hour)
+	soon.ExpiresAt = clk.Now().Add(time.Hour)
 	if _, err := p.svc.PostJob(ctx, soon); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(2 * time.Hour) // the short job expires before anything is sent
+	clk.Add(2 * time.Hour) // the short job expires before anything is sent
 	p.drive()
 
 	got := map[string]int{}
 	for _, a := range []string{"fit", "other-sector", "other-place", "legacy", "weekly", "stopped", "nojobs"} {
-		got[a] = len(tg.to(a))
+		got[a] = len(tg.To(a))
 	}
-	got["any"] = len(sms.to("any"))
+	got["any"] = len(sms.To("any"))
 	want := map[string]int{"fit": 1, "any": 1, "legacy": 1}
 	for a, n := range got {
 		if n != want[a] {
 			t.Errorf("%s got %d alerts, want %d", a, n, want[a])
 		}
 	}
-	alert := tg.to("fit")[0]
+	alert := tg.To("fit")[0]
 	for _, s := range []string{"New job offer", "Kitchen helper", "Hotel Sol", "Hotels and restaurants", "In the north", "12 USD/hour", "English, Español", "Safety tip"} {
 		if !strings.Contains(alert.Text, s) {
 			t.Errorf("alert lacks %q:\n%s", s, alert.Text)
@@ -112,7 +113,7 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 	if len(alert.Options) != 1 || alert.Options[0].ID != bot.ActionOption("job", j.ID) {
 		t.Fatalf("alert options %+v", alert.Options)
 	}
-	smsAlert := sms.to("any")[0]
+	smsAlert := sms.To("any")[0]
 	if len(smsAlert.Options) != 0 || !strings.Contains(smsAlert.Text, "COACH") || !strings.Contains(smsAlert.Text, j.Code()) ||
 		!strings.Contains(smsAlert.Text, "Nueva oferta") {
 		t.Errorf("SMS alert:\n%s %+v", smsAlert.Text, smsAlert.Options)
@@ -127,7 +128,7 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 			Choice: alert.Options[0].ID}); err != nil {
 			t.Fatal(err)
 		}
-		settle(t, p)
+		p.Settle()
 	}
 	mu.Lock()
 	var cases []flows.Effect
@@ -140,7 +141,7 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 	if len(cases) != 1 || cases[0].Reason != "job_interest" || cases[0].Priority != flows.PriorityLow || cases[0].Value != j.ID {
 		t.Fatalf("escalations %+v", cases)
 	}
-	replies := joined(tg.to("fit"))
+	replies := joined(tg.To("fit"))
 	if !strings.Contains(replies, "A coach will write to you about this job") || !strings.Contains(replies, "already told your coach") {
 		t.Errorf("answers to interest:\n%s", replies)
 	}
@@ -151,12 +152,12 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 		t.Fatalf("digest %q, %v", id, err)
 	}
 	p.drive()
-	dg := tg.to("weekly")
+	dg := tg.To("weekly")
 	if len(dg) != 1 || !strings.Contains(dg[0].Text, "1 new job this week:") || !strings.Contains(dg[0].Text, "1. Kitchen helper") ||
 		strings.Contains(dg[0].Text, "Short job") || len(dg[0].Options) != 1 {
 		t.Fatalf("digest %+v", dg)
 	}
-	if n := len(tg.to("fit")); n != 3 {
+	if n := len(tg.To("fit")); n != 3 {
 		t.Errorf("an instant subscriber got the digest too (%d messages)", n)
 	}
 	if id, err := p.svc.SendDigest(ctx); err != nil || id != "" {
@@ -188,21 +189,21 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 // location, weekly; then leaves.
 func TestJobSubscriptionInChat(t *testing.T) {
 	st := newStore(t)
-	ch := newRecorder("test")
+	ch := bottest.NewChannel("test")
 	p := newProc(t, st, procOpts{chans: []bot.Channel{ch}})
 	// Onboarding, then Job alerts > Yes > Building work > Yes (another) >
 	// Care > No > In the north > Once a week.
-	say(t, p, "+7", "hi", "1", "1", "4", "1", "1", "1", "2", "2", "2", "2")
+	p.Say("+7", "hi", "1", "1", "4", "1", "1", "1", "2", "2", "2", "2")
 	prof, err := st.Profile(context.Background(), p.rt.PersonID("test", "+7"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"sub.jobs", "sub.jobs_digest", "sub.job_sector.construction", "sub.job_sector.care", "sub.job_location.north"} {
 		if prof[k] != "1" {
-			t.Errorf("profile lacks %s: %v\n%s", k, prof, joined(ch.to("+7")))
+			t.Errorf("profile lacks %s: %v\n%s", k, prof, joined(ch.To("+7")))
 		}
 	}
-	say(t, p, "+7", "menu", "4", "2")
+	p.Say("+7", "menu", "4", "2")
 	prof, _ = st.Profile(context.Background(), p.rt.PersonID("test", "+7"))
 	if prof["sub.jobs"] != "" || prof["sub.jobs_digest"] != "" {
 		t.Errorf("still subscribed after leaving: %v", prof)
