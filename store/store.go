@@ -80,6 +80,9 @@ func (s *Store) PeopleKey() string { return s.ns + ":people" }
 // CaseStream receives escalations.
 func (s *Store) CaseStream() string { return s.ns + ":cases" }
 
+// EffectStream receives the after-commit work of turns.
+func (s *Store) EffectStream() string { return s.ns + ":effects" }
+
 // Key returns a global key in the store's namespace.
 func (s *Store) Key(parts ...string) string { return s.ns + ":" + strings.Join(parts, ":") }
 
@@ -291,7 +294,7 @@ func (s *Store) decodeSession(person string, raw []byte) (flows.Session, error) 
 // deliveries, and releases the lock when the inbox is empty. One round trip.
 //
 // KEYS: lock, inbox, session, profile, then the person's other keys to wipe,
-// then one outbound stream per delivery.
+// then one outbound stream per delivery, the case stream, the effect stream.
 // ARGV: token, handled, session (” = keep), wipe flag, nwipe, nprofile,
 // profile field/value pairs (value ” deletes the field), ndel, deliveries.
 var commitScript = redis.NewScript(`
@@ -324,6 +327,11 @@ for k = 1, nc do
   redis.call('XADD', KEYS[4 + nwipe + 1 + nd + 1], '*', 'p', ARGV[i])
   i = i + 1
 end
+local ne = tonumber(ARGV[i]); i = i + 1
+for k = 1, ne do
+  redis.call('XADD', KEYS[4 + nwipe + 1 + nd + 2], '*', 'p', ARGV[i])
+  i = i + 1
+end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then redis.call('DEL', KEYS[1]) end
 return left
@@ -341,6 +349,9 @@ type Commit struct {
 	// Cases are sealed escalations for the case stream, recorded in the
 	// same step as the turn so none is lost to a crash.
 	Cases [][]byte
+	// Effects are sealed after-commit work for the effect stream, recorded
+	// with the turn likewise.
+	Effects [][]byte
 }
 
 // Queued is one delivery for a person's outbox.
@@ -391,6 +402,11 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	args = append(args, len(c.Cases))
 	for _, cs := range c.Cases {
 		args = append(args, cs)
+	}
+	keys = append(keys, s.EffectStream())
+	args = append(args, len(c.Effects))
+	for _, e := range c.Effects {
+		args = append(args, e)
 	}
 	left, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {

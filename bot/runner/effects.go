@@ -2,52 +2,102 @@ package runner
 
 import (
 	"context"
-	"strings"
+	"encoding/json"
 
 	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store"
 )
 
-// afterCommit carries out the effects that touch keys outside the person's
-// own (global sets) and hands the rest to the hooks (recorded answers are
-// counted by gender and age band in bot/checkin's figures).
-func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[string]string, effects []flows.Effect, wiped bool) {
-	if len(effects) == 0 {
-		return
+// Effects, as mailroom's hooks: each kind of engine effect says, in its own
+// file (effect_*.go), what it changes inside the turn's commit (inTurn: the
+// profile, the session, what the turn answers) and what the runner itself
+// does after the commit (after: keys outside the person's own, such as a
+// topic's set of subscribers). Modules add their own after-commit handlers
+// per kind (Config.Effects). After-commit work runs from a durable queue
+// (the commit writes it with the turn), with retries: a crash loses none of
+// it, and a handler may run again after one, so handlers are idempotent.
+type effectKind struct {
+	// inTurn changes the turn's result for e and returns the outputs to
+	// render (it may add to outs).
+	inTurn func(d *Decider, in TurnInput, res *TurnResult, sess *flows.Session, e flows.Effect, outs []flows.Output) []flows.Output
+	// after runs after the commit.
+	after func(ctx context.Context, r *Runtime, person string, profile map[string]string, e flows.Effect) error
+}
+
+// effectKinds are the kinds the runner itself acts on. Kinds it leaves to
+// modules (record, schedule, escalate's case is written by Decide) are
+// absent.
+var effectKinds = map[string]effectKind{
+	flows.EffectLanguage:    language,
+	flows.EffectStop:        stop,
+	flows.EffectStart:       start,
+	flows.EffectSubscribe:   subscribe,
+	flows.EffectUnsubscribe: unsubscribe,
+	flows.EffectDelete:      erase,
+	flows.EffectClear:       clearChat,
+	flows.EffectMyData:      myDataEffect,
+	flows.EffectSafeWord:    safeWord,
+}
+
+// inTurn applies e's in-turn part, if its kind has one.
+func (d *Decider) inTurn(in TurnInput, res *TurnResult, sess *flows.Session, e flows.Effect, outs []flows.Output) []flows.Output {
+	if k := effectKinds[e.Kind]; k.inTurn != nil {
+		return k.inTurn(d, in, res, sess, e, outs)
 	}
-	rdb := r.store.Redis()
-	pipe := rdb.Pipeline()
-	for _, e := range effects {
-		switch e.Kind {
-		case flows.EffectSubscribe:
-			pipe.SAdd(ctx, r.store.Key("sub", e.Topic), person)
-		case flows.EffectUnsubscribe:
-			pipe.SRem(ctx, r.store.Key("sub", e.Topic), person)
-		case flows.EffectDelete:
-			// Every topic set the person joined is named in their profile.
-			for f := range profile {
-				if topic, ok := strings.CutPrefix(f, "sub."); ok {
-					pipe.SRem(ctx, r.store.Key("sub", topic), person)
-				}
-			}
-			for _, topic := range []string{"checkins", "jobs", "reminders"} {
-				pipe.SRem(ctx, r.store.Key("sub", topic), person)
-			}
-			pipe.SRem(ctx, r.store.PeopleKey(), person)
-			// Rewrite the append-only file so the erased values leave
-			// Redis's files too (an error just means AOF is off or a
-			// rewrite is already running).
-			defer func() { _ = r.store.Redis().BgRewriteAOF(ctx).Err() }()
+	return outs
+}
+
+// afterCommit carries out a committed turn's effects: the runner's own
+// after parts, then the modules' handlers for each kind. After an erasure
+// only the erasure's handlers run (the others would act on a person who is
+// gone).
+func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[string]string, e flows.Effect, wiped bool) error {
+	if wiped && e.Kind != flows.EffectDelete {
+		return nil
+	}
+	if k := effectKinds[e.Kind]; k.after != nil {
+		if err := k.after(ctx, r, person, profile, e); err != nil {
+			return err
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		r.log.Warn("effects not all applied", "event", "effects_failed", "person", person, "error", err)
+	for _, h := range r.effects[e.Kind] {
+		h(ctx, person, profile, e)
 	}
-	for _, e := range effects {
-		if wiped && e.Kind != flows.EffectDelete {
-			continue
-		}
-		for _, h := range r.cfg.Hooks.Effects {
-			h(ctx, person, profile, e)
-		}
+	for _, h := range r.effects[""] {
+		h(ctx, person, profile, e)
 	}
+	return nil
+}
+
+// pendingEffect is one effect waiting on the effect queue, sealed: it
+// carries the person's profile as it was before the turn.
+type pendingEffect struct {
+	Person  string            `json:"person"`
+	Profile map[string]string `json:"profile"`
+	Effect  flows.Effect      `json:"effect"`
+	Wiped   bool              `json:"wiped,omitempty"`
+}
+
+func (r *Runtime) sealEffect(p pendingEffect) []byte {
+	b, _ := json.Marshal(p) // plain data: cannot fail
+	return r.sealer.Seal(b)
+}
+
+// handleEffect carries out one queued effect. An error leaves the entry to
+// be tried again.
+func (r *Runtime) handleEffect(ctx context.Context, _ string, e store.Entry) error {
+	plain, err := r.sealer.Open(e.Payload)
+	var p pendingEffect
+	if err == nil {
+		err = json.Unmarshal(plain, &p)
+	}
+	if err != nil {
+		r.log.Error("queued effect unreadable; dropped", "event", "effect_unreadable", "error", err)
+		return nil
+	}
+	if err := r.afterCommit(ctx, p.Person, p.Profile, p.Effect, p.Wiped); err != nil {
+		r.log.Warn("effect not applied; will retry", "event", "effect_failed", "person", p.Person, "kind", p.Effect.Kind, "error", err)
+		return err
+	}
+	return nil
 }

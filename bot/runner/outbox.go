@@ -226,7 +226,7 @@ func (r *Runtime) Enqueue(ctx context.Context, d bot.Delivery) error {
 // Settle waits until every queue is empty: every accepted message handled
 // and every reply sent. The console uses it after its input ends.
 func (r *Runtime) Settle(ctx context.Context) error {
-	streams := []string{r.store.WorkStream()}
+	streams := []string{r.store.WorkStream(), r.store.EffectStream()}
 	for name := range r.channels {
 		streams = append(streams, r.store.OutStream(name))
 	}

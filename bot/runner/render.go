@@ -11,24 +11,24 @@ import (
 
 // Rendering: engine outputs become texts in the person's language.
 // Render turns engine outputs into texts in lang.
-func (r *Runtime) render(lang string, outs []flows.Output) []bot.Outbound {
-	cat := r.content.Catalog
-	data := r.content.Data()
+func (d *Decider) render(lang string, outs []flows.Output) []bot.Outbound {
+	cat := d.content.Catalog
+	data := d.content.Data()
 	res := make([]bot.Outbound, 0, len(outs))
 	for _, o := range outs {
-		d := data
+		dd := data
 		if len(o.Data) > 0 {
-			d = make(map[string]string, len(data)+len(o.Data))
+			dd = make(map[string]string, len(data)+len(o.Data))
 			for k, v := range data {
-				d[k] = v
+				dd[k] = v
 			}
 			for k, v := range o.Data {
-				d[k] = v
+				dd[k] = v
 			}
 		}
-		text, err := cat.Text(lang, o.Msg, d)
+		text, err := cat.Text(lang, o.Msg, dd)
 		if err != nil {
-			r.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", o.Msg, "lang", lang, "error", err)
+			d.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", o.Msg, "lang", lang, "error", err)
 		}
 		out := bot.Outbound{Text: text, Prompt: o.Prompt}
 		for _, opt := range o.Options {
@@ -38,7 +38,7 @@ func (r *Runtime) render(lang string, outs []flows.Output) []bot.Outbound {
 			}
 			label, err := cat.Text(l, opt.Label, data)
 			if err != nil {
-				r.log.Warn("label rendered with a problem", "event", "render_problem", "message_id", opt.Label, "lang", l, "error", err)
+				d.log.Warn("label rendered with a problem", "event", "render_problem", "message_id", opt.Label, "lang", l, "error", err)
 			}
 			out.Options = append(out.Options, bot.OutOption{ID: opt.ID, Label: label})
 		}
@@ -51,12 +51,12 @@ const myDataMsg = "mydata.summary"
 
 // myData lists, in plain words and the person's language, everything kept
 // about them.
-func (r *Runtime) myData(lang string, sess *flows.Session, profile map[string]string) string {
-	cat := r.content.Catalog
+func (d *Decider) myData(lang string, sess *flows.Session, profile map[string]string) string {
+	cat := d.content.Catalog
 	line := func(id string, data map[string]string) string {
 		text, err := cat.Text(lang, id, data)
 		if err != nil {
-			r.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", id, "lang", lang, "error", err)
+			d.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", id, "lang", lang, "error", err)
 		}
 		return "• " + text
 	}

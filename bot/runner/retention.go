@@ -85,7 +85,9 @@ func (r *Runtime) erase(ctx context.Context, person string, profile map[string]s
 	if err := r.store.DeletePerson(ctx, person); err != nil {
 		return err
 	}
-	r.afterCommit(ctx, person, profile, []flows.Effect{{Kind: flows.EffectDelete}}, true)
+	if err := r.afterCommit(ctx, person, profile, flows.Effect{Kind: flows.EffectDelete}, true); err != nil {
+		return err
+	}
 	r.log.Info("silent person erased", "event", "retention_erased", "person", person)
 	return nil
 }

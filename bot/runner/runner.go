@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
-	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -85,6 +86,11 @@ type Runtime struct {
 	log      *slog.Logger
 	now      func() time.Time
 	work     *store.Queue
+	fx       *store.Queue // after-commit effects
+	dec      *Decider
+	actions  map[string]bot.Action
+	// effects are module handlers by effect kind ("" for every kind).
+	effects map[string][]bot.EffectHandler
 }
 
 // Limits on what a person can send.
@@ -118,25 +124,38 @@ func New(cfg Config) *Runtime {
 	r := &Runtime{
 		cfg: cfg, store: cfg.Store, sealer: cfg.Sealer, content: cfg.Content,
 		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
-		work: cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
+		work:    cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
+		fx:      cfg.Store.Queue(cfg.Store.EffectStream(), "effects"),
+		actions: maps.Clone(cfg.Actions),
+		effects: map[string][]bot.EffectHandler{"": slices.Clone(cfg.Hooks.Effects)},
 	}
+	if r.actions == nil {
+		r.actions = map[string]bot.Action{}
+	}
+	// The Decider shares the action map: OnAction adds to it before Run.
+	r.dec = &Decider{content: cfg.Content, actions: r.actions, hash: cfg.Sealer.Hash, log: cfg.Log}
 	for _, ch := range cfg.Channels {
 		r.channels[ch.Name()] = ch
 	}
 	return r
 }
 
-// OnEffect adds an effect handler; call it before Run.
-func (r *Runtime) OnEffect(h bot.EffectHandler) {
-	r.cfg.Hooks.Effects = append(r.cfg.Hooks.Effects, h)
+// OnEffect adds an effect handler for the given kinds of effect (every
+// kind when none is named); call it before Run. Handlers run after the
+// turn's commit, from the durable effect queue: a crash may run one again,
+// so they must be idempotent.
+func (r *Runtime) OnEffect(h bot.EffectHandler, kinds ...string) {
+	if len(kinds) == 0 {
+		kinds = []string{""}
+	}
+	for _, k := range kinds {
+		r.effects[k] = append(r.effects[k], h)
+	}
 }
 
 // OnAction adds an out-of-flow button handler; call it before Run.
 func (r *Runtime) OnAction(name string, a bot.Action) {
-	if r.cfg.Actions == nil {
-		r.cfg.Actions = map[string]bot.Action{}
-	}
-	r.cfg.Actions[name] = a
+	r.actions[name] = a
 }
 
 // PersonID returns the pseudonymous id of the person at address on channel.
@@ -146,8 +165,11 @@ func (r *Runtime) PersonID(channel, address string) string {
 
 // Render renders a message in lang with the resource pack's data and data.
 func (r *Runtime) Render(lang, msg string, data map[string]string) string {
-	return r.render(lang, []flows.Output{{Msg: msg, Data: data}})[0].Text
+	return r.dec.Render(lang, msg, data)
 }
+
+// Decider returns the runtime's Decider.
+func (r *Runtime) Decider() *Decider { return r.dec }
 
 // Language returns a profile's language, or the default.
 func (r *Runtime) Language(profile map[string]string) string {
@@ -171,9 +193,13 @@ func (r *Runtime) Run(ctx context.Context) error {
 	if err := r.work.Ensure(ctx); err != nil {
 		return err
 	}
+	if err := r.fx.Ensure(ctx); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, false, r.handleWork) }()
+	go func() { defer wg.Done(); r.consume(ctx, r.fx, r.cfg.Workers, true, r.handleEffect) }()
 	for name := range r.channels {
 		q := r.store.Queue(r.store.OutStream(name), "senders")
 		if err := q.Ensure(ctx); err != nil {
@@ -214,11 +240,13 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, er
 	if err != nil || len(t.Inbox) == 0 {
 		return 0, err // with an empty inbox Begin left the person unlocked
 	}
-	c, effects := r.turn(ctx, t)
+	c, effects := r.turn(t)
+	for _, e := range effects {
+		c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
+	}
 	if left, err = r.store.Commit(ctx, t, c); err != nil {
 		return 0, err
 	}
-	r.afterCommit(ctx, person, t.Profile, effects, c.Wipe)
 	if r.cfg.Hooks.Handled != nil {
 		r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
 	}

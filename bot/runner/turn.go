@@ -1,8 +1,8 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
+	"log/slog"
 	"maps"
 	"strconv"
 	"strings"
@@ -11,185 +11,227 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/flows/crisis"
 	"github.com/lifeline-org/lifeline/store"
 )
 
-// turn applies a batch of inbox messages to the session and decides what to
-// send. It does no I/O but decryption; the caller commits the result.
-func (r *Runtime) turn(ctx context.Context, t *store.Turn) (store.Commit, []flows.Effect) {
-	def := r.content.Def
-	sess := t.Session
-	c := store.Commit{Profile: map[string]string{}}
-	var msgs []bot.Outbound
-	var effects []flows.Effect
+// Decider decides a turn: given what the person sent and what is kept
+// about them, what to answer, what to remember and whom to alert. It does
+// no I/O (no Redis, no decryption, no clock but the input's), so every
+// rule — the safe word, crisis words, the flood limit, a coach's relay,
+// the engine — is testable as a transcript of Decide alone.
+type Decider struct {
+	content *content.Content
+	actions map[string]bot.Action
+	// hash is the keyed hash a safe word is kept as (the sealer's Hash).
+	hash func(kind, value string) string
+	log  *slog.Logger
+}
+
+// NewDecider builds a Decider. hash keys the safe word (store.Sealer.Hash).
+func NewDecider(c *content.Content, actions map[string]bot.Action, hash func(kind, value string) string, log *slog.Logger) *Decider {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Decider{content: c, actions: maps.Clone(actions), hash: hash, log: log}
+}
+
+// TurnInput is everything a turn decides from.
+type TurnInput struct {
+	Person  string
+	Profile map[string]string // as kept before the turn
+	Session flows.Session
+	Inbox   []bot.Inbound // what the person sent, oldest first
+	Now     time.Time
+	// CanClear says whether the person's channel can delete messages.
+	CanClear bool
+}
+
+// TurnResult is what a turn decided; the runner seals and commits it.
+type TurnResult struct {
+	Session flows.Session
+	// Profile holds the fields to change ("" deletes one); nil with Wipe.
+	Profile map[string]string
+	Replies []bot.Outbound // to the person
+	Relayed []bot.Outbound // to the coach who holds their case
+	Cases   []Case
+	// Effects are every effect of the turn, for the effect handlers.
+	Effects []flows.Effect
+	Clear   bool // delete what the channel can of the chat
+	Wipe    bool // erase everything about the person
+	// Alarms are the crisis phrases found, for the log.
+	Alarms []crisis.Hit
+}
+
+// Decide applies a batch of inbox messages to the session. Safety comes
+// first for each message, before the flood limit and whatever else a turn
+// does, relay or not: the safe word, then words of danger.
+func (d *Decider) Decide(in TurnInput) TurnResult {
+	def := d.content.Def
+	sess := in.Session
+	res := TurnResult{Profile: map[string]string{}}
 	var said []string // what the person wrote this turn, for a case excerpt
-	var relayed []bot.Outbound
-	clear := false
 	crisisTold := false
-	channel := t.Profile["ch"]
 	// escalate adds an escalation once per reason a turn: a person who
 	// writes three messages of danger at once gets one case.
 	escalated := map[string]bool{}
 	escalate := func(e flows.Effect) {
 		if !escalated[e.Reason] {
 			escalated[e.Reason] = true
-			effects = append(effects, e)
+			res.Effects = append(res.Effects, e)
 		}
 	}
-	for _, raw := range t.Inbox {
-		c.Handled++
-		plain, err := r.sealer.Open(raw)
-		var in bot.Inbound
-		if err == nil {
-			err = json.Unmarshal(plain, &in)
-		}
-		if err != nil {
-			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
-			continue
-		}
-		relaying := t.Profile["relay"] != "" && in.Flow == ""
-		// Safety first, before the flood limit and whatever else a turn
-		// does, relay or not: the safe word, then words of danger.
-		if in.Text != "" && t.Profile["safeword"] != "" && r.sealer.Hash("safeword", flows.Fold(in.Text)) == t.Profile["safeword"] {
+	lang := func() string { return sessLang(&sess, d.content) }
+	for _, m := range in.Inbox {
+		relaying := in.Profile[bot.RelayAlias] != "" && m.Flow == ""
+		if m.Text != "" && in.Profile["safeword"] != "" && d.hash("safeword", flows.Fold(m.Text)) == in.Profile["safeword"] {
 			// The safe word: answer with harmless small talk, and quietly
 			// ask a coach to act. Nothing in the chat shows it, and the
 			// word itself is kept nowhere (not in the case excerpt).
 			escalate(flows.Effect{Kind: flows.EffectEscalate, Reason: "safe_word", Priority: flows.PriorityUrgent})
-			if r.flooded(t.Profile, c.Profile) && field(t.Profile, c.Profile, "flood_told") != "" {
+			if flooded(in.Now, in.Profile, res.Profile) && field(in.Profile, res.Profile, "flood_told") != "" {
 				continue
 			}
-			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: smallTalk(in.At)}})...)
+			res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: smallTalk(m.At)}})...)
 			continue
 		}
-		if in.Text != "" && in.Flow == "" {
-			if hit, ok := r.content.Crisis.Match(personLang(&sess, r.content), in.Text); ok {
-				said = append(said, in.Text)
+		if m.Text != "" && m.Flow == "" {
+			if hit, ok := d.content.Crisis.Match(personLang(&sess, d.content), m.Text); ok {
+				said = append(said, m.Text)
+				res.Alarms = append(res.Alarms, hit)
 				escalate(flows.Effect{Kind: flows.EffectEscalate, Reason: "crisis", Priority: flows.PriorityUrgent})
-				r.log.Info("crisis words", "event", "crisis_detected", "person", t.Person, "list", hit.Lang, "relay", relaying)
-				flooded := r.flooded(t.Profile, c.Profile)
+				flooded(in.Now, in.Profile, res.Profile) // counts, but never silences it
 				if relaying {
 					// The coach reads the words as they are; the case is
 					// raised so that someone acts if the coach does not.
-					relayed = append(relayed, r.relayLine(t.Profile["relay"], in.Text))
+					res.Relayed = append(res.Relayed, d.relayLine(in.Profile[bot.RelayAlias], m.Text))
 					continue
 				}
 				// The crisis reply stands alone: the words are not also
-				// an answer to the flow. Under a flood it is sent once.
-				if !crisisTold || !flooded {
-					msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.crisis"}})...)
+				// an answer to the flow. A turn sends it once, however
+				// many messages of danger it holds.
+				if !crisisTold {
+					res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: "runtime.crisis"}})...)
 					crisisTold = true
 				}
 				continue
 			}
 		}
-		if in.Flow == "" && r.flooded(t.Profile, c.Profile) {
-			if field(t.Profile, c.Profile, "flood_told") == "" {
-				c.Profile["flood_told"] = "1"
-				msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.slow_down"}})...)
+		if m.Flow == "" && flooded(in.Now, in.Profile, res.Profile) {
+			if field(in.Profile, res.Profile, "flood_told") == "" {
+				res.Profile["flood_told"] = "1"
+				res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: "runtime.slow_down"}})...)
 			}
 			continue
 		}
-		if in.Text != "" {
-			said = append(said, in.Text)
+		if m.Text != "" {
+			said = append(said, m.Text)
 		}
-		if in.NotText {
+		if m.NotText {
 			if relaying {
-				relayed = append(relayed, r.relayLine(t.Profile["relay"], r.Render(r.content.Catalog.Default(), "coach.not_text", nil)))
+				res.Relayed = append(res.Relayed, d.relayLine(in.Profile[bot.RelayAlias], d.Render(d.content.Catalog.Default(), "coach.not_text", nil)))
 				continue
 			}
-			msgs = append(msgs, r.render(sessLang(&sess, r.content), []flows.Output{{Msg: "runtime.text_only"}})...)
+			res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: "runtime.text_only"}})...)
 			continue
 		}
-		if name, arg, ok := action(in.Choice); ok {
-			if h := r.cfg.Actions[name]; h != nil {
-				outs, effs := h(t.Person, t.Profile, arg)
-				effects = append(effects, effs...)
-				msgs = append(msgs, r.render(sessLang(&sess, r.content), outs)...)
+		if name, arg, ok := action(m.Choice); ok {
+			if h := d.actions[name]; h != nil {
+				outs, effs := h(in.Person, in.Profile, arg)
+				res.Effects = append(res.Effects, effs...)
+				res.Replies = append(res.Replies, d.render(lang(), outs)...)
 				continue
 			}
 		}
 		var input flows.Input
-		if in.Flow != "" {
-			input = flows.Input{Flow: in.Flow}
-		} else if in.Choice != "" || in.Prompt != 0 {
-			input = flows.Input{Choice: in.Choice, Prompt: in.Prompt}
-		} else {
-			input = flows.Resolve(def, &sess, in.Text, r.content.Lexicon)
+		switch {
+		case m.Flow != "":
+			input = flows.Input{Flow: m.Flow}
+		case m.Choice != "" || m.Prompt != 0:
+			input = flows.Input{Choice: m.Choice, Prompt: m.Prompt}
+		default:
+			input = flows.Resolve(def, &sess, m.Text, d.content.Lexicon)
 		}
-		if relaying && in.Text != "" && !keepsWorkingInRelay(input.Intent) {
+		if relaying && m.Text != "" && !keepsWorkingInRelay(input.Intent) {
 			// A coach has this person's case: the bot steps aside and
 			// passes the words on.
-			relayed = append(relayed, r.relayLine(t.Profile["relay"], in.Text))
+			res.Relayed = append(res.Relayed, d.relayLine(in.Profile[bot.RelayAlias], m.Text))
 			continue
 		}
-		next, outs, effs := flows.Step(def, sess, input, in.At)
-		look := lookOf(in, sess.Flow, next.Flow, field(t.Profile, c.Profile, bot.SoundField))
+		next, outs, effs := flows.Step(def, sess, input, m.At)
+		look := lookOf(m, sess.Flow, next.Flow, field(in.Profile, res.Profile, bot.SoundField))
 		sess = next
-		wiped := false
 		for _, e := range effs {
-			switch e.Kind {
-			case flows.EffectLanguage:
-				c.Profile["lang"] = e.Value
-			case flows.EffectStop:
-				c.Profile["stopped"] = "1"
-			case flows.EffectStart:
-				c.Profile["stopped"] = ""
-			case flows.EffectSubscribe:
-				c.Profile["sub."+e.Topic] = "1"
-			case flows.EffectUnsubscribe:
-				c.Profile["sub."+e.Topic] = ""
-			case flows.EffectDelete:
-				wiped = true
-			case flows.EffectClear:
-				clear = true
-				if _, ok := r.channels[channel].(bot.Clearer); !ok {
-					outs = append(outs, flows.Output{Msg: flows.MsgClearNoop})
-				}
-			case flows.EffectMyData:
-				merged := maps.Clone(t.Profile)
-				maps.Copy(merged, c.Profile)
-				outs = append([]flows.Output{{Msg: myDataMsg, Data: map[string]string{"summary": r.myData(sessLang(&sess, r.content), &sess, merged)}}}, outs...)
-			case flows.EffectSafeWord:
-				// Keep only a keyed hash of the word, never the word.
-				if w := flows.Fold(sess.Fields["safeword"]); w != "" {
-					c.Profile["safeword"] = r.sealer.Hash("safeword", w)
-				}
-				delete(sess.Fields, "safeword")
-			}
-			effects = append(effects, e)
+			outs = d.inTurn(in, &res, &sess, e, outs)
+			res.Effects = append(res.Effects, e)
 		}
-		msgs = append(msgs, look.apply(r.render(sessLang(&sess, r.content), outs))...)
-		if wiped {
-			c.Wipe = true
-			c.Profile = nil
+		res.Replies = append(res.Replies, look.apply(d.render(lang(), outs))...)
+		if res.Wipe {
+			res.Profile = nil
 			break
 		}
 	}
-	c.Session = &sess
-	for _, e := range effects {
-		if e.Kind == flows.EffectEscalate && !c.Wipe {
-			c.Cases = append(c.Cases, r.sealCase(Case{
-				Person: t.Person, Reason: e.Reason, Priority: e.Priority, Value: e.Value,
-				Lang: sessLang(&sess, r.content), Channel: channel, At: r.now(),
-				Excerpt: said[max(0, len(said)-maxExcerpt):],
-			}))
+	res.Session = sess
+	if !res.Wipe {
+		for _, e := range res.Effects {
+			if e.Kind == flows.EffectEscalate {
+				res.Cases = append(res.Cases, Case{
+					Person: in.Person, Reason: e.Reason, Priority: e.Priority, Value: e.Value,
+					Lang: lang(), Channel: in.Profile["ch"], At: in.Now,
+					Excerpt: said[max(0, len(said)-maxExcerpt):],
+				})
+			}
 		}
 	}
-	if len(relayed) > 0 {
-		if d, ok := r.relayDelivery(t, relayed); ok {
+	return res
+}
+
+// Render renders a message in lang with the resource pack's data and data.
+func (d *Decider) Render(lang, msg string, data map[string]string) string {
+	return d.render(lang, []flows.Output{{Msg: msg, Data: data}})[0].Text
+}
+
+// turn opens the person's inbox, lets the Decider decide, and seals what
+// it decided for the commit.
+func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect) {
+	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: t.Session, Now: r.now()}
+	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
+	for _, raw := range t.Inbox {
+		plain, err := r.sealer.Open(raw)
+		var m bot.Inbound
+		if err == nil {
+			err = json.Unmarshal(plain, &m)
+		}
+		if err != nil {
+			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
+			continue
+		}
+		in.Inbox = append(in.Inbox, m)
+	}
+	res := r.dec.Decide(in)
+	for _, hit := range res.Alarms {
+		r.log.Info("crisis words", "event", "crisis_detected", "person", t.Person, "list", hit.Lang, "relay", t.Profile[bot.RelayAlias] != "")
+	}
+	sess := res.Session
+	c := store.Commit{Handled: len(t.Inbox), Session: &sess, Profile: res.Profile, Wipe: res.Wipe}
+	for _, cs := range res.Cases {
+		c.Cases = append(c.Cases, r.sealCase(cs))
+	}
+	if len(res.Relayed) > 0 {
+		if d, ok := r.relayDelivery(t, res.Relayed); ok {
 			c.Deliveries = append(c.Deliveries, r.queued(d))
 		}
 	}
-	if len(msgs) > 0 || clear {
+	if len(res.Replies) > 0 || res.Clear {
 		addr, err := r.sealer.Open([]byte(t.Profile["addr"]))
 		if err != nil {
 			r.log.Error("address unreadable; replies dropped", "event", "address_unreadable", "person", t.Person, "error", err)
-			return c, effects
+			return c, res.Effects
 		}
-		d := bot.Delivery{ID: token(), Person: t.Person, Channel: channel, Address: string(addr), Msgs: msgs, Clear: clear, Forget: c.Wipe}
+		d := bot.Delivery{ID: token(), Person: t.Person, Channel: t.Profile["ch"], Address: string(addr), Msgs: res.Replies, Clear: res.Clear, Forget: res.Wipe}
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
-	return c, effects
+	return c, res.Effects
 }
 
 // FloodLimit is how many messages a person may send in FloodWindow before
@@ -202,8 +244,8 @@ const (
 // flooded counts one inbound message against the person's window (kept in
 // the profile, saved with the turn) and reports whether it is over the
 // limit.
-func (r *Runtime) flooded(profile, updates map[string]string) bool {
-	now := r.now().UnixMilli()
+func flooded(at time.Time, profile, updates map[string]string) bool {
+	now := at.UnixMilli()
 	start, _ := strconv.ParseInt(field(profile, updates, "flood_at"), 10, 64)
 	n, _ := strconv.Atoi(field(profile, updates, "flood_n"))
 	if now-start > FloodWindow.Milliseconds() {
@@ -244,8 +286,8 @@ func keepsWorkingInRelay(it flows.Intent) bool {
 
 // relayLine is one relayed message as a coach sees it: under the case's
 // alias, never the person's name or number.
-func (r *Runtime) relayLine(alias, text string) bot.Outbound {
-	return bot.Outbound{Text: r.Render(r.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})}
+func (d *Decider) relayLine(alias, text string) bot.Outbound {
+	return bot.Outbound{Text: d.Render(d.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})}
 }
 
 func action(choice string) (name, arg string, ok bool) {

@@ -31,7 +31,7 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 		phone    = "+447700900987"
 		token    = "twiliotoken123"
 	)
-	typed := []string{"Quokka sunrise", "my boss Hendrikus keeps my papers", "Marigold"}
+	typed := []string{"Quokka sunrise", "my boss Hendrikus owes me wages", "Marigold"}
 	fake := telegramtest.NewServer(t)
 	twilio := &fakeTwilio{}
 	api := newFakeTwilioServer(t, twilio)
