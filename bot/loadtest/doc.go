@@ -37,13 +37,13 @@
 //
 // Round trips are counted from the start of the load until every reply is
 // out (so a backlog built in the warm-up is not counted as work of the
-// window), with a go-redis hook on the runtime's client: each command or
-// pipeline is one, including blocking queue reads, acks and the senders'
-// lock, fetch and mark scripts, and divided by the replies of that time.
-// The loadtest's own bookkeeping (barriers, memory figures, clean-up) uses
-// a second client that is not counted. The hook also recognises the
-// sender's final "mark sent" script to learn that a person's reply is
-// complete.
+// window), by a hook on the runtime's Redis client (store.CountTrips):
+// each command or pipeline is one, including blocking queue reads, acks
+// and the senders' lock, fetch and mark scripts, and divided by the
+// replies of that time. The loadtest's own bookkeeping (barriers, memory
+// figures, clean-up) uses a second client that is not counted. The hook
+// also recognises the sender's final "mark sent" script to learn that a
+// person's reply is complete.
 //
 // Redis bytes per person are MEMORY USAGE (SAMPLES 0) of every key of a
 // sample of people once they are idle, plus their share of the people and

@@ -15,14 +15,11 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/runner"
@@ -217,23 +214,25 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		return nil, err
 	}
 	defer closeRDB()
-	ctl, closeCtl, err := store.Open(ctx, cfg.redisURL, log) // bookkeeping, not counted
+	ctlRDB, closeCtl, err := store.Open(ctx, cfg.redisURL, log) // bookkeeping, not counted
 	if err != nil {
 		return nil, err
 	}
 	defer closeCtl()
-	if err := ctl.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("redis %s: %w", cfg.redisURL, err)
-	}
 	ns := cfg.ns
 	if ns == "" {
 		ns = "lt" + randomHex(6)
-	} else if cfg.processes == 1 {
-		keys, _, err := ctl.Scan(ctx, 0, ns+":*", 1000).Result()
+	}
+	ctl := store.New(ctlRDB, ns)
+	if err := ctl.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", cfg.redisURL, err)
+	}
+	if cfg.ns != "" && cfg.processes == 1 {
+		empty, err := ctl.Empty(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if len(keys) > 0 {
+		if !empty {
 			return nil, fmt.Errorf("namespace %q already has keys: pick a fresh -ns", ns)
 		}
 	}
@@ -249,8 +248,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	}
 	st := store.New(rdb, ns)
 	s := newSim(sealer.PersonID, cfg.people, cfg.processes, cfg.index, cfg.style, cfg.rate == 0)
-	hook := newTripHook(ns, s.delivered)
-	rdb.AddHook(hook)
+	hook := st.CountTrips(s.delivered)
 	rt := runner.New(runner.Config{
 		Store: st, Sealer: sealer, Content: cont, Channels: []bot.Channel{s}, Log: log,
 		Workers: cfg.workers, Consumer: fmt.Sprintf("loadtest-%d-%s", cfg.index, randomHex(4)),
@@ -264,7 +262,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		defer p.close()
 		s.peers = p
 	}
-	usedBefore := usedMemory(ctx, ctl)
+	usedBefore := ctl.UsedMemory(ctx)
 
 	runCtx, stopRuntime := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
@@ -292,7 +290,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		// After a failure a lone process still cleans up; processes
 		// sharing a namespace leave it (delete "<ns>:*" by hand).
 		if !cleaned && !cfg.keep && cfg.processes == 1 {
-			_ = deleteNamespace(context.WithoutCancel(ctx), ctl, ns)
+			_ = ctl.DeleteAll(context.WithoutCancel(ctx))
 		}
 	}()
 	for i := range cfg.drivers {
@@ -305,7 +303,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	// Warm-up: fill the connection pool, onboard a few people, take the
 	// Go baseline (the runtime, its pools and the simulation's fixed state
 	// are all allocated by then), then onboard everyone else.
-	warmPool(ctx, rdb, ns)
+	st.FillPool(ctx)
 	t0 := time.Now()
 	pilot := min(len(s.owned), max(1, len(s.owned)/20), 50)
 	if err := s.onboard(ctx, s.owned[:pilot], cfg.wait); err != nil {
@@ -317,7 +315,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		return nil, err
 	}
 	onboardSecs := time.Since(t0).Seconds()
-	if err := barrier(ctx, ctl, ns, "onboarded", cfg.processes, cfg.wait, true); err != nil {
+	if err := barrier(ctx, ctl, "onboarded", cfg.processes, cfg.wait, true); err != nil {
 		return nil, err
 	}
 
@@ -326,7 +324,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	// drained, and divided by the replies of that whole time, so no reply
 	// is counted without its round trips or the other way round.
 	loadStart := time.Now()
-	t0trips, t0replies := hook.snapshot(), s.completed.Load()
+	t0trips, t0replies := hook.Snapshot(), s.completed.Load()
 	s.phase.Store(phaseMeasure)
 	var peak atomic.Int64
 	peak.Store(int64(runtime.NumGoroutine()))
@@ -396,36 +394,36 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	for s.waitingN.Load() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := barrier(ctx, ctl, ns, "drained", cfg.processes, cfg.wait, true); err != nil {
+	if err := barrier(ctx, ctl, "drained", cfg.processes, cfg.wait, true); err != nil {
 		return nil, err
 	}
-	trips := hook.snapshot().minus(t0trips)
+	trips := hook.Snapshot().Minus(t0trips)
 	tripReplies := s.completed.Load() - t0replies
 
 	// People are idle now: measure memory with the runtime still running,
 	// as at the baseline.
 	heapAfter, allocAfter := heapAfterGC()
 	gAfter := runtime.NumGoroutine()
-	keyBytes, perPerson, err := personBytes(ctx, ctl, st, sealer, s, cfg.memSample)
+	keyBytes, perPerson, err := personBytes(ctx, ctl, sealer, s, cfg.memSample)
 	if err != nil {
 		return nil, err
 	}
-	shared, err := sharedBytes(ctx, ctl, ns)
+	shared, err := ctl.SharedKeyBytes(ctx, "loadtest:")
 	if err != nil {
 		return nil, err
 	}
-	usedAfter := usedMemory(ctx, ctl)
+	usedAfter := ctl.UsedMemory(ctx)
 
 	shutdown()
 	if runErr != nil {
 		return nil, runErr
 	}
-	if err := barrier(ctx, ctl, ns, "stopped", cfg.processes, cfg.wait, cfg.index == 0); err != nil {
+	if err := barrier(ctx, ctl, "stopped", cfg.processes, cfg.wait, cfg.index == 0); err != nil {
 		return nil, err
 	}
 	cleaned = true
 	if !cfg.keep && cfg.index == 0 {
-		if err := deleteNamespace(context.WithoutCancel(ctx), ctl, ns); err != nil {
+		if err := ctl.DeleteAll(context.WithoutCancel(ctx)); err != nil {
 			return nil, fmt.Errorf("delete namespace %s: %w", ns, err)
 		}
 	}
@@ -435,7 +433,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	res := &Result{
 		Mode: "closed", Rate: cfg.rate, Style: cfg.style, Processes: cfg.processes, ProcessIndex: cfg.index,
 		People: cfg.people, OwnPeople: len(s.owned), Workers: cfg.workers, Seconds: secs, OnboardSecs: onboardSecs,
-		Messages: inWindow, Roundtrips: trips.total(), RoundtripReplies: tripReplies, MsgsPerSec: float64(inWindow) / secs,
+		Messages: inWindow, Roundtrips: trips.Total(), RoundtripReplies: tripReplies, MsgsPerSec: float64(inWindow) / secs,
 		P50ms: ms(s.lat.quantile(0.50)), P90ms: ms(s.lat.quantile(0.90)), P99ms: ms(s.lat.quantile(0.99)),
 		P999ms: ms(s.lat.quantile(0.999)), MaxMs: ms(time.Duration(s.lat.max.Load())),
 		SentMsgs: s.sent.Load(), NoReply: s.noReply.Load(), Unexpected: s.unexpected.Load(),
@@ -466,35 +464,16 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	}
 	if tripReplies > 0 {
 		n := float64(tripReplies)
-		res.RoundtripsPerMsg = float64(trips.total()) / n
+		res.RoundtripsPerMsg = float64(trips.Total()) / n
 		for i, v := range trips {
-			res.RoundtripDetail[kindNames[i]] = round3(float64(v) / n)
-			res.RoundtripGroups[kind(i).group()] += float64(v) / n
+			res.RoundtripDetail[store.Trip(i).String()] = round3(float64(v) / n)
+			res.RoundtripGroups[store.Trip(i).Group()] += float64(v) / n
 		}
 		for g, v := range res.RoundtripGroups {
 			res.RoundtripGroups[g] = round3(v)
 		}
 	}
 	return res, nil
-}
-
-// warmPool opens every connection of the runtime's pool (each holds
-// read and write buffers), so that the Go heap baseline has them all and
-// the heap per person counts only what grows with people.
-func warmPool(ctx context.Context, rdb redis.UniversalClient, ns string) {
-	size := 10 * runtime.GOMAXPROCS(0) // go-redis's default
-	if c, ok := rdb.(*redis.Client); ok {
-		size = c.Options().PoolSize
-	}
-	var wg sync.WaitGroup
-	for range size {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = rdb.Do(ctx, "BLPOP", ns+":loadtest:warm", "0.1").Err()
-		}()
-	}
-	wg.Wait()
 }
 
 // onboard takes people through onboarding (closed loop) and waits until
@@ -519,12 +498,11 @@ func (s *sim) onboard(ctx context.Context, people []int32, wait time.Duration) e
 
 // barrier waits until all processes reached the step name (through a
 // counter in the namespace). With wait false it only signals arrival.
-func barrier(ctx context.Context, ctl redis.UniversalClient, ns, name string, processes int, timeout time.Duration, wait bool) error {
+func barrier(ctx context.Context, ctl *store.Store, name string, processes int, timeout time.Duration, wait bool) error {
 	if processes == 1 {
 		return nil
 	}
-	key := ns + ":loadtest:barrier:" + name
-	if err := ctl.Incr(ctx, key).Err(); err != nil {
+	if err := ctl.Arrive(ctx, name); err != nil {
 		return err
 	}
 	if !wait {
@@ -532,8 +510,8 @@ func barrier(ctx context.Context, ctl redis.UniversalClient, ns, name string, pr
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		n, err := ctl.Get(ctx, key).Int()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		n, err := ctl.Arrived(ctx, name)
+		if err != nil {
 			return err
 		}
 		if n >= processes {
@@ -552,31 +530,26 @@ func barrier(ctx context.Context, ctl redis.UniversalClient, ns, name string, pr
 
 // personBytes measures the keys of a sample of this process's people: the
 // average bytes per person by key suffix, and their total.
-func personBytes(ctx context.Context, ctl redis.UniversalClient, st *store.Store, sealer *store.Sealer, s *sim, sample int) (map[string]float64, float64, error) {
+func personBytes(ctx context.Context, ctl *store.Store, sealer *store.Sealer, s *sim, sample int) (map[string]float64, float64, error) {
 	n := min(sample, len(s.owned))
 	stride := len(s.owned) / n
-	pipe := ctl.Pipeline()
-	var cmds []*redis.IntCmd
-	var names []string
+	var keys, names []string
 	for i := range n {
 		idx := s.owned[i*stride]
-		for _, key := range st.PersonKeyNames(sealer.PersonID(channelName, address(int(idx)))) {
-			cmds = append(cmds, pipe.MemoryUsage(ctx, key, 0))
+		for _, key := range ctl.PersonKeyNames(sealer.PersonID(channelName, address(int(idx)))) {
+			keys = append(keys, key)
 			names = append(names, key[strings.LastIndexByte(key, ':')+1:])
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, 0, fmt.Errorf("memory usage: %w", err)
+	sizes, err := ctl.MemoryUsage(ctx, keys)
+	if err != nil {
+		return nil, 0, err
 	}
 	by := map[string]float64{}
 	var total float64
-	for i, c := range cmds {
-		v, err := c.Result()
-		if errors.Is(err, redis.Nil) {
+	for i, v := range sizes {
+		if v < 0 {
 			continue
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("memory usage: %w", err)
 		}
 		by[names[i]] += float64(v) / float64(n)
 		total += float64(v) / float64(n)
@@ -585,67 +558,6 @@ func personBytes(ctx context.Context, ctl redis.UniversalClient, st *store.Store
 		by[k] = round3(v)
 	}
 	return by, total, nil
-}
-
-// sharedBytes measures the namespace's keys that are not a person's,
-// named without the namespace.
-func sharedBytes(ctx context.Context, ctl redis.UniversalClient, ns string) (map[string]int64, error) {
-	out := map[string]int64{}
-	iter := ctl.Scan(ctx, 0, ns+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		if strings.Contains(key, ":{u:") || strings.HasPrefix(key, ns+":loadtest:") {
-			continue
-		}
-		v, err := ctl.MemoryUsage(ctx, key, 0).Result()
-		if err != nil {
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			return nil, err
-		}
-		out[strings.TrimPrefix(key, ns+":")] = v
-	}
-	return out, iter.Err()
-}
-
-func deleteNamespace(ctx context.Context, ctl redis.UniversalClient, ns string) error {
-	iter := ctl.Scan(ctx, 0, ns+":*", 1000).Iterator()
-	var batch []string
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := ctl.Unlink(ctx, batch...).Err()
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return err
-	}
-	return flush()
-}
-
-func usedMemory(ctx context.Context, ctl redis.UniversalClient) uint64 {
-	info, err := ctl.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			n, _ := strconv.ParseUint(v, 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // heapAfterGC returns HeapInuse (bytes in spans holding objects) and

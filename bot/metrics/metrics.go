@@ -6,14 +6,12 @@ package metrics
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -51,7 +49,6 @@ func New(st *store.Store, channels []string) *Metrics {
 			Name: "lifeline_redis_errors_total", Help: "Redis commands that failed (not counting empty replies).",
 		}),
 	}
-	rdb := st.Redis()
 	queues := map[string]string{"work": st.WorkStream(), "cases": st.CaseStream()}
 	for _, ch := range channels {
 		queues["out_"+ch] = st.OutStream(ch)
@@ -60,18 +57,17 @@ func New(st *store.Store, channels []string) *Metrics {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lifeline_queue_depth", Help: "Entries waiting in a durable queue.", ConstLabels: prometheus.Labels{"queue": name},
 		}, func() float64 {
-			return float64(scrape(func(ctx context.Context) (int64, error) { return rdb.XLen(ctx, stream).Result() }))
+			return float64(scrape(func(ctx context.Context) (int64, error) { return st.QueueDepth(ctx, stream) }))
 		}))
 	}
-	open := st.Key("cases", "open")
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "lifeline_cases", Help: "Cases not yet closed (open or claimed).", ConstLabels: prometheus.Labels{"state": "active"},
 	}, func() float64 {
-		return float64(scrape(func(ctx context.Context) (int64, error) { return rdb.ZCard(ctx, open).Result() }))
+		return float64(scrape(st.CountOpenCases))
 	}))
 	m.reg.MustRegister(m.inbound, m.outbound, m.turn, m.wait, m.redisErr,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rdb.AddHook(redisHook{m.redisErr})
+	st.OnError(m.redisErr.Inc)
 	return m
 }
 
@@ -104,37 +100,4 @@ func (m *Metrics) Turn(channel string, d time.Duration) {
 // Wait observes a rate-limiter wait.
 func (m *Metrics) Wait(channel string, d time.Duration) {
 	m.wait.WithLabelValues(channel).Observe(d.Seconds())
-}
-
-// redisHook counts failed Redis commands.
-type redisHook struct{ errs prometheus.Counter }
-
-func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := next(ctx, network, addr)
-		if err != nil {
-			h.errs.Inc()
-		}
-		return c, err
-	}
-}
-
-func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		err := next(ctx, cmd)
-		if err != nil && err != redis.Nil {
-			h.errs.Inc()
-		}
-		return err
-	}
-}
-
-func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		err := next(ctx, cmds)
-		if err != nil && err != redis.Nil {
-			h.errs.Inc()
-		}
-		return err
-	}
 }
