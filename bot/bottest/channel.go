@@ -183,3 +183,10 @@ func (r *Receiver) Accepted() []bot.Inbound {
 	defer r.mu.Unlock()
 	return slices.Clone(r.got)
 }
+
+// Reset forgets what was accepted.
+func (r *Receiver) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = nil
+}

@@ -131,6 +131,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, m.Body)
 }
 
+// Close shuts the server down, as a network failure would; the end of the
+// test closes it too.
+func (s *Server) Close() { s.srv.Close() }
+
 // Requests returns every request received, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
