@@ -1,22 +1,18 @@
 package sms
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 )
 
 const (
@@ -27,178 +23,40 @@ const (
 	testPublic    = "https://lifeline.example.org"
 	testTo        = "+447700900123"
 	messagesPath  = "/2010-04-01/Accounts/" + testSID + "/Messages.json"
-	createdBody   = `{"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"}`
+	createdBody   = smstest.CreatedBody
 	testStatusURL = testPublic + StatusPath
 )
 
-// mock is one canned answer of the fake Twilio API.
-type mock struct {
-	status int
-	body   string
-	header map[string]string
-	// delay holds the answer back (until the request is cancelled).
-	delay time.Duration
-}
-
-// apiRequest is one request the fake Twilio API received.
-type apiRequest struct {
-	Method, Path string
-	Form         url.Values
-	User, Pass   string
-	ContentType  string
-}
-
-// fakeTwilio is an httptest stand-in for Twilio's API. Mocks are set by
-// "METHOD path" and answered in order; the test fails if a request has no
-// mock left or a mock is never used.
-type fakeTwilio struct {
-	t     *testing.T
-	srv   *httptest.Server
-	mu    sync.Mutex
-	mocks map[string][]mock
-	reqs  []apiRequest
-}
-
-func newFakeTwilio(t *testing.T, mocks map[string][]mock) *fakeTwilio {
-	t.Helper()
-	f := &fakeTwilio{t: t, mocks: map[string][]mock{}}
-	for k, v := range mocks {
-		f.mocks[k] = slices.Clone(v)
-	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(func() {
-		f.srv.Close()
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for k, left := range f.mocks {
-			if len(left) > 0 {
-				t.Errorf("%d mocked answer(s) for %s never used", len(left), k)
-			}
-		}
-	})
-	return f
-}
-
-func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		f.t.Errorf("fake twilio: bad form: %v", err)
-	}
-	user, pass, _ := r.BasicAuth()
-	key := r.Method + " " + r.URL.Path
-	f.mu.Lock()
-	f.reqs = append(f.reqs, apiRequest{r.Method, r.URL.Path, r.PostForm, user, pass, r.Header.Get("Content-Type")})
-	queue := f.mocks[key]
-	var m mock
-	ok := len(queue) > 0
-	if ok {
-		m, f.mocks[key] = queue[0], queue[1:]
-	}
-	f.mu.Unlock()
-	if !ok {
-		f.t.Errorf("fake twilio: unexpected request %s", key)
-		http.Error(w, "no mock", http.StatusNotImplemented)
-		return
-	}
-	if m.delay > 0 {
-		select {
-		case <-time.After(m.delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	for k, v := range m.header {
-		w.Header().Set(k, v)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(m.status)
-	_, _ = io.WriteString(w, m.body)
-}
-
-func (f *fakeTwilio) requests() []apiRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.reqs)
-}
-
-// localOnly refuses requests that would leave the test: only the fake's
-// address may be called.
-type localOnly struct{ host string }
-
-func (l localOnly) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Host != l.host {
-		return nil, fmt.Errorf("test blocked a request to %s", r.URL.Host)
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-// testClock is a settable clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// syncBuffer is a log sink safe for the handlers' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testEnv struct {
 	a     *Adapter
-	api   *fakeTwilio
-	clock *testClock
-	logs  *syncBuffer
+	api   *smstest.Server
+	clock *bottest.Clock
+	logs  *bottest.Buffer
 }
+
+// mock is one canned answer of the fake Twilio API.
+type mock = smstest.Response
 
 // newTestAdapter returns an adapter talking to a fake Twilio API that
 // answers with mocks. edit may change the config first.
 func newTestAdapter(t *testing.T, mocks map[string][]mock, edit func(*Config)) *testEnv {
 	t.Helper()
-	api := newFakeTwilio(t, mocks)
+	api := smstest.NewScripted(t, mocks)
 	cfg := Config{
 		AccountSID: testSID,
 		AuthToken:  testToken,
 		From:       testFrom,
-		APIURL:     api.srv.URL,
+		APIURL:     api.URL,
 		PublicURL:  testPublic,
 		MPS:        1000,
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &bottest.Buffer{}
 	clock := newTestClock()
-	u, _ := url.Parse(api.srv.URL)
 	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		WithClock(clock.Now), WithTransport(localOnly{u.Host}))
+		WithClock(clock.Now), WithTransport(api.Transport()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +72,12 @@ func newTestAdapter(t *testing.T, mocks map[string][]mock, edit func(*Config)) *
 	return &testEnv{a: a, api: api, clock: clock, logs: logs}
 }
 
-func created() []mock { return []mock{{status: 201, body: createdBody}} }
+var created = smstest.Created
+
+// newTestClock is a clock at noon on 1 March 2026.
+func newTestClock() *bottest.Clock {
+	return bottest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+}
 
 func TestSend(t *testing.T) {
 	long := strings.TrimSpace(strings.Repeat("Your passport belongs to you. ", 20)) // 599 chars, 4 segments
@@ -277,7 +140,7 @@ func TestSend(t *testing.T) {
 		{
 			name:  "accepted with an unreadable answer is sent",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 201, body: `not json`}},
+			mocks: []mock{{Status: 201, Body: `not json`}},
 			want:  []url.Values{nil},
 		},
 		{
@@ -293,63 +156,63 @@ func TestSend(t *testing.T) {
 		{
 			name:  "rate limited 429 with code 20429",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 429, body: `{"code":20429,"message":"Too Many Requests","status":429}`, header: map[string]string{"Retry-After": "7"}}},
+			mocks: []mock{{Status: 429, Body: `{"code":20429,"message":"Too Many Requests","status":429}`, Header: map[string]string{"Retry-After": "7"}}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Retryable: true, RetryAfter: 7 * time.Second, Code: 20429}),
 		},
 		{
 			name:  "429 without a twilio body",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 429, body: `slow down`, header: map[string]string{"Retry-After": "2"}}},
+			mocks: []mock{{Status: 429, Body: `slow down`, Header: map[string]string{"Retry-After": "2"}}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Retryable: true, RetryAfter: 2 * time.Second}),
 		},
 		{
 			name:  "opted out 21610",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 400, body: `{"code":21610,"message":"Attempt to send to unsubscribed recipient +447700900123","status":400}`}},
+			mocks: []mock{{Status: 400, Body: `{"code":21610,"message":"Attempt to send to unsubscribed recipient +447700900123","status":400}`}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{OptedOut: true, Code: 21610}),
 		},
 		{
 			name:  "invalid number 21211",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 400, body: `{"code":21211,"message":"The 'To' number +447700900123 is not a valid phone number.","status":400}`}},
+			mocks: []mock{{Status: 400, Body: `{"code":21211,"message":"The 'To' number +447700900123 is not a valid phone number.","status":400}`}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Unreachable: true, Code: 21211}),
 		},
 		{
 			name:  "not a mobile number 21614",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 400, body: `{"code":21614,"message":"'To' number is not a valid mobile number","status":400}`}},
+			mocks: []mock{{Status: 400, Body: `{"code":21614,"message":"'To' number is not a valid mobile number","status":400}`}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Unreachable: true, Code: 21614}),
 		},
 		{
 			name:  "server error 500 without json",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 500, body: `<html>oops</html>`}},
+			mocks: []mock{{Status: 500, Body: `<html>oops</html>`}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Retryable: true}),
 		},
 		{
 			name:  "server error 503 with code and retry date",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 503, body: `{"code":20503,"message":"Service unavailable","status":503}`, header: map[string]string{"Retry-After": "Sun, 01 Mar 2026 12:00:30 GMT"}}},
+			mocks: []mock{{Status: 503, Body: `{"code":20503,"message":"Service unavailable","status":503}`, Header: map[string]string{"Retry-After": "Sun, 01 Mar 2026 12:00:30 GMT"}}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Retryable: true, RetryAfter: 30 * time.Second, Code: 20503}),
 		},
 		{
 			name:  "other 4xx is final",
 			msg:   bot.Outbound{Text: "Hi"},
-			mocks: []mock{{status: 400, body: `{"code":21602,"message":"Message body is required.","status":400}`}},
+			mocks: []mock{{Status: 400, Body: `{"code":21602,"message":"Message body is required.","status":400}`}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Code: 21602}),
 		},
 		{
 			name:  "first part fails",
 			msg:   bot.Outbound{Text: long},
-			mocks: []mock{{status: 429, body: `{"code":20429,"status":429}`}},
+			mocks: []mock{{Status: 429, Body: `{"code":20429,"status":429}`}},
 			want:  []url.Values{nil},
 			check: wantSendError(bot.SendError{Retryable: true, Code: 20429}),
 		},
@@ -376,7 +239,7 @@ func TestSend(t *testing.T) {
 			} else {
 				tc.check(t, err)
 			}
-			reqs := env.api.requests()
+			reqs := env.api.Requests()
 			if len(reqs) != len(tc.want) {
 				t.Fatalf("%d requests, want %d", len(reqs), len(tc.want))
 			}
@@ -420,7 +283,7 @@ func wantSendError(want bot.SendError) func(*testing.T, error) {
 
 func TestSendTimeout(t *testing.T) {
 	env := newTestAdapter(t, map[string][]mock{
-		"POST " + messagesPath: {{status: 201, body: createdBody, delay: 5 * time.Second}},
+		"POST " + messagesPath: {{Status: 201, Body: createdBody, Delay: 5 * time.Second}},
 	}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -464,7 +327,7 @@ func TestSendRateLimit(t *testing.T) {
 
 func TestSendNetworkError(t *testing.T) {
 	env := newTestAdapter(t, nil, nil)
-	env.api.srv.Close()
+	env.api.Close()
 	_, err := env.a.Send(context.Background(), testTo, bot.Outbound{Text: "Hi"})
 	if se, ok := errors.AsType[*bot.SendError](err); !ok || !se.Retryable {
 		t.Errorf("err = %v, want a retryable SendError", err)
@@ -473,10 +336,9 @@ func TestSendNetworkError(t *testing.T) {
 
 func TestAPIURLWithPath(t *testing.T) {
 	// A proxy may serve Twilio's API below a path.
-	api := newFakeTwilio(t, map[string][]mock{"POST /twilio" + messagesPath: created()})
-	u, _ := url.Parse(api.srv.URL)
-	a, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, APIURL: api.srv.URL + "/twilio/", MPS: 1000},
-		nil, WithTransport(localOnly{u.Host}))
+	api := smstest.NewScripted(t, map[string][]mock{"POST /twilio" + messagesPath: created()})
+	a, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, APIURL: api.URL + "/twilio/", MPS: 1000},
+		nil, WithTransport(api.Transport()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +406,7 @@ func TestRunHoldsReceiverUntilDone(t *testing.T) {
 	env := newTestAdapter(t, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- env.a.Run(ctx, &recorder{}) }()
+	go func() { done <- env.a.Run(ctx, bottest.NewReceiver(nil)) }()
 	waitForReceiver(t, env.a)
 	select {
 	case <-done:

@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 )
 
 // Fuzz tests for where Twilio's input enters: the webhook forms, the phone
@@ -64,20 +66,20 @@ func statusForm(to, status, code string) url.Values {
 type formRig struct {
 	mux  *http.ServeMux
 	a    *Adapter
-	rec  *recorder
-	logs *syncBuffer
+	rec  *bottest.Receiver
+	logs *bottest.Buffer
 	// status records OnStatus calls.
 	mu     sync.Mutex
 	status []string
-	clock  *testClock
+	clock  *bottest.Clock
 }
 
 func newFormRig(f *testing.F) *formRig {
 	f.Helper()
-	rig := &formRig{mux: http.NewServeMux(), rec: &recorder{}, logs: &syncBuffer{}, clock: newTestClock()}
+	rig := &formRig{mux: http.NewServeMux(), rec: bottest.NewReceiver(nil), logs: &bottest.Buffer{}, clock: newTestClock()}
 	logger := slog.New(slog.NewJSONHandler(rig.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, PublicURL: testPublic,
-		APIURL: "http://127.0.0.1:9"}, logger, WithClock(rig.clock.Now), WithTransport(localOnly{"127.0.0.1:9"}))
+		APIURL: "http://127.0.0.1:9"}, logger, WithClock(rig.clock.Now), WithTransport(smstest.LocalOnly("127.0.0.1:9")))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -106,12 +108,10 @@ func newFormRig(f *testing.F) *formRig {
 
 // post sends raw as a form to path, signed as Twilio signs what it posts.
 func (rig *formRig) post(path, raw string, form url.Values) *httptest.ResponseRecorder {
-	rig.logs.mu.Lock()
-	rig.logs.b.Reset()
-	rig.logs.mu.Unlock()
+	rig.logs.Reset()
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(raw))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("X-Twilio-Signature", sign(testToken, testPublic+path, form))
+	r.Header.Set("X-Twilio-Signature", smstest.Sign(testToken, testPublic+path, form))
 	w := httptest.NewRecorder()
 	rig.mux.ServeHTTP(w, r)
 	return w
@@ -257,14 +257,12 @@ func FuzzInboundForm(f *testing.F) {
 	}
 	rig := newFormRig(f)
 	f.Fuzz(func(t *testing.T, raw string) {
-		rig.clock.Advance(time.Second)
+		rig.clock.Add(time.Second)
 		form, parseErr := url.ParseQuery(raw)
-		rig.rec.mu.Lock()
-		rig.rec.got = nil
-		rig.rec.mu.Unlock()
+		rig.rec.Reset()
 		w := rig.post(InboundPath, raw, form)
 
-		got := rig.rec.accepted()
+		got := rig.rec.Accepted()
 		want := wantInbound(raw, form, parseErr)
 		if want.in != nil {
 			want.in.At = rig.clock.Now()

@@ -3,21 +3,15 @@ package sms
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 func TestIsHelpKeyword(t *testing.T) {
@@ -36,52 +30,28 @@ func TestIsHelpKeyword(t *testing.T) {
 // smsWorld is Lifeline with the real runtime and the SMS adapter on Redis,
 // behind a fake Twilio API that records every text sent.
 type smsWorld struct {
-	t     *testing.T
-	c     *content.Content
-	st    *store.Store
-	rt    *runner.Runtime
-	mux   *http.ServeMux
-	mu    sync.Mutex
-	texts []string
-	n     int
+	*bottest.Harness
+	t   *testing.T
+	c   *content.Content
+	st  *store.Store
+	rt  *runner.Runtime
+	api *smstest.Server
+	mux *http.ServeMux
+	n   int
 }
 
 func newSMSWorld(t *testing.T) *smsWorld {
 	t.Helper()
-	c, err := content.Load("", "en", "")
+	w := &smsWorld{t: t, c: bottest.Content(t), api: smstest.NewServer(t), mux: http.NewServeMux()}
+	a, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, APIURL: w.api.URL, PublicURL: testPublic, MPS: 1000},
+		bottest.Quiet(), WithTransport(w.api.Transport()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &smsWorld{t: t, c: c, mux: http.NewServeMux()}
-	api := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		w.mu.Lock()
-		w.texts = append(w.texts, r.PostForm.Get("Body"))
-		w.mu.Unlock()
-		rw.Header().Set("Content-Type", "application/json")
-		rw.WriteHeader(http.StatusCreated)
-		_, _ = io.WriteString(rw, createdBody)
+	w.Harness = bottest.Start(t, bottest.WithChannels(a), bottest.Workers(2), bottest.Before(func(h *bottest.Harness) {
+		h.RT.OnAction(HelpAction, HelpReply(h.RT))
 	}))
-	t.Cleanup(api.Close)
-	u, _ := url.Parse(api.URL)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: testFrom, APIURL: api.URL, PublicURL: testPublic, MPS: 1000},
-		quiet, WithTransport(localOnly{u.Host}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	sealer, err := store.NewSealer(key, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.st = store.New(storetest.Shared(t), storetest.Namespace())
-	w.rt = runner.New(runner.Config{Store: w.st, Sealer: sealer, Content: c, Channels: []bot.Channel{a}, Workers: 2, Log: quiet})
-	w.rt.OnAction(HelpAction, HelpReply(w.rt))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.rt.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	w.st, w.rt = w.Store, w.RT
 	run(t, a, w.rt)
 	a.Register(w.mux)
 	return w
@@ -92,20 +62,12 @@ func newSMSWorld(t *testing.T) *smsWorld {
 func (w *smsWorld) text(body string) string {
 	w.t.Helper()
 	w.n++
-	w.mu.Lock()
-	before := len(w.texts)
-	w.mu.Unlock()
+	before := len(w.api.Bodies())
 	if rec := (webhookRequest{path: InboundPath, form: inboundForm(fmt.Sprintf("SM%032d", w.n), testTo, body)}).do(w.t, w.mux); rec.Code != http.StatusOK {
 		w.t.Fatalf("inbound %q: status %d", body, rec.Code)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := w.rt.Settle(ctx); err != nil {
-		w.t.Fatalf("settle: %v", err)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.texts[before:], "\n")
+	w.Settle()
+	return strings.Join(w.api.Bodies()[before:], "\n")
 }
 
 func (w *smsWorld) cases() int64 {

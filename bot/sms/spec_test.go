@@ -187,7 +187,7 @@ func TestSendMatchesTwilioSpec(t *testing.T) {
 			if _, err := env.a.Send(context.Background(), testTo, msg); err != nil {
 				t.Fatal(err)
 			}
-			reqs := env.api.requests()
+			reqs := env.api.Requests()
 			if len(reqs) != 2 {
 				t.Fatalf("%d requests, want 2", len(reqs))
 			}

@@ -2,9 +2,6 @@ package sms
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -16,31 +13,9 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 )
-
-// recorder is a bot.Receiver that records what it accepts. It does not
-// dedupe: that is the runtime's job.
-type recorder struct {
-	mu  sync.Mutex
-	got []bot.Inbound
-	err error
-}
-
-func (r *recorder) Accept(_ context.Context, in bot.Inbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return r.err
-	}
-	r.got = append(r.got, in)
-	return nil
-}
-
-func (r *recorder) accepted() []bot.Inbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
 
 func waitForReceiver(t *testing.T, a *Adapter) {
 	t.Helper()
@@ -69,24 +44,6 @@ func run(t *testing.T, a *Adapter, rec bot.Receiver) {
 	waitForReceiver(t, a)
 }
 
-// sign computes Twilio's X-Twilio-Signature for a POST: HMAC-SHA1 of the
-// URL followed by each parameter's name and value in name order. It is
-// written here from Twilio's description, apart from twilio-go's code.
-func sign(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	s := fullURL
-	for _, k := range keys {
-		s += k + form.Get(k)
-	}
-	h := hmac.New(sha1.New, []byte(token))
-	h.Write([]byte(s))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
-
 func TestSignatureVector(t *testing.T) {
 	// Twilio's published example.
 	const vectorURL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -98,8 +55,8 @@ func TestSignatureVector(t *testing.T) {
 		"From":    {"+14158675309"},
 		"To":      {"+18005551212"},
 	}
-	if got := sign("12345", vectorURL, params); got != vectorSig {
-		t.Fatalf("test signer gives %s for Twilio's vector", got)
+	if got := smstest.Sign("12345", vectorURL, params); got != vectorSig {
+		t.Fatalf("smstest.Sign gives %s for Twilio's vector", got)
 	}
 	changed := func(k, v string) url.Values {
 		p := url.Values{}
@@ -188,7 +145,7 @@ func (wr webhookRequest) do(t *testing.T, h http.Handler) *httptest.ResponseReco
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	switch wr.sig {
 	case "":
-		r.Header.Set("X-Twilio-Signature", sign(testToken, testPublic+wr.path, wr.form))
+		r.Header.Set("X-Twilio-Signature", smstest.Sign(testToken, testPublic+wr.path, wr.form))
 	case "-":
 	default:
 		r.Header.Set("X-Twilio-Signature", wr.sig)
@@ -254,17 +211,17 @@ func TestInbound(t *testing.T) {
 		},
 		{
 			name:   "bad signature",
-			reqs:   []webhookRequest{{path: InboundPath, form: inboundForm("SM1", testTo, "Hello"), sig: sign("wrongtoken", testPublic+InboundPath, inboundForm("SM1", testTo, "Hello"))}},
+			reqs:   []webhookRequest{{path: InboundPath, form: inboundForm("SM1", testTo, "Hello"), sig: smstest.Sign("wrongtoken", testPublic+InboundPath, inboundForm("SM1", testTo, "Hello"))}},
 			status: 403,
 		},
 		{
 			name:   "signature for another body",
-			reqs:   []webhookRequest{{path: InboundPath, form: inboundForm("SM1", testTo, "Hello"), sig: sign(testToken, testPublic+InboundPath, inboundForm("SM1", testTo, "Hallo"))}},
+			reqs:   []webhookRequest{{path: InboundPath, form: inboundForm("SM1", testTo, "Hello"), sig: smstest.Sign(testToken, testPublic+InboundPath, inboundForm("SM1", testTo, "Hallo"))}},
 			status: 403,
 		},
 		{
 			name:   "signature for another url",
-			reqs:   []webhookRequest{{path: InboundPath, form: inboundForm("SM1", testTo, "Hello"), sig: sign(testToken, "http://lifeline.example.org"+InboundPath, inboundForm("SM1", testTo, "Hello"))}},
+			reqs:   []webhookRequest{{path: InboundPath, form: inboundForm("SM1", testTo, "Hello"), sig: smstest.Sign(testToken, "http://lifeline.example.org"+InboundPath, inboundForm("SM1", testTo, "Hello"))}},
 			status: 403,
 		},
 		{
@@ -313,7 +270,7 @@ func TestInbound(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestAdapter(t, nil, nil)
-			rec := &recorder{err: tc.acceptErr}
+			rec := bottest.NewReceiver(func(int, bot.Inbound) error { return tc.acceptErr })
 			if !tc.notRun {
 				run(t, env.a, rec)
 			}
@@ -335,7 +292,7 @@ func TestInbound(t *testing.T) {
 					t.Errorf("request %d: answered with TwiML on failure", i)
 				}
 			}
-			got := rec.accepted()
+			got := rec.Accepted()
 			if len(got) != len(tc.want) {
 				t.Fatalf("accepted %d, want %d: %+v", len(got), len(tc.want), got)
 			}
@@ -366,7 +323,7 @@ func TestInboundWithoutPublicURL(t *testing.T) {
 	// The signed URL is rebuilt from the request, honouring a proxy's
 	// X-Forwarded-Proto.
 	env := newTestAdapter(t, nil, func(c *Config) { c.PublicURL = "" })
-	rec := &recorder{}
+	rec := bottest.NewReceiver(nil)
 	run(t, env.a, rec)
 	mux := http.NewServeMux()
 	env.a.Register(mux)
@@ -374,11 +331,11 @@ func TestInboundWithoutPublicURL(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "http://sms.example.net"+InboundPath, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("X-Forwarded-Proto", "https")
-	r.Header.Set("X-Twilio-Signature", sign(testToken, "https://sms.example.net"+InboundPath, form))
+	r.Header.Set("X-Twilio-Signature", smstest.Sign(testToken, "https://sms.example.net"+InboundPath, form))
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, r)
-	if w.Code != 200 || len(rec.accepted()) != 1 {
-		t.Fatalf("status %d, accepted %d", w.Code, len(rec.accepted()))
+	if w.Code != 200 || len(rec.Accepted()) != 1 {
+		t.Fatalf("status %d, accepted %d", w.Code, len(rec.Accepted()))
 	}
 }
 
@@ -408,7 +365,7 @@ func TestCarrierKeywordReplyDropped(t *testing.T) {
 				mocks = map[string][]mock{"POST " + messagesPath: created()}
 			}
 			env := newTestAdapter(t, mocks, nil)
-			rec := &recorder{}
+			rec := bottest.NewReceiver(nil)
 			run(t, env.a, rec)
 			mux := http.NewServeMux()
 			env.a.Register(mux)
@@ -418,14 +375,14 @@ func TestCarrierKeywordReplyDropped(t *testing.T) {
 					t.Fatalf("inbound %q: status %d", text, w.Code)
 				}
 			}
-			if n := len(rec.accepted()); n != len(tc.texts) {
+			if n := len(rec.Accepted()); n != len(tc.texts) {
 				t.Fatalf("accepted %d texts, want %d", n, len(tc.texts))
 			}
-			env.clock.Advance(tc.wait)
+			env.clock.Add(tc.wait)
 			if _, err := env.a.Send(context.Background(), testTo, bot.Outbound{Text: "You will not get more messages."}); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(env.api.requests()); n != tc.sends {
+			if n := len(env.api.Requests()); n != tc.sends {
 				t.Errorf("%d API requests, want %d", n, tc.sends)
 			}
 		})
