@@ -299,8 +299,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 				log.Error("escalation not recorded", "event", "escalation_failed", "person", person, "error", err)
 			}
 		}})
-	rt.OnEffect(sched.Effect)
-	rt.OnEffect(sched.CountAnswers)
+	rt.OnEffect(sched.Effect, flows.EffectSubscribe, flows.EffectUnsubscribe, flows.EffectStop, flows.EffectStart, flows.EffectDelete, flows.EffectRecord)
+	rt.OnEffect(sched.CountAnswers, flows.EffectRecord)
 	sched.Register(mux, cfg.StaffAPIToken)
 	var coaches *coach.Module
 	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
@@ -315,7 +315,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			SetFollowUp: sched.SetFollowUp,
 		})
 		tg.Group = coaches.Group
-		rt.OnEffect(coaches.Effect)
+		rt.OnEffect(coaches.Effect, flows.EffectStop, flows.EffectDelete)
 	} else {
 		log.Warn("no coaches configured (COACH_CHAT_ID, COACH_TELEGRAM_IDS): escalations are kept until coaches are", "event", "no_coaches")
 	}
