@@ -354,40 +354,66 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 		}
 		log.Warn("HTTP not started; the terminal chat runs without it", "event", "listen_failed", "error", err)
-	} else {
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server stopped", "event", "http_failed", "error", err)
-			}
-		}()
-		log.Info("listening", "event", "listening", "addr", ln.Addr().String())
+		ln = nil
 	}
 
+	// Every component runs until ctx ends. The first to fail, or to stop
+	// while the others run, stops them all: readiness goes false and serve
+	// returns its error, so the platform restarts a whole process rather
+	// than leaving half of one.
 	var wg sync.WaitGroup
-	runErr := make(chan error, len(channels)+5)
-	wg.Add(1)
-	go func() { defer wg.Done(); runErr <- rt.Run(ctx) }()
-	wg.Add(3)
-	go func() { defer wg.Done(); runErr <- sched.Run(ctx) }()
-	go func() { defer wg.Done(); runErr <- bc.Run(ctx) }()
-	go func() {
-		defer wg.Done()
-		runErr <- rt.RunRetention(ctx, runner.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
-	}()
-	if coaches != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); runErr <- coaches.Run(ctx) }()
-	}
-	for _, ch := range channels {
+	var fatal error
+	var fatalOnce sync.Once
+	run := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := ch.Run(ctx, receiver)
-			if ch == term {
-				cancel() // the terminal chat ended
+			err := f()
+			if ctx.Err() != nil {
+				return // stopping: whatever it returned is expected
 			}
-			runErr <- err
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			fatalOnce.Do(func() {
+				fatal = fmt.Errorf("%s: %w", name, err)
+				ready.Store(false)
+				log.Error("a component failed; stopping", "event", "component_failed", "component", name, "error", err)
+				cancel()
+			})
 		}()
+	}
+	if ln != nil {
+		run("http", func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		log.Info("listening", "event", "listening", "addr", ln.Addr().String())
+	}
+	run("runtime", func() error { return rt.Run(ctx) })
+	run("check-ins", func() error { return sched.Run(ctx) })
+	run("broadcasts", func() error { return bc.Run(ctx) })
+	run("retention", func() error {
+		return rt.RunRetention(ctx, runner.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
+	})
+	if coaches != nil {
+		run("coaches", func() error { return coaches.Run(ctx) })
+	}
+	for _, ch := range channels {
+		if ch == term {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := ch.Run(ctx, receiver); err != nil && ctx.Err() == nil {
+					log.Error("terminal chat failed", "event", "component_failed", "component", "terminal", "error", err)
+				}
+				cancel() // the terminal chat ended
+			}()
+			continue
+		}
+		run(ch.Name(), func() error { return ch.Run(ctx, receiver) })
 	}
 	ready.Store(true)
 	<-ctx.Done()
@@ -406,15 +432,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		// What is still held stays pending in Redis; another process (or
 		// this one, restarted) claims it.
 		log.Warn("stopping before every worker finished", "event", "shutdown_deadline")
-		return nil
+		return fatal
 	}
-	close(runErr)
-	for err := range runErr {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	return nil
+	return fatal
 }
 
 func splitList(s string) []string {
