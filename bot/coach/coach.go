@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,7 +112,7 @@ func New(cfg Config) *Module {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Reannounce == nil {
-		cfg.Reannounce = DefaultReannounce
+		cfg.Reannounce = maps.Clone(DefaultReannounce) // never share the default map
 	}
 	if cfg.TrustedFirst == 0 {
 		cfg.TrustedFirst = DefaultTrustedFirst

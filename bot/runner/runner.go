@@ -69,11 +69,6 @@ func (h Hooks) outbound(ch, result string) {
 	}
 }
 
-// SetMetrics sets the counting hooks; call it before Run.
-func (r *Runtime) SetMetrics(inbound, outbound func(channel, result string), handled func(channel string, d time.Duration)) {
-	r.cfg.Hooks.Inbound, r.cfg.Hooks.Outbound, r.cfg.Hooks.Handled = inbound, outbound, handled
-}
-
 // Runtime runs conversations: Accept records inbound messages durably, the
 // work loop runs each person's turns in order, and the send loops deliver
 // replies exactly once where the platform allows.

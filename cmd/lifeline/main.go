@@ -265,14 +265,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		channels = append(channels, term)
 		log.Info("no channel credentials: chatting in this terminal", "event", "console_mode")
 	}
+	met := metrics.New(st, channelNames(channels))
 	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log,
-		Actions: broadcast.Actions(st, nil, log)})
+		Actions: broadcast.Actions(st, nil, log),
+		Hooks:   runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn}})
 	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))
 	if term != nil {
 		term.Settle = rt.Settle
 	}
-	met := metrics.New(st, channelNames(channels))
-	rt.SetMetrics(met.Inbound, met.Outbound, met.Turn)
 	mux.Handle("GET /metrics", met.Handler())
 	if tg != nil {
 		tg.OnWait = func(d time.Duration) { met.Wait("telegram", d) }
