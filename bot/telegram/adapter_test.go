@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 )
 
@@ -30,38 +30,20 @@ const (
 	groupID    = -1009990001
 )
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is an adapter wired to a fake Bot API. When the test ends it
 // checks that the log holds no token, chat id or message text (the fake
 // itself checks the calls against the Bot API spec).
 type fixture struct {
 	a    *Adapter
 	api  *telegramtest.Server
-	logs *syncBuffer
+	logs *bottest.Buffer
 	// private lists strings that must never reach the log.
 	private []string
 }
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{api: telegramtest.NewServer(t), logs: &syncBuffer{}}
+	f := &fixture{api: telegramtest.NewServer(t), logs: &bottest.Buffer{}}
 	cfg := Config{
 		Token:       testToken,
 		APIURL:      f.api.URL,
@@ -110,50 +92,7 @@ func (f *fixture) run(t *testing.T, r bot.Receiver) (stop func()) {
 	return stop
 }
 
-// waitFor waits until cond holds; it fails the test after 10 s, which only
-// a bug takes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// recorder is a bot.Receiver that records what it accepts. accept, when
-// set, decides the answer first.
-type recorder struct {
-	mu     sync.Mutex
-	got    []bot.Inbound
-	calls  int
-	accept func(n int, in bot.Inbound) error
-}
-
-func (r *recorder) Accept(ctx context.Context, in bot.Inbound) error {
-	r.mu.Lock()
-	r.calls++
-	n := r.calls
-	fn := r.accept
-	r.mu.Unlock()
-	if fn != nil {
-		if err := fn(n, in); err != nil {
-			return err
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.got = append(r.got, in)
-	return nil
-}
-
-func (r *recorder) inbound() []bot.Inbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
+var waitFor = bottest.WaitFor
 
 func TestNewConfig(t *testing.T) {
 	api := telegramtest.NewServer(t)
@@ -680,7 +619,7 @@ func TestSendEphemeral(t *testing.T) {
 
 func TestSendEphemeralDeletedWhenRunEnds(t *testing.T) {
 	f := newFixture(t, nil) // EphemeralDelay is an hour
-	stop := f.run(t, &recorder{})
+	stop := f.run(t, bottest.NewReceiver(nil))
 	if _, err := f.a.Send(context.Background(), chatAddr, bot.Outbound{Text: "Chat cleared.", Ephemeral: true}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -916,7 +855,7 @@ func TestWebhook(t *testing.T) {
 			f.private = append(f.private, "help me", "claim")
 			f.a.now = func() time.Time { return clock }
 			w := &statusWriter{ResponseRecorder: httptest.NewRecorder()}
-			rec := &recorder{accept: func(n int, in bot.Inbound) error {
+			rec := bottest.NewReceiver(func(n int, in bot.Inbound) error {
 				if w.written() {
 					t.Error("answered before Accept returned")
 				}
@@ -924,7 +863,7 @@ func TestWebhook(t *testing.T) {
 					return tc.accept(n, in)
 				}
 				return nil
-			}}
+			})
 			var groups []int64
 			if tc.group {
 				f.a.Group = func(_ context.Context, u *models.Update) error {
@@ -942,7 +881,7 @@ func TestWebhook(t *testing.T) {
 			if w.Code != tc.wantStatus {
 				t.Errorf("status %d, want %d", w.Code, tc.wantStatus)
 			}
-			if got := rec.inbound(); !slices.Equal(got, tc.wantIn) {
+			if got := rec.Accepted(); !slices.Equal(got, tc.wantIn) {
 				t.Errorf("accepted %+v, want %+v", got, tc.wantIn)
 			}
 			if len(groups) != tc.wantGroup {
@@ -985,7 +924,7 @@ func TestWebhookOnlyPOST(t *testing.T) {
 
 func TestWebhookRefusedWhenPolling(t *testing.T) {
 	f := newFixture(t, nil) // no webhook secret configured
-	f.run(t, &recorder{})
+	f.run(t, bottest.NewReceiver(nil))
 	mux := http.NewServeMux()
 	f.a.Register(mux)
 	w := httptest.NewRecorder()

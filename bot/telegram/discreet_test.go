@@ -2,26 +2,21 @@ package telegram_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-telegram/bot/models"
 
-	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
-	"github.com/lifeline-org/lifeline/flows/content"
-	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 const (
@@ -44,38 +39,23 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	c, err := content.Load("", "en", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	fake := telegramtest.NewServer(t)
-	tg, err := telegram.New(telegram.Config{Token: "1:x", APIURL: fake.URL, GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 60000, PollTimeout: time.Second}, quiet)
+	tg, err := telegram.New(telegram.Config{Token: "1:x", APIURL: fake.URL, GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 60000, PollTimeout: time.Second}, bottest.Quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 32)
-	sealer, err := store.NewSealer(key, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: c, Channels: []bot.Channel{tg}, Workers: 2, Log: quiet})
-	m := coach.New(coach.Config{Runtime: rt, Telegram: tg, Group: coaches, Coaches: []int64{coachID}, Log: quiet})
-	tg.Group = m.Group
-	rt.OnEffect(m.Effect)
-	bc := broadcast.New(broadcast.Config{Runtime: rt, Poll: 20 * time.Millisecond, Log: quiet})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(){
-		func() { _ = rt.Run(ctx) }, func() { _ = m.Run(ctx) }, func() { _ = bc.Run(ctx) },
-		func() { _ = tg.Run(ctx, m.Receiver(rt)) },
-	} {
-		wg.Add(1)
-		go func() { defer wg.Done(); run() }()
-	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &world{fake: fake, rt: rt, bc: bc, seen: map[int64]int{}}
+	w := &world{fake: fake, seen: map[int64]int{}}
+	bottest.Start(t, bottest.WithChannels(tg), bottest.Workers(2), bottest.Before(func(h *bottest.Harness) {
+		w.rt = h.RT
+		m := coach.New(coach.Config{Runtime: h.RT, Telegram: tg, Group: coaches, Coaches: []int64{coachID}, Log: bottest.Quiet()})
+		tg.Group = m.Group
+		h.RT.OnEffect(m.Effect)
+		w.bc = broadcast.New(broadcast.Config{Runtime: h.RT, Poll: 20 * time.Millisecond, Log: bottest.Quiet()})
+		h.Go(func(ctx context.Context) { _ = m.Run(ctx) })
+		h.Go(func(ctx context.Context) { _ = w.bc.Run(ctx) })
+		h.Go(func(ctx context.Context) { _ = tg.Run(ctx, m.Receiver(h.RT)) })
+	}))
+	return w
 }
 
 // text is message id rendered in English with the resource pack's data.
@@ -85,8 +65,8 @@ func (w *world) text(id string) string { return w.rt.Render("en", id, nil) }
 // last sent to chat returned, whose text holds want, and returns it.
 func (w *world) sent(t *testing.T, chat int64, want string) telegramtest.Call {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var found telegramtest.Call
+	bottest.WaitFor(t, fmt.Sprintf("the bot to send %q to chat %d", want, chat), func() bool {
 		n := 0
 		for _, c := range w.fake.CallsTo("sendMessage") {
 			if c.Params["chat_id"] != strconv.FormatInt(chat, 10) {
@@ -94,15 +74,13 @@ func (w *world) sent(t *testing.T, chat int64, want string) telegramtest.Call {
 			}
 			n++
 			if n > w.seen[chat] && strings.Contains(c.Params["text"], want) {
-				w.seen[chat] = n
-				return c
+				w.seen[chat], found = n, c
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bot never sent %q to chat %d", want, chat)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }
 
 // press waits until the bot's newest message to the person offers the
@@ -110,13 +88,7 @@ func (w *world) sent(t *testing.T, chat int64, want string) telegramtest.Call {
 func (w *world) press(t *testing.T, id string) {
 	t.Helper()
 	label := w.text(id)
-	deadline := time.Now().Add(20 * time.Second)
-	for !w.offered(label) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the bot never offered %q", label)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	bottest.WaitFor(t, fmt.Sprintf("the bot to offer %q", label), func() bool { return w.offered(label) })
 	w.fake.Press(t, person, label)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 )
 
@@ -73,14 +74,14 @@ func (r *fuzzReceiver) take() (got []bot.Inbound, groups []int64, bad []string) 
 type webhookRig struct {
 	mux  *http.ServeMux
 	rec  *fuzzReceiver
-	logs *syncBuffer
+	logs *bottest.Buffer
 	now  time.Time
 }
 
 func newWebhookRig(f *testing.F) *webhookRig {
 	f.Helper()
 	api := telegramtest.NewServer(f)
-	logs := &syncBuffer{}
+	logs := &bottest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := New(Config{
 		Token:          testToken,
@@ -202,9 +203,7 @@ func FuzzWebhookUpdate(f *testing.F) {
 	rig := newWebhookRig(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rig.rec.take()
-		rig.logs.mu.Lock()
-		rig.logs.buf.Reset()
-		rig.logs.mu.Unlock()
+		rig.logs.Reset()
 
 		r := httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")

@@ -14,6 +14,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 )
 
@@ -58,10 +59,10 @@ func TestPolling(t *testing.T) {
 		groups = append(groups, u.ID)
 		return nil
 	}
-	rec := &recorder{accept: func(_ int, in bot.Inbound) error {
+	rec := bottest.NewReceiver(func(_ int, in bot.Inbound) error {
 		notConfirmed(t, f.api, in)
 		return nil
-	}}
+	})
 
 	edited := telegramtest.TextUpdate(chatID, "first, edited")
 	edited.EditedMessage, edited.Message = edited.Message, nil
@@ -74,13 +75,13 @@ func TestPolling(t *testing.T) {
 		telegramtest.TextUpdate(chatID, "second"),
 	)
 	f.run(t, rec)
-	waitFor(t, "the first batch", func() bool { return len(rec.inbound()) == 4 })
+	waitFor(t, "the first batch", func() bool { return len(rec.Accepted()) == 4 })
 
 	// A second batch, queued while polling.
 	more := f.api.Type(chatID, "third")
-	waitFor(t, "the second batch", func() bool { return len(rec.inbound()) == 5 })
+	waitFor(t, "the second batch", func() bool { return len(rec.Accepted()) == 5 })
 
-	got := rec.inbound()
+	got := rec.Accepted()
 	if want := uids(ids[0], ids[1], ids[2], ids[5], more); !slices.Equal(messageIDs(got), want) {
 		t.Errorf("accepted %v, want %v in order", messageIDs(got), want)
 	}
@@ -108,17 +109,17 @@ func TestPolling(t *testing.T) {
 
 func TestPollingRetriesAccept(t *testing.T) {
 	f := newFixture(t, nil)
-	rec := &recorder{accept: func(n int, in bot.Inbound) error {
+	rec := bottest.NewReceiver(func(n int, in bot.Inbound) error {
 		notConfirmed(t, f.api, in)
 		if n == 2 || n == 3 {
 			return errors.New("redis unavailable")
 		}
 		return nil
-	}}
+	})
 	ids := f.api.Queue(telegramtest.TextUpdate(chatID, "a"), telegramtest.TextUpdate(chatID, "b"), telegramtest.TextUpdate(chatID, "c"))
 	f.run(t, rec)
-	waitFor(t, "all updates", func() bool { return len(rec.inbound()) == 3 })
-	if got, want := messageIDs(rec.inbound()), uids(ids...); !slices.Equal(got, want) {
+	waitFor(t, "all updates", func() bool { return len(rec.Accepted()) == 3 })
+	if got, want := messageIDs(rec.Accepted()), uids(ids...); !slices.Equal(got, want) {
 		t.Errorf("accepted %v, want %v", got, want)
 	}
 	if !strings.Contains(f.logs.String(), "retrying") {
@@ -134,7 +135,7 @@ func TestPollingCrashLosesNothing(t *testing.T) {
 	ids := f.api.Queue(telegramtest.TextUpdate(chatID, "a"), telegramtest.TextUpdate(chatID, "b"), telegramtest.TextUpdate(chatID, "c"))
 
 	crashed := make(chan struct{})
-	first := &recorder{accept: func(n int, in bot.Inbound) error {
+	first := bottest.NewReceiver(func(n int, in bot.Inbound) error {
 		if n == 3 {
 			// Dying while accepting the last update of the batch: the
 			// library alone would already have confirmed it by now.
@@ -142,7 +143,7 @@ func TestPollingCrashLosesNothing(t *testing.T) {
 			return errors.New("process dying")
 		}
 		return nil
-	}}
+	})
 	stop := f.run(t, first)
 	<-crashed
 	stop()
@@ -151,18 +152,18 @@ func TestPollingCrashLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{accept: func(_ int, in bot.Inbound) error {
+	rec := bottest.NewReceiver(func(_ int, in bot.Inbound) error {
 		notConfirmed(t, f.api, in)
 		return nil
-	}}
+	})
 	f2 := &fixture{a: second, api: f.api, logs: f.logs}
 	f2.run(t, rec)
 	waitFor(t, "the rest after restart", func() bool {
-		got := rec.inbound()
+		got := rec.Accepted()
 		return len(got) > 0 && got[len(got)-1].MessageID == uids(ids[2])[0]
 	})
 	seen := map[string]bool{}
-	for _, in := range append(first.inbound(), rec.inbound()...) {
+	for _, in := range append(first.Accepted(), rec.Accepted()...) {
 		seen[in.MessageID] = true
 	}
 	for _, id := range uids(ids...) {
@@ -174,16 +175,16 @@ func TestPollingCrashLosesNothing(t *testing.T) {
 
 func TestPollingDropsUpdateThatPanics(t *testing.T) {
 	f := newFixture(t, nil)
-	rec := &recorder{accept: func(n int, in bot.Inbound) error {
+	rec := bottest.NewReceiver(func(n int, in bot.Inbound) error {
 		if n == 1 {
 			panic("bug")
 		}
 		return nil
-	}}
+	})
 	ids := f.api.Queue(telegramtest.TextUpdate(chatID, "a"), telegramtest.TextUpdate(chatID, "b"))
 	f.run(t, rec)
-	waitFor(t, "the update after the panic", func() bool { return len(rec.inbound()) == 1 })
-	if got := messageIDs(rec.inbound()); !slices.Equal(got, uids(ids[1])) {
+	waitFor(t, "the update after the panic", func() bool { return len(rec.Accepted()) == 1 })
+	if got := messageIDs(rec.Accepted()); !slices.Equal(got, uids(ids[1])) {
 		t.Errorf("accepted %v", got)
 	}
 	if !strings.Contains(f.logs.String(), "panicked") {
@@ -196,11 +197,11 @@ func TestPollingDropsUpdateThatPanics(t *testing.T) {
 func TestJourneyWithFake(t *testing.T) {
 	f := newFixture(t, nil)
 	f.private = append(f.private, "Yes please", "Are you safe?")
-	rec := &recorder{}
+	rec := bottest.NewReceiver(nil)
 	f.run(t, rec)
 
 	hi := f.api.Type(chatID, "hi")
-	waitFor(t, "hi", func() bool { return len(rec.inbound()) == 1 })
+	waitFor(t, "hi", func() bool { return len(rec.Accepted()) == 1 })
 	_, err := f.a.Send(context.Background(), chatAddr, bot.Outbound{
 		Text: "Are you safe?", Prompt: 3,
 		Options: []bot.OutOption{{ID: "yes", Label: "Yes please"}, {ID: "no", Label: "No"}},
@@ -209,8 +210,8 @@ func TestJourneyWithFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	press := f.api.Press(t, chatID, "Yes please")
-	waitFor(t, "the press", func() bool { return len(rec.inbound()) == 2 })
-	got := rec.inbound()
+	waitFor(t, "the press", func() bool { return len(rec.Accepted()) == 2 })
+	got := rec.Accepted()
 	if got[0].MessageID != uids(hi)[0] || got[1].MessageID != uids(press)[0] || got[1].Choice != "yes" || got[1].Prompt != 3 {
 		t.Errorf("accepted %+v", got)
 	}
@@ -237,7 +238,7 @@ func TestJourneyWebhookWithFake(t *testing.T) {
 		c.WebhookURL = "https://lifeline.example.org/telegram/webhook"
 		c.WebhookSecret = testSecret
 	})
-	rec := &recorder{}
+	rec := bottest.NewReceiver(nil)
 	f.run(t, rec)
 	waitFor(t, "setWebhook", func() bool { return len(f.api.CallsTo("setWebhook")) == 1 })
 	mux := http.NewServeMux()
@@ -249,7 +250,7 @@ func TestJourneyWebhookWithFake(t *testing.T) {
 			t.Errorf("status %d", w.Code)
 		}
 	}
-	got := rec.inbound()
+	got := rec.Accepted()
 	if len(got) != 2 || got[0].Text != "hi" || got[0].MessageID == got[1].MessageID {
 		t.Errorf("accepted %+v", got)
 	}
