@@ -7,14 +7,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// EachPerson passes every person's id to f, a page at a time (SSCAN: a
-// person added or removed meanwhile may be seen or not, and one may come
-// twice). An error from f stops the walk and is returned as it is.
-func (s *Store) EachPerson(ctx context.Context, f func(person string) error) error {
-	return s.eachMember(ctx, s.PeopleKey(), 500, f)
+// ScanPeople reads up to about count people's ids from cursor (SSCAN: 0
+// starts, and a next of 0 means everyone was read; a person added or
+// removed meanwhile may be seen or not, and one may come twice).
+func (s *Store) ScanPeople(ctx context.Context, cursor uint64, count int) (ids []string, next uint64, err error) {
+	ids, next, err = s.rdb.SScan(ctx, s.PeopleKey(), cursor, "", int64(count)).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("scan people: %w", err)
+	}
+	return ids, next, nil
 }
 
-// EachSubscriber passes every subscriber of topic to f, as EachPerson.
+// EachSubscriber passes every subscriber of topic to f, a page at a time
+// (as ScanPeople). An error from f stops the walk and is returned as it
+// is.
 func (s *Store) EachSubscriber(ctx context.Context, topic string, f func(person string) error) error {
 	return s.eachMember(ctx, s.Key("sub", topic), 200, f)
 }

@@ -233,7 +233,7 @@ func (r *Runtime) Settle(ctx context.Context) error {
 	for {
 		total := int64(0)
 		for _, s := range streams {
-			n, err := r.store.Redis().XLen(ctx, s).Result()
+			n, err := r.store.QueueDepth(ctx, s)
 			if err != nil {
 				return err
 			}

@@ -30,8 +30,9 @@ import (
 //
 // A read Redis carried out whose reply was lost leaves entries pending for
 // this consumer that no worker has: every ownCheck the loop re-reads its own
-// pending entries and dispatches those not in hand. (go-redis retries a
-// failed command itself, so such a loss need not surface as an error here.)
+// pending entries and dispatches those not in hand. (The Redis client
+// retries a failed command itself, so such a loss need not surface as an
+// error here.)
 func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
 	acks := make(chan string, 256)
 	ackDone := make(chan struct{})

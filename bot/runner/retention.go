@@ -29,11 +29,10 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 		ret.Grace = DefaultGrace
 	}
 	limit := time.Duration(ret.Days) * 24 * time.Hour
-	rdb := r.store.Redis()
 	var cursor uint64
 	for {
 		var people []string
-		people, cursor, err = rdb.SScan(ctx, r.store.PeopleKey(), cursor, "", 500).Result()
+		people, cursor, err = r.store.ScanPeople(ctx, cursor, 500)
 		if err != nil {
 			return noticed, erased, err
 		}
@@ -98,7 +97,10 @@ func (r *Runtime) RunRetention(ctx context.Context, ret Retention) error {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		ok, err := r.store.Redis().SetNX(ctx, r.store.Key("retention", "lock"), r.cfg.Consumer, 23*time.Hour).Result()
+		ok, err := r.store.TakeLease(ctx, "retention", r.cfg.Consumer, 23*time.Hour)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("retention lease not taken", "event", "retention_failed", "error", err)
+		}
 		if err == nil && ok {
 			n, e, err := r.SweepRetention(ctx, r.now(), ret)
 			if err != nil && ctx.Err() == nil {
