@@ -40,7 +40,9 @@ func New(rdb redis.UniversalClient, ns string) *Store {
 	return &Store{rdb: rdb, ns: ns}
 }
 
-// Redis returns the underlying client.
+// Redis returns the underlying client, for tests that look inside Redis.
+// Everything else goes through the store's operations: no package outside
+// store imports go-redis (cases.go, checkins.go, broadcasts.go, …).
 func (s *Store) Redis() redis.UniversalClient { return s.rdb }
 
 // Ping reports whether Redis answers.
