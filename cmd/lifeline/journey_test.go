@@ -5,31 +5,16 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // syncBuffer is a log sink the test can read while lifeline writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = bottest.Buffer
 
 // lifeline runs `lifeline serve` with env until the test ends, and returns
 // its log.
@@ -60,35 +45,7 @@ func lifeline(t *testing.T, env map[string]string) *syncBuffer {
 
 var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 
-// waitFor polls until cond holds, failing after a generous deadline: a
-// liveness bound, not a timing assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	waitWithin(t, 20*time.Second, what, cond)
-}
-
-// waitWithin is waitFor with a deadline of limit.
-func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// botSaid returns the texts the bot sent to chat, oldest first.
-func botSaid(fake *telegramtest.Server, chat int64) []string {
-	var out []string
-	for _, m := range fake.Messages(chat) {
-		if !m.FromPerson {
-			out = append(out, m.Text)
-		}
-	}
-	return out
-}
+var waitFor, waitWithin = bottest.WaitFor, bottest.WaitWithin
 
 // lastHasButtons reports whether the bot's newest message in chat carries
 // buttons: a reply is complete (the person must act).
@@ -102,6 +59,23 @@ func lastHasButtons(fake *telegramtest.Server, chat int64) bool {
 	return false
 }
 
+// stepper returns step, which does act and waits until the bot's new
+// messages to chat hold want and its newest asks the person to act, and
+// press, an act pressing a button.
+func stepper(t *testing.T, fake *telegramtest.Server, chat int64) (step func(what string, act func(), want string), press func(label string) func()) {
+	step = func(what string, act func(), want string) {
+		t.Helper()
+		n := len(fake.BotSaid(chat))
+		act()
+		waitFor(t, what, func() bool {
+			said := fake.BotSaid(chat)
+			return len(said) > n && strings.Contains(strings.Join(said[n:], "\n"), want) && lastHasButtons(fake, chat)
+		})
+	}
+	press = func(label string) func() { return func() { fake.Press(t, chat, label) } }
+	return step, press
+}
+
 // TestTelegramJourney runs the lifeline binary's serve against a fake Bot
 // API and a real Redis: /start → language → consent → menu → the lesson to
 // its end → /clear.
@@ -113,16 +87,7 @@ func TestTelegramJourney(t *testing.T) {
 		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey, "LISTEN_ADDR": "127.0.0.1:0",
 	})
 	const chat = 5550001
-	step := func(what string, act func(), want string) {
-		t.Helper()
-		n := len(botSaid(fake, chat))
-		act()
-		waitFor(t, what, func() bool {
-			said := botSaid(fake, chat)
-			return len(said) > n && strings.Contains(strings.Join(said[n:], "\n"), want) && lastHasButtons(fake, chat)
-		})
-	}
-	press := func(label string) func() { return func() { fake.Press(t, chat, label) } }
+	step, press := stepper(t, fake, chat)
 	step("language menu", func() { fake.Type(chat, "/start") }, "Choose your language")
 	step("privacy notice", press("English"), "Privacy")
 	step("main menu", press("I agree"), "What would you like to do?")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-telegram/bot/models"
 
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -33,15 +33,14 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 	)
 	typed := []string{"Quokka sunrise", "my boss Hendrikus owes me wages", "Marigold"}
 	fake := telegramtest.NewServer(t)
-	twilio := &fakeTwilio{}
-	api := newFakeTwilioServer(t, twilio)
+	twilio := smstest.NewServer(t)
 	srv := storetest.StartServer(t)
 	addr := freeAddr(t)
 	public := "http://" + addr
 	logs := lifeline(t, map[string]string{
 		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
 		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token,
-		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": api, "TWILIO_MPS": "100",
+		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": twilio.URL, "TWILIO_MPS": "100",
 		"PUBLIC_URL": public, "LISTEN_ADDR": addr, "LOG_LEVEL": "debug",
 		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey,
 	})
@@ -52,18 +51,18 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 		u := telegramtest.TextUpdate(chat, text)
 		u.Message.From = &models.User{ID: chat, FirstName: first, Username: username}
 		u.Message.Chat.FirstName, u.Message.Chat.Username = first, username
-		n := len(botSaid(fake, chat))
+		n := len(fake.BotSaid(chat))
 		fake.Queue(u)
-		waitFor(t, "a Telegram reply", func() bool { return len(botSaid(fake, chat)) > n && lastHasButtons(fake, chat) })
+		waitFor(t, "a Telegram reply", func() bool { return len(fake.BotSaid(chat)) > n && lastHasButtons(fake, chat) })
 	}
 	tgSay("/start")
 	fake.Press(t, chat, "English")
 	waitFor(t, "privacy", func() bool {
-		return strings.Contains(strings.Join(botSaid(fake, chat), "\n"), "Privacy") && lastHasButtons(fake, chat)
+		return strings.Contains(strings.Join(fake.BotSaid(chat), "\n"), "Privacy") && lastHasButtons(fake, chat)
 	})
 	fake.Press(t, chat, "I agree")
 	waitFor(t, "menu", func() bool {
-		return strings.Contains(strings.Join(botSaid(fake, chat), "\n"), "What would you") && lastHasButtons(fake, chat)
+		return strings.Contains(strings.Join(fake.BotSaid(chat), "\n"), "What would you") && lastHasButtons(fake, chat)
 	})
 	for _, text := range typed {
 		tgSay(text)
@@ -74,16 +73,9 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 	sms := func(body string) {
 		n++
 		form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", n)}, "From": {phone}, "To": {"+15005550006"}, "Body": {body}}
-		req, _ := http.NewRequest(http.MethodPost, public+"/sms/inbound", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", twilioSign(token, public+"/sms/inbound", form))
-		before := len(twilio.bodies())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		waitFor(t, "an SMS reply", func() bool { return len(twilio.bodies()) > before })
+		before := len(twilio.Bodies())
+		postSMS(t, public, token, form)
+		waitFor(t, "an SMS reply", func() bool { return len(twilio.Bodies()) > before })
 	}
 	sms("Hello")
 	sms("1")

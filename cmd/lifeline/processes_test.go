@@ -181,14 +181,14 @@ func TestProcessesShareOneRedis(t *testing.T) {
 	}
 	// Telegram's one message a second to a chat paces the replies.
 	waitWithin(t, 90*time.Second, "every update answered", idle)
-	ref := botSaid(fake, 7000)
+	ref := fake.BotSaid(7000)
 	for _, want := range []string{"Choose your language", "What would you like to do?", "Choose a topic"} {
 		if !strings.Contains(strings.Join(ref, "\n"), want) {
 			t.Errorf("the replies lack %q:\n%s", want, strings.Join(ref, "\n---\n"))
 		}
 	}
 	for i := 1; i < people; i++ {
-		if got := botSaid(fake, int64(7000+i)); strings.Join(got, "\n") != strings.Join(ref, "\n") {
+		if got := fake.BotSaid(int64(7000 + i)); strings.Join(got, "\n") != strings.Join(ref, "\n") {
 			t.Errorf("chat %d got %d replies unlike the %d of chat 7000:\n%s", 7000+i, len(got), len(ref), strings.Join(got, "\n---\n"))
 		}
 	}
@@ -217,7 +217,7 @@ func TestProcessesShareOneRedis(t *testing.T) {
 	// B claims what A held once it has been idle for 30 s.
 	waitWithin(t, 90*time.Second, "the broadcast delivered by process B", func() bool {
 		for i := range people {
-			if !strings.Contains(strings.Join(botSaid(fake, int64(7000+i)), "\n"), "Reminder: your coach") {
+			if !strings.Contains(strings.Join(fake.BotSaid(int64(7000+i)), "\n"), "Reminder: your coach") {
 				return false
 			}
 		}
@@ -225,7 +225,7 @@ func TestProcessesShareOneRedis(t *testing.T) {
 	})
 	dup := 0
 	for i := range people {
-		n := strings.Count(strings.Join(botSaid(fake, int64(7000+i)), "\n"), "Reminder: your coach")
+		n := strings.Count(strings.Join(fake.BotSaid(int64(7000+i)), "\n"), "Reminder: your coach")
 		dup += n - 1
 	}
 	// SIGKILL between Telegram accepting a message and Redis recording it

@@ -1,81 +1,31 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
-// fakeTwilio records the messages Lifeline sends through Twilio's
-// Messages API.
-type fakeTwilio struct {
-	mu   sync.Mutex
-	sent []url.Values
-}
-
-func (f *fakeTwilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/Messages.json") {
-		http.Error(w, "unexpected", http.StatusNotFound)
-		return
+// postSMS posts form to public's SMS webhook, signed with token as Twilio
+// signs, and returns the status of the answer.
+func postSMS(t *testing.T, public, token string, form url.Values) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, public+"/sms/inbound", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", smstest.Sign(token, public+"/sms/inbound", form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	f.sent = append(f.sent, r.PostForm)
-	n := len(f.sent)
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, `{"sid":"SM%032d","status":"queued"}`, n)
-}
-
-func (f *fakeTwilio) bodies() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, v := range f.sent {
-		out = append(out, v.Get("Body"))
-	}
-	return out
-}
-
-// twilioSign signs a webhook as Twilio does: HMAC-SHA1 over the URL and the
-// sorted parameters.
-func twilioSign(token, u string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(u)
-	for _, k := range keys {
-		b.WriteString(k + form.Get(k))
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// newFakeTwilioServer serves f on 127.0.0.1 until the test ends.
-func newFakeTwilioServer(t *testing.T, f *fakeTwilio) string {
-	api := httptest.NewServer(f)
-	t.Cleanup(api.Close)
-	return api.URL
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func freeAddr(t *testing.T) string {
@@ -91,16 +41,14 @@ func freeAddr(t *testing.T) string {
 // through signed Twilio webhooks and the real twilio-go client talking to a
 // fake Messages API.
 func TestSMSJourney(t *testing.T) {
-	twilio := &fakeTwilio{}
-	api := httptest.NewServer(twilio)
-	defer api.Close()
+	twilio := smstest.NewServer(t)
 	srv := storetest.StartServer(t)
 	addr := freeAddr(t)
 	public := "http://" + addr
 	const token = "twiliotoken123"
 	logs := lifeline(t, map[string]string{
 		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token,
-		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": api.URL, "TWILIO_MPS": "100",
+		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": twilio.URL, "TWILIO_MPS": "100",
 		"PUBLIC_URL": public, "LISTEN_ADDR": addr,
 		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey,
 	})
@@ -110,20 +58,12 @@ func TestSMSJourney(t *testing.T) {
 		t.Helper()
 		n++
 		form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", n)}, "From": {"+447700900123"}, "To": {"+15005550006"}, "Body": {body}}
-		req, _ := http.NewRequest(http.MethodPost, public+"/sms/inbound", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", twilioSign(token, public+"/sms/inbound", form))
-		before := len(twilio.bodies())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("webhook answered %d", resp.StatusCode)
+		before := len(twilio.Bodies())
+		if code := postSMS(t, public, token, form); code != http.StatusOK {
+			t.Fatalf("webhook answered %d", code)
 		}
 		waitFor(t, "a reply containing "+want, func() bool {
-			b := twilio.bodies()
+			b := twilio.Bodies()
 			return len(b) > before && strings.Contains(strings.Join(b[before:], "\n"), want)
 		})
 	}
@@ -131,7 +71,7 @@ func TestSMSJourney(t *testing.T) {
 	text("1", "Privacy")
 	text("1", "What would you like to do?")
 	text("1", "Choose a topic")
-	bodies := twilio.bodies()
+	bodies := twilio.Bodies()
 	digit := ""
 	for _, line := range strings.Split(bodies[len(bodies)-1], "\n") {
 		if strings.HasSuffix(line, "Your documents") {
@@ -149,16 +89,8 @@ func TestSMSJourney(t *testing.T) {
 
 	// A forged signature is refused and changes nothing.
 	form := url.Values{"MessageSid": {"SMforged"}, "From": {"+447700900123"}, "Body": {"menu"}}
-	req, _ := http.NewRequest(http.MethodPost, public+"/sms/inbound", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twilioSign("wrong", public+"/sms/inbound", form))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("forged webhook answered %d, want 403", resp.StatusCode)
+	if code := postSMS(t, public, "wrong", form); code != http.StatusForbidden {
+		t.Fatalf("forged webhook answered %d, want 403", code)
 	}
 	for _, secret := range []string{"447700900123", "Hi", token} {
 		if strings.Contains(logs.String(), secret) {
@@ -182,8 +114,8 @@ func TestSMSJourney(t *testing.T) {
 	if strings.Contains(string(body), "447700900123") {
 		t.Error("/metrics holds a phone number")
 	}
-	for _, v := range twilio.sent {
-		if v.Get("To") != "+447700900123" || v.Get("StatusCallback") != public+"/sms/status" {
+	for _, r := range twilio.Requests() {
+		if v := r.Form; v.Get("To") != "+447700900123" || v.Get("StatusCallback") != public+"/sms/status" {
 			t.Errorf("sent To=%q StatusCallback=%q", v.Get("To"), v.Get("StatusCallback"))
 		}
 	}

@@ -23,16 +23,7 @@ func TestStatsByGenderAndAge(t *testing.T) {
 	}
 	lifeline(t, env)
 	const chat = 5550002
-	step := func(what string, act func(), want string) {
-		t.Helper()
-		n := len(botSaid(fake, chat))
-		act()
-		waitFor(t, what, func() bool {
-			said := botSaid(fake, chat)
-			return len(said) > n && strings.Contains(strings.Join(said[n:], "\n"), want) && lastHasButtons(fake, chat)
-		})
-	}
-	press := func(label string) func() { return func() { fake.Press(t, chat, label) } }
+	step, press := stepper(t, fake, chat)
 	step("language menu", func() { fake.Type(chat, "/start") }, "Choose your language")
 	step("privacy notice", press("English"), "Privacy")
 	step("main menu", press("I agree"), "What would you like to do?")
