@@ -8,9 +8,10 @@ import (
 )
 
 // Session is one person's place in the conversation. Every field persists
-// between turns (the store keeps it as a versioned JSON envelope); nothing
-// here is scratch. Language and consent live in Fields ("lang", "consent") so
-// that flows can set and branch on them like any other answer.
+// between turns (WriteSession wraps it in a versioned envelope, which the
+// store keeps as bytes); nothing here is scratch. Language and consent live
+// in Fields ("lang", "consent") so that flows can set and branch on them
+// like any other answer.
 type Session struct {
 	// Flow and Node name the node the person is answering (a wait point).
 	// Both are empty for a person the engine has not met yet.

@@ -7,7 +7,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/lifeline-org/lifeline/flows"
 )
 
 // Store is Lifeline's Redis store. It is safe for concurrent use.
@@ -50,7 +47,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // Person key suffixes.
 const (
-	kSession = "s"      // versioned session envelope (JSON)
+	kSession = "s"      // the session as the engine wrote it, sealed
 	kProfile = "p"      // hash: channel, sealed address, language, flags
 	kInbox   = "in"     // list of sealed inbound messages, oldest first
 	kLock    = "lock"   // per-person lock token
@@ -198,10 +195,12 @@ return {msgs, sess, prof}
 
 // Turn is what Begin loaded for one person.
 type Turn struct {
-	Person  string
-	Token   string
-	Inbox   [][]byte
-	Session flows.Session
+	Person string
+	Token  string
+	Inbox  [][]byte
+	// Session is the person's session as the engine wrote it
+	// (flows.WriteSession), opened; nil when they have none.
+	Session []byte
 	Profile map[string]string
 }
 
@@ -233,7 +232,7 @@ func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Durati
 		t.Inbox = append(t.Inbox, []byte(str))
 	}
 	if raw, _ := parts[1].(string); raw != "" {
-		if t.Session, err = s.decodeSession(person, []byte(raw)); err != nil {
+		if t.Session, err = s.openSession([]byte(raw)); err != nil {
 			return nil, err
 		}
 	}
@@ -246,49 +245,30 @@ func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Durati
 	return t, nil
 }
 
-// sessionEnvelope is how a session is stored: versioned, and naming its
-// owner so a session can never be read for the wrong person.
-type sessionEnvelope struct {
-	V       int           `json:"v"`
-	Person  string        `json:"person"`
-	Session flows.Session `json:"session"`
+// sealSession seals a session for keeping when the store has a sealer: a
+// session holds a person's answers, which may be free text.
+func (s *Store) sealSession(b []byte) []byte {
+	if s.sealer == nil {
+		return b
+	}
+	return s.sealer.Seal(b)
 }
 
-const sessionVersion = 1
-
-func (s *Store) encodeSession(person string, sess flows.Session) ([]byte, error) {
-	b, err := json.Marshal(sessionEnvelope{V: sessionVersion, Person: person, Session: sess})
+// openSession opens a kept session. One kept before sessions were sealed
+// is plain JSON (it starts with '{', which no sealed one does) and is
+// read as it is.
+func (s *Store) openSession(raw []byte) ([]byte, error) {
+	if len(raw) == 0 || raw[0] == '{' {
+		return raw, nil
+	}
+	if s.sealer == nil {
+		return nil, errors.New("read session: sealed, and no key to open it")
+	}
+	plain, err := s.sealer.Open(raw)
 	if err != nil {
-		return nil, fmt.Errorf("write session: %w", err)
+		return nil, fmt.Errorf("read session: %w", err)
 	}
-	if s.sealer != nil {
-		b = s.sealer.Seal(b)
-	}
-	return b, nil
-}
-
-func (s *Store) decodeSession(person string, raw []byte) (flows.Session, error) {
-	var env sessionEnvelope
-	if len(raw) > 0 && raw[0] != '{' {
-		if s.sealer == nil {
-			return flows.Session{}, fmt.Errorf("read session: sealed, and no key to open it")
-		}
-		plain, err := s.sealer.Open(raw)
-		if err != nil {
-			return flows.Session{}, fmt.Errorf("read session: %w", err)
-		}
-		raw = plain
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return flows.Session{}, fmt.Errorf("read session: %w", err)
-	}
-	if env.V != sessionVersion {
-		return flows.Session{}, fmt.Errorf("read session: unknown version %d", env.V)
-	}
-	if env.Person != person {
-		return flows.Session{}, fmt.Errorf("read session: stored for another person")
-	}
-	return env.Session, nil
+	return plain, nil
 }
 
 // commit saves the turn: checks the lock is still ours, removes the handled
@@ -342,7 +322,9 @@ return left
 // Commit describes the outcome of a turn.
 type Commit struct {
 	Handled int // inbox messages consumed
-	Session *flows.Session
+	// Session is the session to keep, as flows.WriteSession made it (the
+	// store seals it); nil keeps the one kept.
+	Session []byte
 	// Wipe erases everything about the person (their session, profile,
 	// dedupe, sent and recent records). Deliveries are still queued.
 	Wipe       bool
@@ -375,11 +357,7 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	keys := []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
 	sess := ""
 	if c.Session != nil && !c.Wipe {
-		b, err := s.encodeSession(person, *c.Session)
-		if err != nil {
-			return 0, err
-		}
-		sess = string(b)
+		sess = string(s.sealSession(c.Session))
 	}
 	wipe := "0"
 	var wipeKeys []string
@@ -425,16 +403,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// LoadSession reads a person's session (zero Session when none).
-func (s *Store) LoadSession(ctx context.Context, person string) (flows.Session, error) {
+// LoadSession reads a person's session as the engine wrote it (nil when
+// they have none); flows.ReadSession decodes it.
+func (s *Store) LoadSession(ctx context.Context, person string) ([]byte, error) {
 	raw, err := s.rdb.Get(ctx, s.pkey(person, kSession)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return flows.Session{}, nil
+		return nil, nil
 	}
 	if err != nil {
-		return flows.Session{}, fmt.Errorf("read session: %w", err)
+		return nil, fmt.Errorf("read session: %w", err)
 	}
-	return s.decodeSession(person, raw)
+	return s.openSession(raw)
 }
 
 // Profile reads a person's profile hash.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -57,15 +56,15 @@ func TestStore(t *testing.T) {
 			if _, err := st.Begin(ctx, "p2", "other", time.Minute, 16); !errors.Is(err, store.ErrLocked) {
 				t.Fatalf("second worker: got %v, want ErrLocked", err)
 			}
-			sess := flows.Session{Flow: "menu", Node: "main", Fields: map[string]string{"lang": "es"}, Prompt: 3}
-			left, err := st.Commit(ctx, tr, store.Commit{Handled: 2, Session: &sess, Profile: map[string]string{"lang": "es"},
+			sess := []byte(`{"v":1,"person":"p2","session":{"flow":"menu","node":"main","fields":{"lang":"es"},"prompt":3}}`)
+			left, err := st.Commit(ctx, tr, store.Commit{Handled: 2, Session: sess, Profile: map[string]string{"lang": "es"},
 				Deliveries: []store.Queued{{Channel: "console", Sealed: []byte("reply")}}})
 			if err != nil || left != 0 {
 				t.Fatalf("commit: left %d, %v", left, err)
 			}
 			got, err := st.LoadSession(ctx, "p2")
-			if err != nil || got.Node != "main" || got.Fields["lang"] != "es" || got.Prompt != 3 {
-				t.Fatalf("session %+v, %v", got, err)
+			if err != nil || string(got) != string(sess) {
+				t.Fatalf("session %s, %v", got, err)
 			}
 			if _, err := st.Begin(ctx, "p2", "other", time.Minute, 16); err != nil {
 				t.Fatalf("lock not released after an empty inbox: %v", err)
@@ -97,17 +96,28 @@ func TestStore(t *testing.T) {
 				t.Fatalf("got %v, want ErrLockLost", err)
 			}
 		})
-		t.Run("the session envelope names its owner", func(t *testing.T) {
+		// That a session copied to another person does not load is the
+		// envelope's to check: flows.TestSessionEnvelope.
+		t.Run("the next turn gets the session as it was kept; nil keeps it", func(t *testing.T) {
+			if tr, err := st.Begin(ctx, "p4", "tok", time.Minute, 1); err != nil || tr.Session != nil {
+				t.Fatalf("a person never seen: %+v, %v; want no session", tr, err)
+			}
 			accept(t, st, "p4", "a", "x")
 			tr, _ := st.Begin(ctx, "p4", "tok", time.Minute, 1)
-			s := flows.Session{Flow: "menu"}
-			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Session: &s}); err != nil {
+			kept := []byte(`{"v":1,"person":"p4","session":{"flow":"menu"}}`)
+			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Session: kept}); err != nil {
 				t.Fatal(err)
 			}
-			raw, _ := st.Redis().Get(ctx, st.PersonKeyNames("p4")[0]).Result()
-			st.Redis().Set(ctx, st.PersonKeyNames("p5")[0], raw, 0)
-			if _, err := st.LoadSession(ctx, "p5"); err == nil {
-				t.Fatal("a session copied to another person must not load")
+			accept(t, st, "p4", "b", "y")
+			tr, err := st.Begin(ctx, "p4", "tok", time.Minute, 1)
+			if err != nil || string(tr.Session) != string(kept) {
+				t.Fatalf("next turn's session %s, %v", tr.Session, err)
+			}
+			if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.LoadSession(ctx, "p4"); err != nil || string(got) != string(kept) {
+				t.Fatalf("after a commit without a session: %s, %v", got, err)
 			}
 		})
 		t.Run("wipe erases the person but still queues the goodbye", func(t *testing.T) {
@@ -272,8 +282,8 @@ func TestReseal(t *testing.T) {
 		accept(t, st, "r1", "m", "x")
 		st.SetProfile(ctx, "r1", map[string]string{"addr": string(old.Seal([]byte("+15551234")))})
 		tr, _ := st.Begin(ctx, "r1", "tok", time.Minute, 1)
-		s := flows.Session{Flow: "menu", Fields: map[string]string{"name": "secret"}}
-		if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Session: &s}); err != nil {
+		s := []byte(`{"v":1,"person":"r1","session":{"flow":"menu","fields":{"name":"secret"}}}`)
+		if _, err := st.Commit(ctx, tr, store.Commit{Handled: 1, Session: s}); err != nil {
 			t.Fatal(err)
 		}
 		rotated, _ := store.NewSealer(k1, k2, k1)
@@ -290,8 +300,8 @@ func TestReseal(t *testing.T) {
 			t.Fatalf("the new key alone cannot read the address: %v", err)
 		}
 		st.SealSessions(onlyNew)
-		if got, err := st.LoadSession(ctx, "r1"); err != nil || got.Fields["name"] != "secret" {
-			t.Fatalf("session under the new key alone: %+v, %v", got, err)
+		if got, err := st.LoadSession(ctx, "r1"); err != nil || string(got) != string(s) {
+			t.Fatalf("session under the new key alone: %s, %v", got, err)
 		}
 		if n, _ := st.Reseal(ctx, rotated); n != 0 {
 			t.Fatalf("a second pass resealed %d", n)

@@ -9,6 +9,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
+	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -39,7 +40,8 @@ func TestSafeWord(t *testing.T) {
 	if p["safeword"] == "" || strings.Contains(strings.ToLower(p["safeword"]), "bluebird") {
 		t.Fatalf("safe word kept as %q", p["safeword"])
 	}
-	sess, _ := st.LoadSession(context.Background(), person)
+	kept, _ := st.LoadSession(context.Background(), person)
+	sess, _ := flows.ReadSession(person, kept)
 	if _, kept := sess.Fields["safeword"]; kept {
 		t.Fatal("the session still holds the safe word")
 	}

@@ -235,7 +235,10 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, er
 	if err != nil || len(t.Inbox) == 0 {
 		return 0, err // with an empty inbox Begin left the person unlocked
 	}
-	c, effects := r.turn(t)
+	c, effects, err := r.turn(t)
+	if err != nil {
+		return 0, err
+	}
 	for _, e := range effects {
 		c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
 	}

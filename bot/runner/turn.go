@@ -193,8 +193,12 @@ func (d *Decider) Render(lang, msg string, data map[string]string) string {
 
 // turn opens the person's inbox, lets the Decider decide, and seals what
 // it decided for the commit.
-func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect) {
-	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: t.Session, Now: r.now()}
+func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
+	sess, err := flows.ReadSession(t.Person, t.Session)
+	if err != nil {
+		return store.Commit{}, nil, err
+	}
+	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: sess, Now: r.now()}
 	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
 	for _, raw := range t.Inbox {
 		plain, err := r.sealer.Open(raw)
@@ -212,8 +216,11 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect) {
 	for _, hit := range res.Alarms {
 		r.log.Info("crisis words", "event", "crisis_detected", "person", t.Person, "list", hit.Lang, "relay", t.Profile[bot.RelayAlias] != "")
 	}
-	sess := res.Session
-	c := store.Commit{Handled: len(t.Inbox), Session: &sess, Profile: res.Profile, Wipe: res.Wipe}
+	kept, err := flows.WriteSession(t.Person, res.Session)
+	if err != nil {
+		return store.Commit{}, nil, err
+	}
+	c := store.Commit{Handled: len(t.Inbox), Session: kept, Profile: res.Profile, Wipe: res.Wipe}
 	for _, cs := range res.Cases {
 		c.Cases = append(c.Cases, r.sealCase(cs))
 	}
@@ -226,12 +233,12 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect) {
 		addr, err := r.sealer.Open([]byte(t.Profile["addr"]))
 		if err != nil {
 			r.log.Error("address unreadable; replies dropped", "event", "address_unreadable", "person", t.Person, "error", err)
-			return c, res.Effects
+			return c, res.Effects, nil
 		}
 		d := bot.Delivery{ID: token(), Person: t.Person, Channel: t.Profile["ch"], Address: string(addr), Msgs: res.Replies, Clear: res.Clear, Forget: res.Wipe}
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
-	return c, res.Effects
+	return c, res.Effects, nil
 }
 
 // FloodLimit is how many messages a person may send in FloodWindow before
