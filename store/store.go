@@ -541,7 +541,16 @@ func (s *Store) NextOutbound(ctx context.Context, person, token string, ttl time
 // were sent; when ARGV[4] is 1 the delivery is complete and leaves the
 // outbox. The platform's message id is kept for clearing the chat.
 var sentScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return -1 end
+if not cur then
+  -- The lock expired (Redis was away longer than its TTL) and nobody took
+  -- it since: what was sent is still ours to record, if the delivery is
+  -- still the head of the outbox.
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if not head or string.match(head, '^[^|]*') ~= ARGV[2] then return -1 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[8])
+end
 local now = tonumber(ARGV[6])
 local left = 1
 if ARGV[4] == '1' then
@@ -578,7 +587,7 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 	}
 	res, err := sentScript.Run(ctx, s.rdb,
 		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent)},
-		token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds()).Int()
+		token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("mark sent: %w", err)
 	}
@@ -586,6 +595,29 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 		return false, ErrLockLost
 	}
 	return res == 1, nil
+}
+
+// SendLockTTL is how long a sending lock lives unless its holder renews it
+// (RenewSending): short, so a dead sender's people are taken over within
+// seconds.
+const SendLockTTL = 6 * time.Second
+
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
+// RenewSending extends the person's sending lock by ttl if token still
+// holds it, and returns ErrLockLost if not.
+func (s *Store) RenewSending(ctx context.Context, person, token string, ttl time.Duration) error {
+	n, err := renewScript.Run(ctx, s.rdb, []string{s.pkey(person, kSLock)}, token, ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("renew sending lock: %w", err)
+	}
+	if n == 0 {
+		return ErrLockLost
+	}
+	return nil
 }
 
 // UnlockSending releases the person's sending lock if token holds it.

@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
@@ -74,7 +76,7 @@ func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry)
 			}
 			// Not cut short by a stop: a lock taken in Redis whose reply
 			// never came would be held for lockTTL.
-			o, err := r.store.NextOutbound(context.WithoutCancel(ctx), person, tok, lockTTL)
+			o, err := r.store.NextOutbound(context.WithoutCancel(ctx), person, tok, store.SendLockTTL)
 			if err != nil || o == nil {
 				return err
 			}
@@ -111,7 +113,16 @@ func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outg
 	if len(d.Msgs) == 0 {
 		return drop()
 	}
+	// The sending lock lives store.SendLockTTL; while this sender waits on
+	// the platform (a slow answer, a rate limit) it renews it, so nobody
+	// takes the person over and sends the same message again. Losing it
+	// stops this sender before it sends anything more.
+	hold := r.holdSending(ctx, person, tok)
+	defer hold.stop()
 	for i := o.Sent; i < len(d.Msgs); i++ {
+		if hold.lost() {
+			return false, store.ErrLockLost
+		}
 		pm, stop, err := r.sendOne(ctx, ch, d, d.Msgs[i])
 		if err != nil {
 			return false, err
@@ -120,10 +131,8 @@ func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outg
 		if d.Forget {
 			pm = 0
 		}
-		// Record the send even when shutting down: it happened.
-		more, err := r.store.MarkSent(context.WithoutCancel(ctx), person, tok, o, i+1, last, pm, r.now())
+		more, err := r.markSent(ctx, person, tok, o, i+1, last, pm)
 		if err != nil {
-			r.log.Error("sent but not marked; a retry may repeat it", "event", "mark_sent_failed", "person", person, "error", err)
 			return false, err
 		}
 		if last {
@@ -131,6 +140,82 @@ func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outg
 		}
 	}
 	return true, nil
+}
+
+// markPatience is how long a sender keeps what it sent in memory, trying
+// to record it, while Redis is away.
+const markPatience = 5 * time.Minute
+
+// markSent records that a message the platform accepted was sent. The
+// send happened, so the record is not given up when Redis is away (a
+// restart, a failover) or the process is stopping: the outcome is kept
+// here and written as soon as Redis answers, before this sender sends
+// anything else for the person. Giving up would leave the message to be
+// sent again. Only the death of this process (or markPatience running
+// out) can still repeat it.
+func (r *Runtime) markSent(ctx context.Context, person, tok string, o *store.Outgoing, n int, last bool, pm int64) (bool, error) {
+	wctx := context.WithoutCancel(ctx)
+	deadline := time.Now().Add(markPatience)
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		more, err := r.store.MarkSent(wctx, person, tok, o, n, last, pm, r.now())
+		if err == nil {
+			if attempt > 1 {
+				r.log.Info("sent message recorded after Redis came back", "event", "mark_sent_late", "person", person, "attempts", attempt)
+			}
+			return more, nil
+		}
+		if errors.Is(err, store.ErrLockLost) || time.Now().After(deadline) {
+			r.log.Error("sent but not recorded; it may be sent again", "event", "mark_sent_failed", "person", person, "error", err)
+			return false, err
+		}
+		if attempt == 1 {
+			r.log.Warn("sent but not yet recorded; holding it until Redis answers", "event", "mark_sent_waiting", "person", person, "error", err)
+		}
+		time.Sleep(delay)
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// sendingHold renews a person's sending lock in the background.
+type sendingHold struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	gone   atomic.Bool
+}
+
+func (h *sendingHold) lost() bool { return h.gone.Load() }
+
+func (h *sendingHold) stop() {
+	h.cancel()
+	<-h.done
+}
+
+// holdSending renews person's sending lock every third of its life until
+// stopped. A renewal that finds the lock taken by another marks it lost; a
+// renewal that fails (Redis away) is simply tried again.
+func (r *Runtime) holdSending(ctx context.Context, person, tok string) *sendingHold {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h := &sendingHold{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(store.SendLockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := r.store.RenewSending(ctx, person, tok, store.SendLockTTL)
+			if errors.Is(err, store.ErrLockLost) {
+				h.gone.Store(true)
+				r.log.Warn("sending lock lost; this sender stops for the person", "event", "send_lock_lost", "person", person)
+				return
+			}
+		}
+	}()
+	return h
 }
 
 // sendOne sends one message with retries. stop reports that the rest of the

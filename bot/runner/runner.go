@@ -88,12 +88,16 @@ type Runtime struct {
 	effects map[string][]bot.EffectHandler
 }
 
-// Limits on what a person can send.
+// Limits on what a person can send, and how fast a dead process's work
+// is taken over: a turn's lock lives lockTTL (a turn takes milliseconds
+// and is cut off at half of it), a sending lock store.SendLockTTL renewed
+// while its holder waits on the platform, and another process claims
+// entries left idle claimIdle.
 const (
 	MaxTextRunes = 4096
-	lockTTL      = 30 * time.Second
+	lockTTL      = 10 * time.Second
 	turnBatch    = 16
-	claimIdle    = 30 * time.Second
+	claimIdle    = 8 * time.Second
 	ownCheck     = 2 * time.Second
 	maxAttempts  = 5
 )

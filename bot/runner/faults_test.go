@@ -1,0 +1,149 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
+	"github.com/lifeline-org/lifeline/bot/runner"
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// platform is a channel "test" shared by several runtimes, counting what
+// it accepted; accepted runs after it accepted a message and before it
+// answers (a slow answer, a crash of Redis meanwhile).
+type platform struct {
+	mu       sync.Mutex
+	sent     map[string]int // "addr: text" -> times accepted
+	n        int
+	accepted func(n int)
+}
+
+type platformChannel struct{ p *platform }
+
+func (c platformChannel) Name() string                                  { return "test" }
+func (c platformChannel) Run(ctx context.Context, _ bot.Receiver) error { <-ctx.Done(); return nil }
+func (c platformChannel) Send(ctx context.Context, addr string, m bot.Outbound) (int64, error) {
+	c.p.mu.Lock()
+	c.p.n++
+	n := c.p.n
+	c.p.sent[addr+": "+m.Text]++
+	hook := c.p.accepted
+	c.p.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	return int64(n), nil
+}
+
+// repeats returns the messages accepted more than once, and how many were
+// accepted in all.
+func (p *platform) repeats() (map[string]int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rep := map[string]int{}
+	for k, v := range p.sent {
+		if v > 1 {
+			rep[k] = v
+		}
+	}
+	return rep, p.n
+}
+
+func start(t *testing.T, st *store.Store, sealer *store.Sealer, p *platform, name string) *runner.Runtime {
+	t.Helper()
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: bottest.Content(t), Channels: []bot.Channel{platformChannel{p}},
+		Workers: 2, Consumer: name, Log: bottest.Quiet()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rt.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rt
+}
+
+// TestSlowSendIsSentOnce: a platform that takes 40 s to accept a message
+// (longer than any lock lives unrenewed) gets it once, although a second
+// process takes over the idle entry meanwhile and would send it again if
+// the first sender's lock had lapsed.
+func TestSlowSendIsSentOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 40 s")
+	}
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	sealer := bottest.Sealer(t)
+	p := &platform{sent: map[string]int{}}
+	p.accepted = func(n int) {
+		if n == 1 {
+			time.Sleep(40 * time.Second)
+		}
+	}
+	a := start(t, st, sealer, p, "a")
+	start(t, st, sealer, p, "b")
+	ctx := context.Background()
+	if err := a.Accept(ctx, bot.Inbound{Channel: "test", Address: "+slow", MessageID: "m1", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	settle, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := a.Settle(settle); err != nil {
+		t.Fatal(err)
+	}
+	if rep, n := p.repeats(); len(rep) > 0 || n != 1 {
+		t.Fatalf("%d messages accepted, repeated: %v", n, rep)
+	}
+}
+
+// TestRedisLostAfterTheSendIsRecordedOnce: Redis dies (SIGKILL) right after
+// the platform accepted a message and before the sender recorded it, and
+// comes back 8 s later (past the sending lock's life): the sender holds the
+// outcome and records it then, so nothing is sent twice and the person's
+// next reply still goes out.
+func TestRedisLostAfterTheSendIsRecordedOnce(t *testing.T) {
+	srv := storetest.StartServer(t)
+	st := store.New(srv.Client(t), "ll")
+	p := &platform{sent: map[string]int{}}
+	var restarted sync.WaitGroup
+	restarted.Add(1)
+	p.accepted = func(n int) {
+		if n == 1 {
+			srv.Kill()
+			go func() {
+				defer restarted.Done()
+				time.Sleep(8 * time.Second)
+				if err := srv.Start(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	rt := start(t, st, bottest.Sealer(t), p, "a")
+	ctx := context.Background()
+	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+down", MessageID: "m1", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	restarted.Wait()
+	settle, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := rt.Settle(settle); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+down", MessageID: "m2", Text: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Settle(settle); err != nil {
+		t.Fatal(err)
+	}
+	rep, n := p.repeats()
+	if len(rep) > 0 {
+		t.Fatalf("sent twice: %v", rep)
+	}
+	if n < 2 {
+		t.Fatalf("%d messages accepted; want the first reply and the answer to the second message", n)
+	}
+	fmt.Println("accepted", n, "messages, none twice")
+}
