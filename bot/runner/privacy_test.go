@@ -10,12 +10,10 @@ import (
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
-	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 func TestSeeMyData(t *testing.T) {
-	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+	h := newHarness(t, nil, nil)
 	h.Say("+800", onboarding...)
 	h.Say("+800", "my data")
 	got := strings.Join(h.Lines(), "\n")
@@ -27,9 +25,8 @@ func TestSeeMyData(t *testing.T) {
 }
 
 func TestSafeWord(t *testing.T) {
-	rdb := storetest.Shared(t)
-	st := store.New(rdb, storetest.Namespace())
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
+	st, rdb := h.Store, h.Store.Redis()
 	h.Say("+900", onboarding...)
 	h.Say("+900", "5", bottest.Digit(t, "settings", "list", "safeword"), "1", "Bluebird")
 	if got := h.Lines(); !strings.Contains(got[len(got)-2]+got[len(got)-1], "safe word is saved") {
@@ -69,7 +66,7 @@ func TestSafeWord(t *testing.T) {
 }
 
 func TestFloodLimit(t *testing.T) {
-	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+	h := newHarness(t, nil, nil)
 	h.Say("+1000", onboarding...)
 	before := len(h.Lines())
 	for i := range runner.FloodLimit + 10 {
@@ -93,10 +90,8 @@ func TestFloodLimit(t *testing.T) {
 
 // TestDeleteErasesEverything: after /delete no key refers to the person.
 func TestDeleteErasesEverything(t *testing.T) {
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	st := store.New(rdb, ns)
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
+	st, rdb := h.Store, h.Store.Redis()
 	h.Say("+1100", onboarding...)
 	h.Say("+1100", "3", "1") // check-ins: yes (subscribes)
 	person := h.RT.PersonID("test", "+1100")
@@ -106,7 +101,7 @@ func TestDeleteErasesEverything(t *testing.T) {
 		t.Fatalf("last reply %q", got[len(got)-1])
 	}
 	ctx := context.Background()
-	keys, _ := rdb.Keys(ctx, ns+":*").Result()
+	keys, _ := rdb.Keys(ctx, st.Key("*")).Result()
 	for _, k := range keys {
 		if strings.Contains(k, person) {
 			t.Errorf("key %s remains", k)
@@ -125,10 +120,8 @@ func TestDeleteErasesEverything(t *testing.T) {
 }
 
 func TestRetention(t *testing.T) {
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	st := store.New(rdb, ns)
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
+	st, rdb := h.Store, h.Store.Redis()
 	h.Say("+1200", onboarding...)
 	h.Say("+1300", onboarding...)
 	ctx := context.Background()

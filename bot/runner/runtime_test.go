@@ -23,11 +23,24 @@ import (
 // its recording channel (two processes may share one).
 func newHarness(t *testing.T, st *store.Store, ch *bottest.Channel) *bottest.Harness {
 	t.Helper()
-	opts := []bottest.Option{bottest.WithStore(st), bottest.Stuck(pending)}
+	opts := []bottest.Option{bottest.Stuck(pending)}
+	if st != nil {
+		opts = append(opts, bottest.WithStore(st))
+	}
 	if ch != nil {
 		opts = append(opts, bottest.WithChannels(ch))
 	}
 	return bottest.Start(t, opts...)
+}
+
+// twoProcesses runs two runtimes on one Redis namespace, sending through
+// one recording channel.
+func twoProcesses(t *testing.T) (a, b *bottest.Harness, ch *bottest.Channel) {
+	t.Helper()
+	rdb := storetest.Shared(t)
+	ns := storetest.Namespace()
+	ch = bottest.NewChannel("test")
+	return newHarness(t, store.New(rdb, ns), ch), newHarness(t, store.New(rdb, ns), ch), ch
 }
 
 // pending describes the entries waiting in the runtime's queues for a
@@ -64,8 +77,7 @@ func TestConversationThroughRedis(t *testing.T) {
 }
 
 func TestDuplicateHandledOnce(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
 	in := bot.Inbound{Channel: "test", Address: "+200", MessageID: "same", Text: "hi"}
 	for range 3 {
 		if err := h.RT.Accept(context.Background(), in); err != nil {
@@ -82,11 +94,7 @@ func TestDuplicateHandledOnce(t *testing.T) {
 // one person to two runtimes sharing Redis; the replies are exactly those of
 // the same messages handled one at a time in the order they were accepted.
 func TestOrderUnderConcurrency(t *testing.T) {
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	ch := bottest.NewChannel("test")
-	a := newHarness(t, store.New(rdb, ns), ch)
-	b := newHarness(t, store.New(rdb, ns), ch)
+	a, b, ch := twoProcesses(t)
 	a.Say("+300", onboarding...)
 	words := []string{"1", "2", "menu", "3", "banana", "1", "4", "5", "language", "1"}
 	var mu sync.Mutex
@@ -114,7 +122,7 @@ func TestOrderUnderConcurrency(t *testing.T) {
 	b.Settle()
 	concurrent := ch.Lines()
 
-	seq := newHarness(t, store.New(rdb, storetest.Namespace()), nil)
+	seq := newHarness(t, nil, nil)
 	seq.Say("+300", onboarding...)
 	seq.Say("+300", order...)
 	sequential := seq.Lines()
@@ -151,8 +159,7 @@ func TestRedisRestartMidLesson(t *testing.T) {
 }
 
 func TestBadInputIsHandled(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
 	h.Say("+500", onboarding...)
 	h.Say("+500", strings.Repeat("ü", 100_000), "\x00\xff\xfe binary \x01", "")
 	lines := h.Lines()
@@ -167,8 +174,7 @@ func TestBadInputIsHandled(t *testing.T) {
 }
 
 func TestNotTextGetsAPoliteAnswer(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
 	if err := h.RT.Accept(context.Background(), bot.Inbound{Channel: "test", Address: "+600", MessageID: "p", NotText: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +209,11 @@ func TestSendRetriesAndMarksUnreachable(t *testing.T) {
 // TestNoPersonalDataAtRest: after a conversation, no key or value in Redis
 // holds the address or the text the person typed.
 func TestNoPersonalDataAtRest(t *testing.T) {
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	h := newHarness(t, store.New(rdb, ns), nil)
+	h := newHarness(t, nil, nil)
+	rdb := h.Store.Redis()
 	h.Say("+447700900777", "hello there secretword")
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, ns+":*").Result()
+	keys, err := rdb.Keys(ctx, h.Store.Key("*")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}

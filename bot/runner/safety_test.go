@@ -10,8 +10,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
-	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // safetyCase is one language's crisis sentence and a near-miss that uses
@@ -56,7 +54,7 @@ func TestCrisisInEveryLanguage(t *testing.T) {
 	c := bottest.Content(t)
 	for _, tc := range safetyCases {
 		t.Run(tc.lang, func(t *testing.T) {
-			h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+			h := newHarness(t, nil, nil)
 			addr := "+crisis-" + tc.lang
 			h.Say(addr, "hi", bottest.LangDigit(t, tc.lang), "1")
 			want := h.RT.Render(tc.lang, "runtime.crisis", nil)
@@ -97,7 +95,7 @@ func TestCrisisInEveryLanguage(t *testing.T) {
 // TestCrisisBeforeFlood: a person who has sent too many messages still gets
 // the crisis reply and a case.
 func TestCrisisBeforeFlood(t *testing.T) {
-	h := newHarness(t, store.New(storetest.Shared(t), storetest.Namespace()), nil)
+	h := newHarness(t, nil, nil)
 	h.Say("+flood", onboarding...)
 	ctx := context.Background()
 	for i := range runner.FloodLimit + 5 {
@@ -120,8 +118,8 @@ func TestCrisisBeforeFlood(t *testing.T) {
 // TestCrisisDuringRelay: while a coach relays, the words go to the coach as
 // they are, and an urgent case is raised as well.
 func TestCrisisDuringRelay(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
+	st := h.Store
 	h.Say("+relay", onboarding...)
 	person := h.RT.PersonID("test", "+relay")
 	ctx := context.Background()
@@ -149,8 +147,8 @@ func TestCrisisDuringRelay(t *testing.T) {
 // TestSafeWordNeverKept: the safe word is in no case excerpt, even in a
 // batch with other messages and a crisis.
 func TestSafeWordNeverKept(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	h := newHarness(t, st, nil)
+	h := newHarness(t, nil, nil)
+	st := h.Store
 	h.Say("+sw", onboarding...)
 	h.Say("+sw", "5", bottest.Digit(t, "settings", "list", "safeword"), "1", "Bluebird")
 	ctx := context.Background()

@@ -22,11 +22,7 @@ import (
 // exactly once, and each person's replies are those of their messages
 // handled one at a time, in order.
 func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	ch := bottest.NewChannel("test")
-	a := newHarness(t, store.New(rdb, ns), ch)
-	b := newHarness(t, store.New(rdb, ns), ch)
+	a, b, ch := twoProcesses(t)
 	words := []string{"hi", "1", "1", "1", "2", "1", "menu", "4", "banana", "5", "language", "2"}
 	const people = 20
 	ctx := context.Background()
@@ -61,7 +57,7 @@ func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
 		addr, text, _ := strings.Cut(line, ": ")
 		got[addr] = append(got[addr], text)
 	}
-	seq := newHarness(t, store.New(rdb, storetest.Namespace()), nil)
+	seq := newHarness(t, nil, nil)
 	seq.Say("+seq", words...)
 	var want []string
 	for _, line := range seq.Lines() {
