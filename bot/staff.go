@@ -3,7 +3,12 @@ package bot
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 )
@@ -24,4 +29,57 @@ func StaffOnly(token string, log *slog.Logger, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// MaxStaffBody is the largest request body the staff API reads: a
+// broadcast in every language or a job is a few KiB.
+const MaxStaffBody = 64 << 10
+
+// RequestError is a staff request refused before anything was done: Status
+// is 400 (or 415 for a body that is not application/json) and Reason says
+// in a few words what to correct.
+type RequestError struct {
+	Status int
+	Reason string
+}
+
+func (e *RequestError) Error() string { return e.Reason }
+
+// DecodeJSON reads a staff request's body into v, strictly: the
+// Content-Type must be application/json (415 otherwise), and the body at
+// most MaxStaffBody bytes holding exactly one JSON value with no field v
+// lacks (400 otherwise). Every refusal is a *RequestError; a handler that
+// gets one has read nothing into its state and must act on nothing.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &RequestError{http.StatusUnsupportedMediaType, "Content-Type must be application/json"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &RequestError{http.StatusUnsupportedMediaType, "the body must be UTF-8"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxStaffBody))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil {
+		// Exactly one value: only white space may follow it.
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil || !isTooLarge(err) {
+			return &RequestError{http.StatusBadRequest, "the body holds more than one JSON value"}
+		}
+	}
+	switch {
+	case isTooLarge(err):
+		return &RequestError{http.StatusBadRequest, fmt.Sprintf("the body is larger than %d KiB", MaxStaffBody>>10)}
+	case errors.Is(err, io.EOF):
+		return &RequestError{http.StatusBadRequest, "the body is empty; send one JSON object"}
+	}
+	return &RequestError{http.StatusBadRequest, "the body is not valid JSON for this call: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+func isTooLarge(err error) bool {
+	_, ok := errors.AsType[*http.MaxBytesError](err)
+	return ok
 }

@@ -3,7 +3,6 @@ package broadcast
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -12,7 +11,10 @@ import (
 
 // Register adds the staff API to mux, every route behind "Authorization:
 // Bearer <token>" (bot.StaffOnly: a missing or wrong token gets 401; an
-// empty token turns the API off):
+// empty token turns the API off). A body is read by bot.DecodeJSON: it
+// must be "Content-Type: application/json" (else 415) and one JSON object
+// of at most 64 KiB with only the fields below (else 400); a refused
+// request does nothing.
 //
 //	POST   /api/broadcasts              {"text": {"en": …}} or {"message_id": …}, "audience", "send_at", "urgent" → 201 {"id"}
 //	GET    /api/broadcasts              the latest broadcasts
@@ -37,7 +39,7 @@ func (s *Service) Register(mux *http.ServeMux, token string) {
 	}
 	h("POST /api/broadcasts", func(w http.ResponseWriter, r *http.Request) error {
 		var spec Spec
-		if err := decode(r, &spec); err != nil {
+		if err := bot.DecodeJSON(w, r, &spec); err != nil {
 			return err
 		}
 		id, err := s.Create(r.Context(), spec)
@@ -102,7 +104,7 @@ func (s *Service) Register(mux *http.ServeMux, token string) {
 			Audience Audience  `json:"audience"`
 			StartAt  time.Time `json:"start_at"`
 		}
-		if err := decode(r, &req); err != nil {
+		if err := bot.DecodeJSON(w, r, &req); err != nil {
 			return err
 		}
 		rem, err := s.StartReminders(r.Context(), req.Every, req.Audience, req.StartAt)
@@ -123,7 +125,7 @@ func (s *Service) Register(mux *http.ServeMux, token string) {
 	})
 	h("POST /api/jobs", func(w http.ResponseWriter, r *http.Request) error {
 		var j Job
-		if err := decode(r, &j); err != nil {
+		if err := bot.DecodeJSON(w, r, &j); err != nil {
 			return err
 		}
 		j, err := s.PostJob(r.Context(), j)
@@ -165,18 +167,6 @@ func (s *Service) Register(mux *http.ServeMux, token string) {
 	})
 }
 
-// maxBody is the largest request body the API reads.
-const maxBody = 64 << 10
-
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return invalid("request body is not valid JSON for this call: %v", err)
-	}
-	return nil
-}
-
 func reply(w http.ResponseWriter, code int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -185,7 +175,10 @@ func reply(w http.ResponseWriter, code int, v any) error {
 
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var inv *InvalidError
+	var bad *bot.RequestError
 	switch {
+	case errors.As(err, &bad):
+		_ = reply(w, bad.Status, map[string]string{"error": bad.Reason})
 	case errors.As(err, &inv):
 		body := map[string]any{"error": inv.Reason}
 		if len(inv.Failed) > 0 {

@@ -204,6 +204,7 @@ func TestProcessesShareOneRedis(t *testing.T) {
 	fake.Respond("sendMessage", holds...)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/api/broadcasts", strings.NewReader(`{"text": {"en": "Reminder: your coach is here for you."}}`))
 	req.Header.Set("Authorization", "Bearer staff-token")
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
