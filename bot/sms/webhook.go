@@ -114,8 +114,23 @@ func (a *Adapter) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // readSigned reads a webhook's form and checks Twilio's signature. When it
-// returns false it has answered the request.
+// returns false it has answered the request. Twilio signs the form itself,
+// so the body must be read first; a request with no signature at all, or
+// declaring a body over the cap, is refused before reading anything.
 func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		a.log.Warn("sms webhook signature rejected", "path", r.URL.Path, "signature_present", false)
+		w.Header().Set("Connection", "close")
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return nil, false
+	}
+	if r.ContentLength > maxWebhookBody {
+		a.log.Warn("sms webhook body too large", "path", r.URL.Path)
+		w.Header().Set("Connection", "close")
+		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
 	if err := r.ParseForm(); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -127,14 +142,13 @@ func (a *Adapter) readSigned(w http.ResponseWriter, r *http.Request) (url.Values
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return nil, false
 	}
-	sig := r.Header.Get("X-Twilio-Signature")
 	params := make(map[string]string, len(r.PostForm))
 	for k, v := range r.PostForm {
 		params[k] = v[0]
 	}
 	v := client.NewRequestValidator(a.cfg.AuthToken)
-	if sig == "" || !v.Validate(a.signedURL(r), params, sig) {
-		a.log.Warn("sms webhook signature rejected", "path", r.URL.Path, "signature_present", sig != "")
+	if !v.Validate(a.signedURL(r), params, sig) {
+		a.log.Warn("sms webhook signature rejected", "path", r.URL.Path, "signature_present", true)
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return nil, false
 	}
