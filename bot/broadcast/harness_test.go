@@ -13,7 +13,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // proc is one Lifeline "process": a runtime sending through recording
@@ -128,9 +127,7 @@ func addPeople(t testing.TB, p *proc, people ...person) {
 	}
 }
 
-func newStore(t testing.TB) *store.Store {
-	return store.New(storetest.Shared(t), storetest.Namespace())
-}
+var newStore = bottest.NewStore
 
 var waitFor = bottest.WaitFor
 

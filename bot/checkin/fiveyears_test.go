@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // phaseRuns describes a schedule as its runs of equal gaps: "weekly 52
@@ -214,7 +214,7 @@ func TestFiveYearsOnTheScheduler(t *testing.T) {
 		tt := fiveYears[tc.run]
 		for _, long := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s %s long=%v", tc.zone, tt.name, long), func(t *testing.T) {
-				st := store.New(storetest.Shared(t), storetest.Namespace())
+				st := bottest.NewStore(t)
 				e := newEnv(t, st, Config{Quiet: q})
 				loc := mustLoc(t, tc.zone)
 				start := date(tt.start)
@@ -268,7 +268,7 @@ func TestFiveYearsOnTheScheduler(t *testing.T) {
 // they go monthly. The mark cleared in year 5 puts them back on the
 // three-monthly dates, and the schedule still ends at year 5.
 func TestFollowUpSetAndClearedLate(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	ctx := context.Background()
 	loc := mustLoc(t, "Europe/London")
@@ -319,7 +319,7 @@ func TestFollowUpSetAndClearedLate(t *testing.T) {
 // check-ins keeps the mark for when they take them; an unknown person is
 // an error.
 func TestSetFollowUpRules(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	ctx := context.Background()
 	p := e.person("rules", nil)

@@ -15,7 +15,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // harness runs a real runtime (one "process") with a recording channel
@@ -67,7 +66,7 @@ func (h *harness) recorded() []string {
 // (answering the three optional questions), the scheduler fires the first
 // check-in through the real runtime, and risky answers escalate.
 func TestCheckinTranscript(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	h := newHarness(t, st)
 	const addr = "+4470000001"
 	person := h.RT.PersonID("test", addr)
@@ -144,7 +143,7 @@ func TestCheckinTranscript(t *testing.T) {
 // TestCheckinContactAndReminder: the reminder flow asks the same questions;
 // "yes, contact me" escalates with normal priority.
 func TestCheckinContactAndReminder(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	h := newHarness(t, st)
 	const addr = "+4470000002"
 	person := h.RT.PersonID("test", addr)

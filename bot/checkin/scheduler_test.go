@@ -164,7 +164,7 @@ func TestDaylightSavingNeitherDoublesNorSkips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.zone+" "+tt.from, func(t *testing.T) {
-			st := store.New(storetest.Shared(t), storetest.Namespace())
+			st := bottest.NewStore(t)
 			e := newEnv(t, st, Config{Cadence: cadence(t, daily)})
 			loc := mustLoc(t, tt.zone)
 			from := date(tt.from)
@@ -206,7 +206,7 @@ func TestDaylightSavingNeitherDoublesNorSkips(t *testing.T) {
 // TestWeeklyAcrossDaylightSaving: weekly check-ins keep 10:00 local, so
 // the instants are 167 or 169 hours apart across a change.
 func TestWeeklyAcrossDaylightSaving(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	loc := mustLoc(t, "Europe/London")
 	e.clk.Set(time.Date(2026, 3, 18, 15, 0, 0, 0, loc))
@@ -241,7 +241,7 @@ missed_after: 3d
 welfare_after_misses: 2
 silent_after: 8w
 `
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{Quiet: q, Cadence: cadence(t, raw)})
 	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	e.clk.Set(start)
@@ -327,7 +327,7 @@ func TestTwoProcessesFireOnce(t *testing.T) {
 // TestCrashedClaimIsRetriedOnce: an item claimed by a process that died is
 // taken again after the lease, and still counted once.
 func TestCrashedClaimIsRetriedOnce(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	p := e.person("crash", nil)
 	due := e.due(p)
@@ -354,7 +354,7 @@ func TestCrashedClaimIsRetriedOnce(t *testing.T) {
 // TestMissedCheckinsOpenAWelfareCase: an unanswered check-in gets one
 // reminder a day later; two missed in a row open a low-priority case.
 func TestMissedCheckinsOpenAWelfareCase(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	p := e.person("silent", nil)
 	first := e.due(p)
@@ -385,7 +385,7 @@ func TestMissedCheckinsOpenAWelfareCase(t *testing.T) {
 // TestAnsweredCheckinGetsNoReminder, and pausing, resuming and a coach's
 // cadence move the schedule.
 func TestPauseResumeAndCadence(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	ctx := context.Background()
 	p := e.person("p", nil)
@@ -443,7 +443,7 @@ func TestPauseResumeAndCadence(t *testing.T) {
 // TestDeleteErasesSchedule: a person who deletes their data leaves nothing
 // in the due set.
 func TestDeleteErasesSchedule(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	ctx := context.Background()
 	p := e.person("gone", nil)
@@ -466,7 +466,7 @@ func TestDeleteErasesSchedule(t *testing.T) {
 // TestBackfillAndRun: people who agreed before the scheduler existed are
 // scheduled when it starts; Run stops with its context.
 func TestBackfillAndRun(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{Poll: time.Millisecond})
 	ctx := context.Background()
 	if err := st.SetProfile(ctx, "old", map[string]string{"ch": "test", "sub.checkins": "1"}); err != nil {
@@ -494,7 +494,7 @@ func TestBackfillAndRun(t *testing.T) {
 // looked at after 21:00 (the processes were down) waits until 08:00.
 func TestLateFiringWaitsForQuietHoursToEnd(t *testing.T) {
 	q, _ := bot.ParseQuietHours("21:00-08:00")
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{Quiet: q})
 	loc := mustLoc(t, "America/Los_Angeles")
 	e.clk.Set(time.Date(2026, 6, 1, 12, 0, 0, 0, loc))

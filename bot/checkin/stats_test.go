@@ -16,8 +16,6 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/flows"
-	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // seed adds counters for people of one group, in the clock's week.
@@ -36,7 +34,7 @@ func cells(tab *Table, col string) []string {
 // TestSmallCellsSuppressed: cells under 5 people show "<5", and where the
 // total would give a hidden cell back by subtraction, one more is hidden.
 func TestSmallCellsSuppressed(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	seed(e, "woman", "25_34", map[string]int64{mActive: 10, mAnswered: 10, mSent: 12})
 	seed(e, "man", "25_34", map[string]int64{mActive: 8, mAnswered: 2, mSent: 9})
@@ -78,7 +76,7 @@ func TestSmallCellsSuppressed(t *testing.T) {
 // TestShareGroupSuppressed: work-status shares add up to 100%, so one
 // hidden share gets a companion.
 func TestShareGroupSuppressed(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	seed(e, "woman", "25_34", map[string]int64{mWork + "working": 20, mWork + "training": 9, mWork + "looking": 6, mWork + "not_looking": 2})
 	now := e.clk.Now()
@@ -101,7 +99,7 @@ func runMain(t *testing.T, e *env, args ...string) (int, string, string) {
 }
 
 func TestStatsCommand(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	t.Run("empty store", func(t *testing.T) {
 		code, out, errs := runMain(t, e)
@@ -154,7 +152,7 @@ func TestStatsCommand(t *testing.T) {
 }
 
 func TestStatsAPI(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	for range 5 {
 		seed(e, "woman", "under25", map[string]int64{mSent: 1})
@@ -248,7 +246,7 @@ func rowsOf(by []string, rows []Row, col string) string {
 // bands is, or --by gender (woman 22) would give it back, and the under-18
 // row of --by age (4) takes one more age band with it.
 func TestFiguresByGenderAndAge(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	now := e.clk.Now()
 	for _, c := range []struct {
@@ -359,7 +357,7 @@ func TestFiguresByGenderAndAge(t *testing.T) {
 // row of one breakdown is the sum of its rows in a finer one), solved as a
 // system of linear equations.
 func TestNoHiddenFigureWorkedOut(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	e := newEnv(t, st, Config{})
 	start := e.clk.Now()
 	rng := rand.New(rand.NewPCG(3, 8))
@@ -525,7 +523,7 @@ func determined(system [][]float64, n int) []int {
 // they then finish is counted, when it is recorded, under their gender and
 // age band, and under nothing that names them.
 func TestUnder18ThroughTheFlow(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	h := newHarness(t, st)
 	c := bottest.Content(t)
 	digit := func(flow, node, id string) string { return bottest.Digit(t, flow, node, id) }
