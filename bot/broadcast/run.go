@@ -54,7 +54,7 @@ func (s *Service) Run(ctx context.Context) error {
 					s.log.Warn("broadcast step failed", "event", "broadcast_step_failed", "error", err)
 				}
 				if !did {
-					sleep(ctx, s.cfg.Poll+time.Duration(rand.Int64N(int64(s.cfg.Poll)/4+1)))
+					bot.Sleep(ctx, s.cfg.Poll+time.Duration(rand.Int64N(int64(s.cfg.Poll)/4+1)))
 				}
 			}
 		}()
@@ -471,7 +471,7 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 		if err == nil || attempt >= sendAttempts {
 			break
 		}
-		sleep(sctx, time.Duration(attempt)*200*time.Millisecond)
+		bot.Sleep(sctx, time.Duration(attempt)*200*time.Millisecond)
 	}
 	switch {
 	case err != nil:
@@ -502,14 +502,5 @@ func (s *Service) mark(ctx context.Context, id, person, outcome string) error {
 func (s *Service) after(person, outcome string) {
 	if s.testHook != nil {
 		s.testHook(person, outcome)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

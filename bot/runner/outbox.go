@@ -251,7 +251,7 @@ func (r *Runtime) sendOne(ctx context.Context, ch bot.Channel, d bot.Delivery, m
 			wait = backoff(attempt)
 		}
 		r.log.Info("send failed; retrying", "event", "send_retry", "person", d.Person, "channel", d.Channel, "code", se.Code, "wait_ms", wait.Milliseconds())
-		sleep(ctx, wait)
+		bot.Sleep(ctx, wait)
 		if ctx.Err() != nil {
 			return 0, false, ctx.Err()
 		}
@@ -327,7 +327,7 @@ func (r *Runtime) Settle(ctx context.Context) error {
 		if total == 0 {
 			return nil
 		}
-		sleep(ctx, 20*time.Millisecond)
+		bot.Sleep(ctx, 20*time.Millisecond)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

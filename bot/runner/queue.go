@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/store"
 )
 
@@ -133,7 +134,7 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 			}
 			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
 			lastOwn = time.Time{} // re-read our own pending entries at once
-			sleep(ctx, 250*time.Millisecond)
+			bot.Sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		dispatch(es)
@@ -214,7 +215,7 @@ func retry(ctx context.Context, f func() error) error {
 		if err == nil || attempt == 6 || ctx.Err() != nil {
 			return err
 		}
-		sleep(ctx, delay)
+		bot.Sleep(ctx, delay)
 		delay = min(delay*2, 2*time.Second)
 	}
 }
@@ -284,7 +285,7 @@ func drain(ctx context.Context, e store.Entry, f func() error) error {
 		case errors.Is(err, store.ErrLocked) && !e.Again:
 			return nil
 		case errors.Is(err, store.ErrLocked) && time.Now().Before(deadline) && ctx.Err() == nil:
-			sleep(ctx, delay)
+			bot.Sleep(ctx, delay)
 			delay = min(delay*2, time.Second)
 		case !errors.Is(err, store.ErrLockLost) || attempt >= 3 || ctx.Err() != nil:
 			return err
