@@ -72,7 +72,11 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 		for i := range shards {
 			shards[i] = make(chan store.Entry, 64)
 			wg.Add(1)
-			tok := token()
+			// A shard worker's token is named after the consumer (unique
+			// among live processes) and the shard, so a process restarted
+			// under the same name re-enters the locks its previous life
+			// held instead of waiting for them to expire.
+			tok := fmt.Sprintf("%s/%s/%d", r.cfg.Consumer, q.Stream, i)
 			go func(c chan store.Entry) {
 				defer wg.Done()
 				for e := range c {

@@ -16,6 +16,7 @@ import (
 // line is printed by `lifeline --help` and matches the README's table.
 type Config struct {
 	RedisURL        string
+	Consumer        string
 	ListenAddr      string
 	PublicURL       string
 	ContentDir      string
@@ -73,6 +74,7 @@ func str(p func(c *Config) *string) func(*Config, string) error {
 
 var settings = []setting{
 	{"REDIS_URL", "", "Redis to keep state in (redis://, rediss://, redis-sentinel://, redis-cluster://). Empty: an embedded in-memory Redis; nothing survives a restart.", str(func(c *Config) *string { return &c.RedisURL })},
+	{"LIFELINE_CONSUMER", "", "This process's name in the queues, unique per machine (default: FLY_MACHINE_ID, else the host name). A process restarted under its name resumes its own work at once.", str(func(c *Config) *string { return &c.Consumer })},
 	{"LISTEN_ADDR", ":8080", "Address for HTTP: webhooks, /healthz, /readyz.", str(func(c *Config) *string { return &c.ListenAddr })},
 	{"PUBLIC_URL", "", "The public https URL of this service, used to check Twilio signatures and build callback URLs.", str(func(c *Config) *string { return &c.PublicURL })},
 	{"CONTENT_DIR", "", "Directory whose flows/, locales/ and packs/ override the shipped content.", str(func(c *Config) *string { return &c.ContentDir })},

@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	log := newLogger(stderr, cfg.LogLevel)
 	switch cmd {
 	case "serve":
-		if err := serve(ctx, cfg, log, stdin, stdout); err != nil {
+		if err := serve(ctx, cfg, getenv, log, stdin, stdout); err != nil {
 			log.Error("lifeline stopped", "event", "fatal", "error", err)
 			return 1
 		}
@@ -221,7 +221,7 @@ func tool(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, 
 	return f(b, rt)
 }
 
-func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b, err := openBase(ctx, cfg, log)
@@ -266,7 +266,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		log.Info("no channel credentials: chatting in this terminal", "event", "console_mode")
 	}
 	met := metrics.New(st, channelNames(channels))
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log,
+	id, err := newIdentity(ctx, st, cfg.Consumer, getenv, log)
+	if err != nil {
+		return err
+	}
+	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log, Consumer: id.name,
 		Actions: broadcast.Actions(st, nil, log),
 		Hooks:   runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn}})
 	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))
@@ -291,7 +295,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			}
 		}
 	}
-	bc := broadcast.New(broadcast.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Log: log})
+	bc := broadcast.New(broadcast.Config{Runtime: rt, Consumer: id.name, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Log: log})
 	bc.Register(mux, cfg.StaffAPIToken)
 	sched := checkin.New(checkin.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log,
 		Escalate: func(ctx context.Context, person, reason, priority string) {
@@ -310,7 +314,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 			return fmt.Errorf("COACH_HOURS: %w", err)
 		}
 		coaches = coach.New(coach.Config{
-			Runtime: rt, Telegram: tg, Group: cfg.CoachChatID, Coaches: cfg.CoachTelegramIDs,
+			Runtime: rt, Telegram: tg, Group: cfg.CoachChatID, Consumer: id.name, Coaches: cfg.CoachTelegramIDs,
 			Supervisors: cfg.CoachSupervisorIDs, Hours: hours, Log: log, SetCadence: sched.SetCadence,
 			SetFollowUp: sched.SetFollowUp,
 		})
@@ -392,6 +396,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdin io.Reader, 
 		})
 		log.Info("listening", "event", "listening", "addr", ln.Addr().String())
 	}
+	run("consumer lease", func() error { return id.keep(ctx, st) })
 	run("runtime", func() error { return rt.Run(ctx) })
 	run("check-ins", func() error { return sched.Run(ctx) })
 	run("broadcasts", func() error { return bc.Run(ctx) })
