@@ -280,25 +280,47 @@ func (s *Store) CaseAnswered(ctx context.Context, alias string, at time.Time) er
 	return nil
 }
 
-var popCaseTimersScript = redis.NewScript(`
+var leaseCaseTimersScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
-for _, m in ipairs(due) do redis.call('ZREM', KEYS[1], m) end
+for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], m) end
 return due
 `)
 
-// DueCaseTimers takes up to 100 case timers due by now out of the store,
-// atomically, so each fires once however many processes ask.
+// TimerLease is how long a taken timer stays with the process that took
+// it: one that dies before it fired the timer leaves it due again then.
+const TimerLease = time.Minute
+
+// DueCaseTimers takes up to 100 case timers due by now, atomically, so
+// each fires once however many processes ask: each stays in the store,
+// moved TimerLease ahead, until DoneCaseTimer. A process that dies between
+// taking and firing one leaves it to fire again after the lease (at least
+// once, never lost).
 func (s *Store) DueCaseTimers(ctx context.Context, now time.Time) ([]CaseTimer, error) {
-	due, err := popCaseTimersScript.Run(ctx, s.rdb, []string{s.caseTimersKey()}, now.UnixMilli()).StringSlice()
+	leased := now.Add(TimerLease)
+	due, err := leaseCaseTimersScript.Run(ctx, s.rdb, []string{s.caseTimersKey()}, now.UnixMilli(), leased.UnixMilli()).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("take case timers: %w", err)
 	}
 	out := make([]CaseTimer, 0, len(due))
 	for _, m := range due {
 		alias, kind, _ := strings.Cut(m, "|")
-		out = append(out, CaseTimer{Alias: alias, Kind: kind})
+		out = append(out, CaseTimer{Alias: alias, Kind: kind, At: leased})
 	}
 	return out, nil
+}
+
+var doneCaseTimerScript = redis.NewScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`)
+
+// DoneCaseTimer removes a timer DueCaseTimers gave out, once it fired;
+// a timer set again since (another score) stays.
+func (s *Store) DoneCaseTimer(ctx context.Context, t CaseTimer) error {
+	if err := doneCaseTimerScript.Run(ctx, s.rdb, []string{s.caseTimersKey()}, t.member(), strconv.FormatInt(t.At.UnixMilli(), 10)).Err(); err != nil {
+		return fmt.Errorf("remove case timer: %w", err)
+	}
+	return nil
 }
 
 // CoachName returns the name coach (a pseudonym) chose ("" for none).

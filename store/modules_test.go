@@ -38,6 +38,21 @@ func TestCases(t *testing.T) {
 		if again, _ := st.DueCaseTimers(ctx, t0.Add(time.Hour)); len(again) != 0 {
 			t.Fatalf("timers fired twice: %+v", again)
 		}
+		// The first fired; the second's process died before firing it: it
+		// is due again once its lease ends, and only until it is done.
+		if err := st.DoneCaseTimer(ctx, due[0]); err != nil {
+			t.Fatal(err)
+		}
+		again, err := st.DueCaseTimers(ctx, t0.Add(time.Hour+store.TimerLease))
+		if err != nil || len(again) != 1 || again[0].Kind != store.TimerReannounce {
+			t.Fatalf("after the lease: %+v, %v; want the unfired timer back", again, err)
+		}
+		if err := st.DoneCaseTimer(ctx, again[0]); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := st.DueCaseTimers(ctx, t0.Add(24*time.Hour)); len(left) != 0 {
+			t.Fatalf("fired timers came back: %+v", left)
+		}
 
 		won, _, err := st.ClaimCase(ctx, "K7Q", "coach-a", t0.Add(2*time.Minute))
 		if err != nil || !won {

@@ -316,31 +316,42 @@ func (m *Module) FireTimers(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	for _, t := range due {
-		c, err := m.load(ctx, t.Alias)
-		if err == nil && c != nil && t.Kind == store.TimerAnswer && c.State == StateClaimed {
-			if err := m.checkAnswer(ctx, c); err != nil {
-				m.log.Warn("case timer failed", "event", "case_timer_failed", "case", c.Alias, "error", err)
-			}
+		// A timer is removed only after it fired (or found nothing to do):
+		// one whose firing fails stays, and fires again after its lease.
+		if err := m.fire(ctx, t); err != nil {
+			m.log.Warn("case timer failed; it fires again later", "event", "case_timer_failed", "case", t.Alias, "error", err)
 			continue
 		}
-		if err != nil || c == nil || c.State != StateOpen {
-			continue
-		}
-		switch t.Kind {
-		case store.TimerGroup:
-			err = m.announce(ctx, c, "coach.case_new")
-		case store.TimerReannounce:
-			err = m.announce(ctx, c, "coach.case_again")
-			for _, s := range m.cfg.Supervisors {
-				m.say(ctx, s, "coach.case_unclaimed", map[string]string{"alias": c.Alias, "priority": c.Priority, "reason": c.Reason})
-			}
-			m.log.Info("unclaimed case raised", "event", "case_raised", "case", c.Alias, "priority", c.Priority)
-		}
-		if err != nil {
-			m.log.Warn("case timer failed", "event", "case_timer_failed", "case", c.Alias, "error", err)
+		if err := m.st.DoneCaseTimer(ctx, t); err != nil {
+			m.log.Warn("fired case timer not removed; it may fire again", "event", "case_timer_done_failed", "case", t.Alias, "error", err)
 		}
 	}
 	return len(due), nil
+}
+
+// fire carries out one case timer.
+func (m *Module) fire(ctx context.Context, t store.CaseTimer) error {
+	c, err := m.load(ctx, t.Alias)
+	if err != nil {
+		return err
+	}
+	if c != nil && t.Kind == store.TimerAnswer && c.State == StateClaimed {
+		return m.checkAnswer(ctx, c)
+	}
+	if c == nil || c.State != StateOpen {
+		return nil
+	}
+	switch t.Kind {
+	case store.TimerGroup:
+		err = m.announce(ctx, c, "coach.case_new")
+	case store.TimerReannounce:
+		err = m.announce(ctx, c, "coach.case_again")
+		for _, s := range m.cfg.Supervisors {
+			m.say(ctx, s, "coach.case_unclaimed", map[string]string{"alias": c.Alias, "priority": c.Priority, "reason": c.Reason})
+		}
+		m.log.Info("unclaimed case raised", "event", "case_raised", "case", c.Alias, "priority", c.Priority)
+	}
+	return err
 }
 
 // audit records a coach's action under the coach's pseudonym.
