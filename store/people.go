@@ -61,3 +61,29 @@ func (s *Store) Profiles(ctx context.Context, people []string) ([]map[string]str
 	}
 	return out, nil
 }
+
+// eraseIfSilentScript erases a person's keys only if they are still
+// silent: nobody holds their turn or sending lock, nothing waits in their
+// inbox or outbox, and their last message is the one the sweep saw.
+// Accepting a message is a script too, so the two never interleave.
+// KEYS: lock, send lock, inbox, outbox, profile, then every key to erase.
+var eraseIfSilentScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('LLEN', KEYS[3]) > 0 or redis.call('LLEN', KEYS[4]) > 0 then return 0 end
+if (redis.call('HGET', KEYS[5], 'last') or '') ~= ARGV[1] then return 0 end
+for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`)
+
+// ErasePersonIfSilent erases every key of a person the retention sweep
+// found silent since last (their profile's "last"), unless they wrote or
+// are being served meanwhile; it reports whether it erased them.
+func (s *Store) ErasePersonIfSilent(ctx context.Context, person, last string) (bool, error) {
+	keys := []string{s.pkey(person, kLock), s.pkey(person, kSLock), s.pkey(person, kInbox), s.pkey(person, kOutbox), s.pkey(person, kProfile)}
+	keys = append(keys, s.PersonKeyNames(person)...)
+	n, err := eraseIfSilentScript.Run(ctx, s.rdb, keys, last).Int()
+	if err != nil {
+		return false, fmt.Errorf("erase silent person: %w", err)
+	}
+	return n == 1, nil
+}

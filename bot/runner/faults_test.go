@@ -147,3 +147,42 @@ func TestRedisLostAfterTheSendIsRecordedOnce(t *testing.T) {
 	}
 	fmt.Println("accepted", n, "messages, none twice")
 }
+
+// TestRetentionRacesAMessage: a person about to be erased for a year's
+// silence writes just before the sweep; their message (still waiting for
+// its turn) and everything they had are kept.
+func TestRetentionRacesAMessage(t *testing.T) {
+	st := store.New(storetest.Shared(t), storetest.Namespace())
+	rt := runner.New(runner.Config{Store: st, Sealer: bottest.Sealer(t), Content: bottest.Content(t),
+		Channels: []bot.Channel{platformChannel{&platform{sent: map[string]int{}}}}, Log: bottest.Quiet()})
+	ctx := context.Background()
+	now := time.Now()
+	yearAgo := now.Add(-400 * 24 * time.Hour)
+	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+late", MessageID: "old", Text: "hi", At: yearAgo}); err != nil {
+		t.Fatal(err)
+	}
+	person := rt.PersonID("test", "+late")
+	if err := st.SetProfile(ctx, person, map[string]string{"retention_notice": fmt.Sprint(yearAgo.Add(24 * time.Hour).UnixMilli())}); err != nil {
+		t.Fatal(err)
+	}
+	// The sweep reads the profile; the message lands before it erases.
+	// (No worker runs: the message waits in the inbox, as it would for the
+	// few milliseconds before its turn.)
+	p, _ := st.Profile(ctx, person)
+	if p["last"] == "" {
+		t.Fatal("no last-message time")
+	}
+	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+late", MessageID: "new", Text: "I am back", At: yearAgo}); err != nil {
+		t.Fatal(err)
+	}
+	_, erased, err := rt.SweepRetention(ctx, now, runner.Retention{Days: 365, DefaultTZ: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if erased != 0 {
+		t.Fatalf("erased %d people with a message waiting", erased)
+	}
+	if p, _ := st.Profile(ctx, person); p["addr"] == "" {
+		t.Fatal("the person's profile was erased with their message waiting")
+	}
+}

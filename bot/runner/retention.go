@@ -65,10 +65,13 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 				}
 				noticed++
 			case now.Sub(notice) >= ret.Grace:
-				if err := r.erase(ctx, person, p); err != nil {
+				gone, err := r.erase(ctx, person, p)
+				if err != nil {
 					return noticed, erased, err
 				}
-				erased++
+				if gone {
+					erased++
+				}
 			}
 		}
 		if cursor == 0 {
@@ -80,15 +83,18 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 // erase removes everything about a person outside a turn, as their own
 // DELETE would: their keys, their place in every set, and what the other
 // modules keep (through the effect handlers).
-func (r *Runtime) erase(ctx context.Context, person string, profile map[string]string) error {
-	if err := r.store.DeletePerson(ctx, person); err != nil {
-		return err
+func (r *Runtime) erase(ctx context.Context, person string, profile map[string]string) (bool, error) {
+	// Only if they are still silent: a message arriving meanwhile (or a
+	// turn or send under way) keeps them, with everything they had.
+	gone, err := r.store.ErasePersonIfSilent(ctx, person, profile["last"])
+	if err != nil || !gone {
+		return false, err
 	}
 	if err := r.afterCommit(ctx, person, profile, flows.Effect{Kind: flows.EffectDelete}, true); err != nil {
-		return err
+		return true, err
 	}
 	r.log.Info("silent person erased", "event", "retention_erased", "person", person)
-	return nil
+	return true, nil
 }
 
 // RunRetention sweeps once a day until ctx ends; a Redis lock lets one

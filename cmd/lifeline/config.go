@@ -48,6 +48,12 @@ type Config struct {
 	CoachHours         string
 	RetentionDays      int
 	WebhookIPRate      int
+
+	HTTPReadTimeout   time.Duration
+	HTTPWriteTimeout  time.Duration
+	HTTPIdleTimeout   time.Duration
+	HTTPMaxConns      int
+	HTTPMaxConnsPerIP int
 }
 
 // setting describes one environment variable.
@@ -125,6 +131,11 @@ var settings = []setting{
 	{"COACH_TELEGRAM_IDS", "", "Comma-separated Telegram user ids of coaches (only they can claim and relay).", ids(func(c *Config) *[]int64 { return &c.CoachTelegramIDs })},
 	{"COACH_SUPERVISOR_IDS", "", "Comma-separated Telegram user ids of supervisors, told of cases nobody claimed.", ids(func(c *Config) *[]int64 { return &c.CoachSupervisorIDs })},
 	{"COACH_HOURS", "Mon-Fri 09:00-17:00", "When coaches answer (in DEFAULT_TIMEZONE); outside them a person is told when to expect an answer.", str(func(c *Config) *string { return &c.CoachHours })},
+	{"HTTP_READ_TIMEOUT", "15s", "Longest time to read one HTTP request, headers and body; a slower client is cut off.", duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
+	{"HTTP_WRITE_TIMEOUT", "30s", "Longest time from a request's headers to the end of its answer.", duration(func(c *Config) *time.Duration { return &c.HTTPWriteTimeout })},
+	{"HTTP_IDLE_TIMEOUT", "30s", "How long an idle kept-alive HTTP connection stays open.", duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
+	{"HTTP_MAX_CONNS", "1024", "Most HTTP connections open at once; more are closed on arrival.", count(func(c *Config) *int { return &c.HTTPMaxConns })},
+	{"HTTP_MAX_CONNS_PER_IP", "256", "Most HTTP connections open at once from one IP address (behind a proxy, keep it above the proxy's concurrency).", count(func(c *Config) *int { return &c.HTTPMaxConnsPerIP })},
 	{"WEBHOOK_IP_RATE", "300", "Most webhook and API requests per second from one IP address; more get 429.", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -141,6 +152,30 @@ var settings = []setting{
 		c.RetentionDays = n
 		return nil
 	}},
+}
+
+// duration sets a positive duration such as 15s or 1m.
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("must be a positive duration such as 15s")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// count sets a positive whole number.
+func count(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("must be a positive whole number")
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 func ids(p func(c *Config) *[]int64) func(*Config, string) error {

@@ -351,7 +351,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	if text != nil {
 		text.Bind(receiver)
 	}
-	srv := &http.Server{Handler: perIPLimit(mux, cfg.WebhookIPRate, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(cfg, perIPLimit(mux, cfg.WebhookIPRate, log))
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		if term == nil {
@@ -359,6 +359,8 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		}
 		log.Warn("HTTP not started; the terminal chat runs without it", "event", "listen_failed", "error", err)
 		ln = nil
+	} else {
+		ln = limitConns(ln, cfg.HTTPMaxConns, cfg.HTTPMaxConnsPerIP, log)
 	}
 
 	// Every component runs until ctx ends. The first to fail, or to stop
