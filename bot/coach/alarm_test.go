@@ -20,11 +20,7 @@ func TestCrisisInAClaimedCase(t *testing.T) {
 	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true, clock: clk})
 	ctx := context.Background()
 	onboard(t, fake)
-	fake.Type(survivor, "coach")
-	expect(t, fake, group, "New case")
-	alias := caseAlias(t, fake)
-	pressClaim(t, fake, group, ana, alias)
-	expect(t, fake, ana, "You have case "+alias)
+	alias := claimedBy(t, fake, ana)
 
 	fake.Type(survivor, "I want to kill myself")
 	expect(t, fake, ana, alias+": I want to kill myself")

@@ -112,6 +112,25 @@ func onboard(t *testing.T, fake *telegramtest.Server) {
 	expect(t, fake, survivor, "What would you like to do?")
 }
 
+// askForCoach has the survivor ask for a coach, and returns the alias of
+// the case announced in the group.
+func askForCoach(t *testing.T, fake *telegramtest.Server) string {
+	t.Helper()
+	fake.Type(survivor, "coach")
+	expect(t, fake, group, "New case")
+	return caseAlias(t, fake)
+}
+
+// claimedBy has the survivor ask for a coach and coach claim the case, and
+// returns its alias once the coach is told.
+func claimedBy(t *testing.T, fake *telegramtest.Server, coach int64) string {
+	t.Helper()
+	alias := askForCoach(t, fake)
+	pressClaim(t, fake, group, coach, alias)
+	expect(t, fake, coach, "You have case "+alias)
+	return alias
+}
+
 // pressClaim presses the Claim button of case alias as user from, in chat.
 func pressClaim(t *testing.T, fake *telegramtest.Server, chat, from int64, alias string) int64 {
 	t.Helper()
@@ -172,9 +191,7 @@ func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 	fake.Type(ana, "/name Ana")
 	expect(t, fake, ana, "People will see you as Ana")
 
-	fake.Type(survivor, "coach")
-	expect(t, fake, group, "New case")
-	alias := caseAlias(t, fake)
+	alias := askForCoach(t, fake)
 
 	id := pressClaim(t, fake, group, stranger, alias)
 	w.drained(id)
@@ -251,9 +268,7 @@ func TestTwoCoachesClaimAtOnce(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
 	onboard(t, fake)
-	fake.Type(survivor, "coach")
-	expect(t, fake, group, "New case")
-	alias := caseAlias(t, fake)
+	alias := askForCoach(t, fake)
 	pressClaim(t, fake, group, ana, alias)
 	pressClaim(t, fake, group, ben, alias)
 	waitFor(t, "both presses handled", func() bool {
@@ -277,9 +292,7 @@ func TestRelaySurvivesARestart(t *testing.T) {
 	ns := storetest.Namespace()
 	w := newWorld(t, rdb, ns, fake, options{poll: true})
 	onboard(t, fake)
-	fake.Type(survivor, "coach")
-	expect(t, fake, group, "New case")
-	alias := caseAlias(t, fake)
+	alias := askForCoach(t, fake)
 	pressClaim(t, fake, group, ana, alias)
 	expect(t, fake, survivor, "is with you now")
 	w.Stop()

@@ -43,11 +43,7 @@ func TestCoachSetsLongFollowUp(t *testing.T) {
 	}
 
 	onboard(t, fake)
-	fake.Type(survivor, "coach")
-	expect(t, fake, group, "New case")
-	alias := caseAlias(t, fake)
-	pressClaim(t, fake, group, ana, alias)
-	expect(t, fake, ana, "You have case "+alias)
+	alias := claimedBy(t, fake, ana)
 
 	fake.Type(ana, "/followup")
 	expect(t, fake, ana, "Case "+alias+": usual follow-up.")
