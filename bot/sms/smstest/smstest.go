@@ -174,7 +174,8 @@ func (l localOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 // Sign computes Twilio's X-Twilio-Signature for a POST to fullURL: the
 // base64 HMAC-SHA1, keyed by the auth token, of the URL followed by each
 // parameter's name and value in name order. It is written from Twilio's
-// description, apart from twilio-go's code, so it checks the adapter.
+// description, apart from twilio-go's code, so it checks the adapter;
+// bot/sms's TestSignatureVector holds it to Twilio's published example.
 func Sign(token, fullURL string, form url.Values) string {
 	keys := make([]string, 0, len(form))
 	for k := range form {
