@@ -59,21 +59,46 @@ func lastHasButtons(fake *telegramtest.Server, chat int64) bool {
 	return false
 }
 
-// stepper returns step, which does act and waits until the bot's new
-// messages to chat hold want and its newest asks the person to act, and
-// press, an act pressing a button.
-func stepper(t *testing.T, fake *telegramtest.Server, chat int64) (step func(what string, act func(), want string), press func(label string) func()) {
-	step = func(what string, act func(), want string) {
-		t.Helper()
-		n := len(fake.BotSaid(chat))
-		act()
-		waitFor(t, what, func() bool {
-			said := fake.BotSaid(chat)
-			return len(said) > n && strings.Contains(strings.Join(said[n:], "\n"), want) && lastHasButtons(fake, chat)
-		})
+// journey is one person on Telegram going through lifeline step by step.
+type journey struct {
+	t    *testing.T
+	fake *telegramtest.Server
+	chat int64
+}
+
+// step does act and waits until the bot's new messages to the person hold
+// want and its newest asks them to act.
+func (j journey) step(what string, act func(), want string) {
+	j.t.Helper()
+	n := len(j.fake.BotSaid(j.chat))
+	act()
+	waitFor(j.t, what, func() bool {
+		said := j.fake.BotSaid(j.chat)
+		return len(said) > n && strings.Contains(strings.Join(said[n:], "\n"), want) && lastHasButtons(j.fake, j.chat)
+	})
+}
+
+// press is the act of pressing the button labelled label.
+func (j journey) press(label string) func() { return func() { j.fake.Press(j.t, j.chat, label) } }
+
+// welcome goes from /start through the language menu and the privacy
+// notice to the main menu.
+func (j journey) welcome() {
+	j.t.Helper()
+	j.step("language menu", func() { j.fake.Type(j.chat, "/start") }, "Choose your language")
+	j.step("privacy notice", j.press("English"), "Privacy")
+	j.step("main menu", j.press("I agree"), "What would you like to do?")
+}
+
+// serveTelegram runs `lifeline serve` for Telegram against fake and srv
+// until the test ends, and returns its environment and its log.
+func serveTelegram(t *testing.T, fake *telegramtest.Server, srv *storetest.Server) (map[string]string, *syncBuffer) {
+	t.Helper()
+	env := map[string]string{
+		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
+		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey, "LISTEN_ADDR": "127.0.0.1:0",
 	}
-	press = func(label string) func() { return func() { fake.Press(t, chat, label) } }
-	return step, press
+	return env, lifeline(t, env)
 }
 
 // TestTelegramJourney runs the lifeline binary's serve against a fake Bot
@@ -82,15 +107,11 @@ func stepper(t *testing.T, fake *telegramtest.Server, chat int64) (step func(wha
 func TestTelegramJourney(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	srv := storetest.StartServer(t)
-	logs := lifeline(t, map[string]string{
-		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
-		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey, "LISTEN_ADDR": "127.0.0.1:0",
-	})
+	_, logs := serveTelegram(t, fake, srv)
 	const chat = 5550001
-	step, press := stepper(t, fake, chat)
-	step("language menu", func() { fake.Type(chat, "/start") }, "Choose your language")
-	step("privacy notice", press("English"), "Privacy")
-	step("main menu", press("I agree"), "What would you like to do?")
+	j := journey{t, fake, chat}
+	step, press := j.step, j.press
+	j.welcome()
 	step("topics", press("Know your rights"), "Choose a topic")
 	step("lesson", press("Your documents"), "Your passport")
 	step("lesson part 2", press("Continue"), "warning sign")

@@ -17,16 +17,11 @@ import (
 func TestStatsByGenderAndAge(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	srv := storetest.StartServer(t)
-	env := map[string]string{
-		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
-		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey, "LISTEN_ADDR": "127.0.0.1:0",
-	}
-	lifeline(t, env)
+	env, _ := serveTelegram(t, fake, srv)
 	const chat = 5550002
-	step, press := stepper(t, fake, chat)
-	step("language menu", func() { fake.Type(chat, "/start") }, "Choose your language")
-	step("privacy notice", press("English"), "Privacy")
-	step("main menu", press("I agree"), "What would you like to do?")
+	j := journey{t, fake, chat}
+	step, press := j.step, j.press
+	j.welcome()
 	step("check-ins offer", press("Check-ins"), "check in with you")
 	step("gender", press("Yes"), "Are you")
 	step("age", press("A woman"), "How old are you?")
