@@ -1,7 +1,3 @@
-// Package bot is Lifeline's runtime: it takes normalised messages from the
-// channel adapters (bot/telegram, bot/sms, bot/console), records them
-// durably, runs each person's turn through the flow engine under a
-// per-person lock, and sends the replies from a durable outbound queue.
 package bot
 
 import (

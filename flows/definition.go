@@ -1,7 +1,3 @@
-// Package flows holds Lifeline's conversation engine and the flow
-// definitions it runs. Definitions are data (YAML files embedded in the
-// binary, overridable from CONTENT_DIR); the engine is a pure function from
-// (definition, session, input, time) to (session, outputs, effects).
 package flows
 
 import (

@@ -1,6 +1,3 @@
-// Package locales holds every user-facing text of Lifeline as go-i18n YAML
-// files named <part>.<tag>.yaml (or <tag>.yaml), and the Catalog that renders
-// them. Go code refers to texts only by message id.
 package locales
 
 import (

@@ -1,8 +1,3 @@
-// Package store keeps Lifeline's state in Redis: sessions, profiles,
-// inboxes, the durable work and outbound queues, idempotency records and
-// sent-markers. Every key of one person carries the hash tag {u:<id>}, so
-// a person's keys share one Redis Cluster slot and one Lua script can touch
-// them all.
 package store
 
 import (

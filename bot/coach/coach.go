@@ -1,13 +1,3 @@
-// Package coach hands a conversation to a human coach: it turns
-// escalations into cases, announces them to the coaches' Telegram group
-// (first to the coach who helped the person last), lets one coach claim a
-// case, relays messages both ways without either side seeing the other's
-// number or account, and raises cases nobody claims.
-//
-// Every input is durable: escalations arrive on the runtime's case stream,
-// coaches' messages and button presses are recorded on a stream of their
-// own before Telegram is answered, and timers live in a Redis sorted set
-// claimed atomically, so each fires once however many processes run.
 package coach
 
 import (

@@ -1,7 +1,3 @@
-// Package metrics exposes Lifeline's Prometheus metrics: inbound and
-// outbound counts by channel and result, queue depths, cases by state,
-// turn latency, rate-limiter waits and Redis errors. No label ever carries
-// a person, a number or a text.
 package metrics
 
 import (

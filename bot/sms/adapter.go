@@ -1,13 +1,3 @@
-// Package sms is Lifeline's SMS channel, through Twilio. Texts arrive by
-// webhook (Register), replies go out through Twilio's Messages API (Send),
-// and lasting delivery failures come back by status callback (OnStatus).
-//
-// Wiring, in cmd:
-//
-//	a, err := sms.New(cfg, logger)
-//	a.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) { ... }
-//	a.Register(mux)  // before the HTTP server starts
-//	go a.Run(ctx, receiver)
 package sms
 
 import (
@@ -25,9 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lifeline-org/lifeline/bot"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/lifeline-org/lifeline/bot"
 )
 
 const channelName = "sms"

@@ -1,5 +1,3 @@
-// Command lifeline runs Lifeline: the conversation runtime with every
-// configured channel, or, with no credentials, a chat in the terminal.
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Package content loads everything a programme can adapt without
-// recompiling — flows, locales and resource packs — from the files embedded
-// in the binary and an optional directory that overrides them, and checks
-// that they fit together.
 package content
 
 import (
