@@ -90,6 +90,17 @@ func (j journey) welcome() {
 	j.step("main menu", j.press("I agree"), "What would you like to do?")
 }
 
+// documentsLesson goes from the main menu through the documents lesson
+// and its quiz to the feedback.
+func (j journey) documentsLesson() {
+	j.t.Helper()
+	j.step("topics", j.press("Know your rights"), "Choose a topic")
+	j.step("lesson", j.press("Your documents"), "Your passport")
+	j.step("lesson part 2", j.press("Continue"), "warning sign")
+	j.step("quiz", j.press("Continue"), "What is true?")
+	j.step("feedback", j.press("My passport stays with me"), "Who can help")
+}
+
 // serveTelegram runs `lifeline serve` for Telegram against fake and srv
 // until the test ends, and returns its environment and its log.
 func serveTelegram(t *testing.T, fake *telegramtest.Server, srv *storetest.Server) (map[string]string, *syncBuffer) {
@@ -110,14 +121,9 @@ func TestTelegramJourney(t *testing.T) {
 	_, logs := serveTelegram(t, fake, srv)
 	const chat = 5550001
 	j := journey{t, fake, chat}
-	step, press := j.step, j.press
 	j.welcome()
-	step("topics", press("Know your rights"), "Choose a topic")
-	step("lesson", press("Your documents"), "Your passport")
-	step("lesson part 2", press("Continue"), "warning sign")
-	step("quiz", press("Continue"), "What is true?")
-	step("feedback", press("My passport stays with me"), "Who can help")
-	step("back to the menu", press("Done"), "Choose a topic")
+	j.documentsLesson()
+	j.step("back to the menu", j.press("Done"), "Choose a topic")
 
 	n := len(fake.CallsTo("deleteMessages"))
 	fake.Type(chat, "/clear")

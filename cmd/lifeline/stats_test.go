@@ -27,11 +27,7 @@ func TestStatsByGenderAndAge(t *testing.T) {
 	step("age", press("A woman"), "How old are you?")
 	step("time zone", press("Under 18"), "Where are you now?")
 	step("main menu again", press("Not sure"), "What would you like to do?")
-	step("topics", press("Know your rights"), "Choose a topic")
-	step("lesson", press("Your documents"), "Your passport")
-	step("lesson part 2", press("Continue"), "warning sign")
-	step("quiz", press("Continue"), "What is true?")
-	step("feedback", press("My passport stays with me"), "Who can help")
+	j.documentsLesson()
 
 	stats := func(by string) string {
 		t.Helper()
