@@ -50,6 +50,9 @@ type CaseRecord struct {
 	// AlarmReason why; Answered is when the coach last wrote.
 	Alarm, Answered time.Time
 	AlarmReason     string
+	// Announced is when coaches were first told of the case (zero until
+	// they were: a retry of a failed announcement then announces it).
+	Announced time.Time
 }
 
 // CaseTimer is a case's timer.
@@ -101,10 +104,14 @@ func (s *Store) ReserveCaseAlias(ctx context.Context, alias string) (bool, error
 }
 
 // OpenCase records c (its alias reserved) as open, with its sealed excerpt
-// (none when empty) kept for excerptTTL and its first timers, in one
-// transaction.
+// (none when empty) kept for excerptTTL and its first timers, and names it
+// in the person's profile ("case"), in one transaction: a retry after a
+// failure finds the case, and never opens a second one.
 func (s *Store) OpenCase(ctx context.Context, c CaseRecord, excerpt []byte, excerptTTL time.Duration, timers ...CaseTimer) error {
 	pipe := s.rdb.TxPipeline()
+	if c.Person != "" {
+		pipe.HSet(ctx, s.pkey(c.Person, kProfile), "case", c.Alias)
+	}
 	pipe.HSet(ctx, s.caseKey(c.Alias), "person", c.Person, "reason", c.Reason, "priority", c.Priority, "value", c.Value,
 		"lang", c.Lang, "ch", c.Channel, "state", CaseOpen, "opened", c.Opened.UnixMilli())
 	pipe.ZAdd(ctx, s.openCasesKey(), redis.Z{Score: float64(c.Opened.UnixMilli()), Member: c.Alias})
@@ -134,7 +141,16 @@ func (s *Store) Case(ctx context.Context, alias string) (*CaseRecord, error) {
 		Lang: h["lang"], Channel: h["ch"], State: h["state"], Coach: h["coach"],
 		Opened: millis(h["opened"]), Claimed: millis(h["claimed"]), Closed: millis(h["closed"]),
 		Alarm: millis(h["alarm"]), Answered: millis(h["answered"]), AlarmReason: h["alarm_reason"],
+		Announced: millis(h["announced"]),
 	}, nil
+}
+
+// MarkCaseAnnounced records that coaches were told of case alias.
+func (s *Store) MarkCaseAnnounced(ctx context.Context, alias string, at time.Time) error {
+	if err := s.rdb.HSet(ctx, s.caseKey(alias), "announced", at.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("mark case announced: %w", err)
+	}
+	return nil
 }
 
 // millis reads a time kept as Unix milliseconds (zero when absent).

@@ -2,9 +2,12 @@ package coach_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/store/storetest"
@@ -53,5 +56,48 @@ func TestCrisisInAClaimedCase(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // what FireTimers queued would be out by now
 	if n := count(fake, group, "no answer from the coach"); n != 1 {
 		t.Errorf("raised %d times; the coach answered the second time", n)
+	}
+}
+
+// TestFailedAnnouncementIsRetried: when telling the coaches' group of a new
+// case fails, the escalation is handled again and the case announced then
+// — once, and no second case opens.
+func TestFailedAnnouncementIsRetried(t *testing.T) {
+	fake := telegramtest.NewServer(t)
+	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	twilio := w.twilio
+	ctx := context.Background()
+	const phone = "+447700900777"
+	n := 0
+	text := func(body string) {
+		n++
+		if err := w.rt.Accept(ctx, bot.Inbound{Channel: "sms", Address: phone, MessageID: fmt.Sprint("SM", n), Text: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectSMS := func(want string) {
+		waitFor(t, "SMS "+want, func() bool { return strings.Contains(strings.Join(twilio.Bodies(), "\n"), want) })
+	}
+	text("hi")
+	expectSMS("English")
+	text("1")
+	expectSMS("Privacy")
+	text("1")
+	expectSMS("What would you like to do?")
+	// The survivor is on SMS, so every sendMessage now is the group's.
+	var fail []telegramtest.Response
+	for range 8 {
+		fail = append(fail, telegramtest.Response{ErrorCode: 500, Description: "Internal Server Error"})
+	}
+	fake.Respond("sendMessage", fail...)
+	text("coach")
+	expect(t, fake, group, "New case")
+	alias := caseAlias(t, fake)
+	if c := count(fake, group, "New case"); c != 1 {
+		t.Errorf("announced %d times", c)
+	}
+	p, err := w.st.Profile(ctx, w.rt.PersonID("sms", phone))
+	if err != nil || p["case"] != alias {
+		t.Fatalf("the person's case is %q, announced %q (%v)", p["case"], alias, err)
 	}
 }

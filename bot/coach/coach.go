@@ -221,9 +221,9 @@ func (m *Module) consume(ctx context.Context, q *store.Queue, f func(context.Con
 	for ctx.Err() == nil {
 		var es []store.Entry
 		var err error
-		if time.Since(lastClaim) > 10*time.Second {
+		if time.Since(lastClaim) > 3*time.Second {
 			lastClaim = time.Now()
-			es, err = q.Claim(ctx, m.cfg.Consumer, 30*time.Second, 32)
+			es, err = q.Claim(ctx, m.cfg.Consumer, 10*time.Second, 32)
 		}
 		if err == nil && len(es) == 0 {
 			es, err = q.Read(ctx, m.cfg.Consumer, 32, 2*time.Second)
@@ -236,7 +236,15 @@ func (m *Module) consume(ctx context.Context, q *store.Queue, f func(context.Con
 			continue
 		}
 		for _, e := range es {
-			if err := f(ctx, e.Payload); err != nil {
+			// Handlers are idempotent (a case opens once, an announcement
+			// is recorded when made): try again at once a few times, then
+			// leave the entry to be claimed again after 10 s idle.
+			err := f(ctx, e.Payload)
+			for delay := 200 * time.Millisecond; err != nil && delay <= 2*time.Second && ctx.Err() == nil; delay *= 2 {
+				bot.Sleep(ctx, delay)
+				err = f(ctx, e.Payload)
+			}
+			if err != nil {
 				m.log.Warn("coach work left for retry", "event", "coach_retry_later", "queue", q.Stream, "error", err)
 				continue
 			}
@@ -313,6 +321,8 @@ type CaseRecord struct {
 	// when the coach last wrote.
 	alarm, answered time.Time
 	alarmReason     string
+	// announced is when coaches were first told (zero until they were).
+	announced time.Time
 }
 
 func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
@@ -324,7 +334,7 @@ func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
 		Alias: r.Alias, Person: r.Person, Reason: r.Reason, Priority: r.Priority, Value: r.Value,
 		Lang: r.Lang, Channel: r.Channel, State: r.State,
 		Opened: r.Opened, Claimed: r.Claimed, Closed: r.Closed, Coach: m.openID(r.Coach),
-		alarm: r.Alarm, answered: r.Answered, alarmReason: r.AlarmReason,
+		alarm: r.Alarm, answered: r.Answered, alarmReason: r.AlarmReason, announced: r.Announced,
 	}, nil
 }
 
@@ -371,6 +381,10 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 					return m.announce(ctx, open, "coach.case_raised")
 				}
 			}
+			if open.State == StateOpen && open.announced.IsZero() {
+				// Opened by an earlier try whose announcement failed.
+				return m.announceNew(ctx, open, m.openID(prof["coach"]))
+			}
 			m.log.Info("escalation joined the open case", "event", "case_joined", "case", alias, "reason", c.Reason)
 			return nil
 		}
@@ -404,17 +418,27 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := m.st.SetProfile(ctx, c.Person, map[string]string{"case": alias}); err != nil {
-		return err
-	}
 	m.log.Info("case opened", "event", "case_opened", "case", alias, "reason", c.Reason, "priority", c.Priority)
 	if !m.cfg.Hours.Open(now) {
 		m.tellOutOfHours(ctx, c.Person, prof, now)
 	}
-	if trusted != 0 {
-		return m.sendCoach(ctx, trusted, m.alert(rec, "coach.case_for_you"), true, alias)
+	return m.announceNew(ctx, rec, trusted)
+}
+
+// announceNew tells coaches of a new case — the trusted coach first when
+// there is one — and records that it did, so a retry after a failure
+// (the error leaves the escalation to be handled again) announces it then.
+func (m *Module) announceNew(ctx context.Context, c *CaseRecord, trusted int64) error {
+	var err error
+	if trusted != 0 && slices.Contains(m.cfg.Coaches, trusted) {
+		err = m.sendCoach(ctx, trusted, m.alert(c, "coach.case_for_you"), true, c.Alias)
+	} else {
+		err = m.announce(ctx, c, "coach.case_new")
 	}
-	return m.announce(ctx, rec, "coach.case_new")
+	if err != nil {
+		return err
+	}
+	return m.st.MarkCaseAnnounced(ctx, c.Alias, m.now())
 }
 
 // tellOutOfHours tells the person when to expect an answer and gives the
