@@ -82,4 +82,9 @@
 // processes for the total; for round trips per message divide the sum of
 // "roundtrips" by the sum of "roundtrip_replies" (a process's runtime also
 // works for the other's people). -rate is per process.
+//
+// Imports: bot, bot/runner, flows/content and store, and the test kits
+// (store/storetest, bot/sms/smstest, bot/telegram/telegramtest) for its
+// simulated platform and Redis. No channel adapter and no module: it drives
+// the runner itself, as a channel would.
 package loadtest
