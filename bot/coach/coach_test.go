@@ -112,6 +112,41 @@ func onboard(t *testing.T, fake *telegramtest.Server) {
 	expect(t, fake, survivor, "What would you like to do?")
 }
 
+// texter is a person texting Lifeline from a phone, on SMS.
+type texter struct {
+	w     *world
+	phone string
+	n     int
+}
+
+// texter returns the person texting from phone.
+func (w *world) texter(phone string) *texter { return &texter{w: w, phone: phone} }
+
+// text hands body to the runtime as a text from the person.
+func (p *texter) text(body string) {
+	p.w.T.Helper()
+	p.n++
+	p.w.Accept(bot.Inbound{Channel: "sms", Address: p.phone, MessageID: fmt.Sprint("SM", p.n), Text: body})
+}
+
+// expect waits until a text Lifeline sent holds want.
+func (p *texter) expect(want string) {
+	p.w.T.Helper()
+	waitFor(p.w.T, "SMS "+want, func() bool { return strings.Contains(strings.Join(p.w.twilio.Bodies(), "\n"), want) })
+}
+
+// welcome takes the person through the language menu and the privacy
+// notice to the main menu.
+func (p *texter) welcome() {
+	p.w.T.Helper()
+	p.text("hi")
+	p.expect("English")
+	p.text("1")
+	p.expect("Privacy")
+	p.text("1")
+	p.expect("What would you like to do?")
+}
+
 // askForCoach has the survivor ask for a coach, and returns the alias of
 // the case announced in the group.
 func askForCoach(t *testing.T, fake *telegramtest.Server) string {
@@ -232,25 +267,10 @@ func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
-	twilio := w.twilio
-	ctx := context.Background()
 	const phone = "+447700900555"
-	n := 0
-	text := func(body string) {
-		n++
-		if err := w.rt.Accept(ctx, bot.Inbound{Channel: "sms", Address: phone, MessageID: fmt.Sprint("SM", n), Text: body}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expectSMS := func(want string) {
-		waitFor(t, "SMS "+want, func() bool { return strings.Contains(strings.Join(twilio.Bodies(), "\n"), want) })
-	}
-	text("hi")
-	expectSMS("English")
-	text("1")
-	expectSMS("Privacy")
-	text("1")
-	expectSMS("What would you like to do?")
+	p := w.texter(phone)
+	text, expectSMS := p.text, p.expect
+	p.welcome()
 	text("coach")
 	expect(t, fake, group, "New case")
 	alias := caseAlias(t, fake)
@@ -261,7 +281,7 @@ func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 	fake.Type(ben, "You are welcome")
 	expectSMS(": You are welcome")
 	leaks(t, saidAll(fake, group)+saidAll(fake, ben), phone, "447700900555")
-	leaks(t, strings.Join(twilio.Bodies(), "\n"), fmt.Sprint(ben))
+	leaks(t, strings.Join(w.twilio.Bodies(), "\n"), fmt.Sprint(ben))
 }
 
 func TestTwoCoachesClaimAtOnce(t *testing.T) {
