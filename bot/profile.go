@@ -21,3 +21,10 @@ const SoundField = "sub.sound"
 // scheduler; its value is the coach's reason. MY DATA says it is kept, and
 // DELETE erases it with the rest of the profile.
 const FieldLongFollowUp = "ci.long"
+
+// FieldUnreachable is the profile field that is "1" while the person
+// cannot be reached on their channel: they blocked the bot on Telegram
+// (store.MarkReachable clears it again when they unblock it), or the
+// platform refused a send for good (a dead number). Broadcasts, job
+// alerts, check-ins and the retention notice skip them.
+const FieldUnreachable = "unreachable"
