@@ -671,20 +671,28 @@ func (s *Scheduler) postpone(ctx context.Context, person, field, score string, t
 // reminder and the point at which it counts as missed.
 func (s *Scheduler) fireCheckin(ctx context.Context, person string, p map[string]string, score string, now time.Time) error {
 	id := "checkin:" + score
-	if subscribed(p) && p[fPaused] != "1" {
+	// Someone Lifeline cannot reach (they blocked the bot) is not written
+	// to; their schedule moves on, so check-ins resume if they unblock it.
+	away := p[bot.FieldUnreachable] == "1"
+	if subscribed(p) && p[fPaused] != "1" && !away {
 		if err := s.trigger(ctx, person, FlowCheckin, id); err != nil {
 			return err
 		}
 	}
-	sent := false
+	sent, skipped := false, false
 	np, err := s.update(ctx, person, func(q map[string]string) map[string]string {
-		sent = false
+		sent, skipped = false, false
 		if q[fDue] != score {
 			return nil
 		}
 		set := map[string]string{}
 		if !subscribed(q) || q[fPaused] == "1" {
 			set[fDue], set[fN] = "", ""
+			return set
+		}
+		if away {
+			skipped = true
+			s.replan(q, set, atoi(q[fN])+1, now)
 			return set
 		}
 		sent = true
@@ -700,13 +708,17 @@ func (s *Scheduler) fireCheckin(ctx context.Context, person string, p map[string
 		s.count(ctx, np, map[string]int64{mSent: 1})
 		s.log.Info("check-in sent", "event", "checkin_sent", "person", person)
 	}
+	if skipped {
+		s.count(ctx, np, map[string]int64{mUnreachable: 1})
+		s.log.Info("check-in not sent: person unreachable", "event", "checkin_unreachable", "person", person)
+	}
 	return nil
 }
 
 // fireReminder sends the one reminder of a check-in still unanswered.
 func (s *Scheduler) fireReminder(ctx context.Context, person string, p map[string]string, score string) error {
 	pending := p[fPending]
-	if pending != "" && p[fAnswered] != pending && subscribed(p) && p[fPaused] != "1" {
+	if pending != "" && p[fAnswered] != pending && subscribed(p) && p[fPaused] != "1" && p[bot.FieldUnreachable] != "1" {
 		if err := s.trigger(ctx, person, FlowReminder, "reminder:"+pending); err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ const (
 	mSent        = "sent"     // check-ins sent
 	mAnswered    = "answered" // check-ins answered
 	mMissed      = "missed"   // check-ins missed
+	mUnreachable = "unreach"  // check-ins not sent: the person was unreachable
 	mMoodN       = "mood_n"   // wellbeing answers
 	mMoodSum     = "mood_sum" // their sum (1–5 each)
 	mWork        = "work_"    // + working, training, looking, not_looking
@@ -150,6 +151,7 @@ var columns = []column{
 	{name: "still_working_6m_pct", kind: "share", num: mStill6Yes, den: []string{mStill6N}},
 	{name: "dropouts_opted_out", kind: "count", num: mDropOptOut},
 	{name: "dropouts_silent", kind: "count", num: mDropSilent},
+	{name: "not_sent_unreachable", kind: "count", num: mUnreachable},
 }
 
 // shareGroups are columns that add up to a whole within a row: one hidden
