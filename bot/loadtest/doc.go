@@ -87,4 +87,40 @@
 // (store/storetest, bot/sms/smstest, bot/telegram/telegramtest) for its
 // simulated platform and Redis. No channel adapter and no module: it drives
 // the runner itself, as a channel would.
+//
+// # Chaos
+//
+//	lifeline loadtest -chaos                                   # 60s, 40 people, 3 + 2 kills
+//	lifeline loadtest -chaos -duration 2m -bot-kills 6 -redis-kills 4 -seed 42
+//
+// starts a redis-server (from PATH) with appendonly yes and appendfsync
+// always on a free port, the fake Bot API and fake Twilio of the test kits
+// on 127.0.0.1, and -processes (default 2) real `lifeline serve` processes
+// (this executable, or -bin) on that Redis, in Telegram webhook mode and
+// with SMS. Half the people write on Telegram (buttons, typed numbers,
+// MENU, chatter, photos), half by SMS (numbers of offered options), each
+// waiting for the whole reply before writing again, through the webhook
+// of a process picked at random; a webhook answered 5xx, refused or timed
+// out is sent again with the same id (update_id, MessageSid), as Telegram
+// and Twilio do, for up to a minute. Each process reaches the platforms
+// through a gate of its own, which holds the platform's answer back 10-80
+// ms (the trip back) and knows which sends the process has in flight.
+//
+// Faults come at random moments, each once the previous one has
+// recovered, none in the last 12 s of the load: SIGKILL of a process (then
+// started again after 0.2-1 s under the same LIFELINE_CONSUMER name) or of
+// redis-server (started again after 0.5-2 s on its files). A process that
+// ends by itself is started again, at most 5 times, and reported.
+//
+// It prints: accepted (webhooks answered 2xx), answered (their replies
+// came), lost (accepted, no reply by -drain after the load), repeated (a
+// message a platform accepted again for the same person: the same content
+// within the person's current and previous reply, which is where a resend
+// after a crash lands; Telegram buttons carry the prompt number, so a menu
+// shown again is not a repeat), and for each fault the sends the killed
+// process had in flight, the messages outstanding when the restarted
+// server was healthy (/healthz, or PING) and the time from then to the
+// last of their replies. It exits 1 when a target of issue 17 is missed
+// (ChaosResult.Missed). TestChaos in cmd/lifeline is a 40 s run in CI.
+// Every loop is bounded; the run stops by itself.
 package loadtest

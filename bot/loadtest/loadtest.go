@@ -49,6 +49,7 @@ type config struct {
 	memSample    int
 	verbose      bool
 	cpuProfile   string
+	chaos        chaosFlags
 }
 
 // Main runs "lifeline loadtest" with args (without the subcommand) and
@@ -81,8 +82,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.memSample, "mem-sample", 200, "people whose keys are measured with MEMORY USAGE")
 	fs.BoolVar(&cfg.verbose, "v", false, "log the runtime's info messages")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to this file")
+	cfg.chaos.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lifeline loadtest [flags]\n\nDrives simulated people through the real runtime against Redis and reports\nthroughput, latency, Redis round trips and memory. Flags:")
+		fmt.Fprintln(stderr, "usage: lifeline loadtest [flags]\n\nDrives simulated people through the real runtime against Redis and reports\nthroughput, latency, Redis round trips and memory. With -chaos, drives them\nthrough real lifeline processes and kills those and Redis (see -chaos). Flags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +92,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if cfg.chaos.on {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		return chaosMain(ctx, cfg, set, stdout, stderr)
 	}
 	if err := cfg.check(); err != nil {
 		fmt.Fprintln(stderr, "lifeline loadtest:", err)
