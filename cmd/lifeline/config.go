@@ -236,6 +236,7 @@ Usage:
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
   lifeline audit        staff and coach actions, oldest first
   lifeline loadtest [-people N -duration D -rate R -json]  drive simulated people through the real runtime
+  lifeline loadtest -chaos [-duration D -bot-kills N -redis-kills N]  SIGKILL real processes and Redis under load; print lost and repeated
   lifeline rotate-key   re-encrypt stored data under LIFELINE_DATA_KEY (old keys in LIFELINE_OLD_DATA_KEYS)
   lifeline broadcast …  send, schedule, pause, resume or cancel a broadcast; rights reminders
   lifeline jobs …       post, list, show or delete job openings; send the weekly digest
