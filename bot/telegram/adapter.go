@@ -374,6 +374,11 @@ func (a *Adapter) deliver(ctx context.Context, u *models.Update) (err error) {
 	}
 	in, ok := Normalize(u)
 	if !ok {
+		if u.CallbackQuery != nil {
+			// Answered (process), and nothing else: the press is not the
+			// presser's to act on. Ids only in the log.
+			a.log.Warn("button press not in the presser's own chat; ignored", "event", "callback_refused", "update_id", u.ID, "chat_type", string(ChatType(u)))
+		}
 		return nil
 	}
 	if in.At.IsZero() {

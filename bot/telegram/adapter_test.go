@@ -227,7 +227,7 @@ func TestNormalize(t *testing.T) {
 		{"button", `{"update_id":5,"callback_query":` + cbJSON("v1:3:yes", botMsg) + `}`, press("yes", 3), true},
 		{"button id with colon", `{"update_id":5,"callback_query":` + cbJSON("v1:12:a:b", botMsg) + `}`, press("a:b", 12), true},
 		{"button on an old message", `{"update_id":5,"callback_query":` + cbJSON("v1:3:yes", fmt.Sprintf(`,"message":{"message_id":1,"date":0,"chat":{"id":%d,"type":"private"}}`, chatID)) + `}`, press("yes", 3), true},
-		{"button without message", `{"update_id":5,"callback_query":` + cbJSON("v1:3:yes", "") + `}`, press("yes", 3), true},
+		{"button without message ignored", `{"update_id":5,"callback_query":` + cbJSON("v1:3:yes", "") + `}`, bot.Inbound{}, false},
 		{"other version is stale", `{"update_id":5,"callback_query":` + cbJSON("v2:3:yes", botMsg) + `}`, press("?", -1), true},
 		{"no version is stale", `{"update_id":5,"callback_query":` + cbJSON("yes", botMsg) + `}`, press("?", -1), true},
 		{"bad prompt is stale", `{"update_id":5,"callback_query":` + cbJSON("v1:x:yes", botMsg) + `}`, press("?", -1), true},

@@ -299,6 +299,9 @@ func checkInbound(t *testing.T, u *models.Update, in bot.Inbound) {
 		if opt, p, ok := parseCallbackData(u.CallbackQuery.Data); ok && (opt != in.Choice || p != in.Prompt) {
 			t.Errorf("button %q read as %q at prompt %d", u.CallbackQuery.Data, in.Choice, in.Prompt)
 		}
+		if in.Address != strconv.FormatInt(u.CallbackQuery.From.ID, 10) {
+			t.Errorf("a button press acts on chat %s, not on the presser's", in.Address)
+		}
 	default:
 		t.Errorf("inbound from an update with neither message nor button: %+v", in)
 	}

@@ -27,7 +27,9 @@ const maxCallbackData = 64
 
 // Normalize turns an update into what the runtime handles, or reports false
 // for updates a person's conversation ignores: edits, group and channel
-// chats (see Adapter.Group), service messages and other update kinds.
+// chats (see Adapter.Group), service messages and other update kinds, and
+// a button press anywhere but on a message in the presser's own private
+// chat (see pressedInOwnChat).
 // MessageID is "u" and the update_id, so a redelivered update is handled
 // once. A button press has no time of its own: At stays zero for it.
 func Normalize(update *models.Update) (bot.Inbound, bool) {
@@ -55,11 +57,10 @@ func Normalize(update *models.Update) (bot.Inbound, bool) {
 		return in, true
 	case update.CallbackQuery != nil:
 		cq := update.CallbackQuery
-		chat, typ := callbackChat(cq)
-		if typ != models.ChatTypePrivate {
+		if !pressedInOwnChat(cq) {
 			return bot.Inbound{}, false
 		}
-		in.Address = strconv.FormatInt(chat, 10)
+		in.Address = strconv.FormatInt(cq.From.ID, 10)
 		var ok bool
 		if in.Choice, in.Prompt, ok = parseCallbackData(cq.Data); !ok {
 			in.Choice, in.Prompt = StaleChoice, -1
@@ -94,7 +95,7 @@ func ChatType(update *models.Update) models.ChatType {
 	case update.ChannelPost != nil:
 		return models.ChatTypeChannel
 	case update.CallbackQuery != nil:
-		_, typ := callbackChat(update.CallbackQuery)
+		_, typ, _ := callbackChat(update.CallbackQuery)
 		return typ
 	case update.MyChatMember != nil:
 		return update.MyChatMember.Chat.Type
@@ -104,17 +105,28 @@ func ChatType(update *models.Update) models.ChatType {
 	return ""
 }
 
-// callbackChat returns the chat of the message a pressed button was on.
-// Without a message (a button on an inline message, which Lifeline does
-// not send) it falls back to the private chat with the presser.
-func callbackChat(cq *models.CallbackQuery) (int64, models.ChatType) {
+// callbackChat returns the chat of the message a pressed button was on,
+// whether Telegram still shows the message or not (Bot API 9.4
+// MaybeInaccessibleMessage). ok is false without a message: a button on an
+// inline message, which Lifeline does not send.
+func callbackChat(cq *models.CallbackQuery) (id int64, typ models.ChatType, ok bool) {
 	switch {
 	case cq.Message.Message != nil:
-		return cq.Message.Message.Chat.ID, cq.Message.Message.Chat.Type
+		return cq.Message.Message.Chat.ID, cq.Message.Message.Chat.Type, true
 	case cq.Message.InaccessibleMessage != nil:
-		return cq.Message.InaccessibleMessage.Chat.ID, cq.Message.InaccessibleMessage.Chat.Type
+		return cq.Message.InaccessibleMessage.Chat.ID, cq.Message.InaccessibleMessage.Chat.Type, true
 	}
-	return cq.From.ID, models.ChatTypePrivate
+	return 0, "", false
+}
+
+// pressedInOwnChat reports whether a button press may act for the person
+// who pressed: the button's message is in the presser's own private chat
+// (whose id is the presser's user id). A press that names another chat
+// (only a forged or confused update can) must not act on that chat, and
+// one with no message names no chat of the presser's at all.
+func pressedInOwnChat(cq *models.CallbackQuery) bool {
+	chat, typ, ok := callbackChat(cq)
+	return ok && typ == models.ChatTypePrivate && chat == cq.From.ID && chat != 0
 }
 
 // hasContent reports whether m carries something a person sent that is not
