@@ -45,8 +45,9 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 // maxWebhookBody caps an update's size; real ones are a few KiB.
 const maxWebhookBody = 1 << 20
 
-// allowedUpdates are the update kinds Lifeline asks Telegram for.
-var allowedUpdates = []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery}
+// allowedUpdates are the update kinds Lifeline asks Telegram for:
+// my_chat_member tells when a person blocks or unblocks the bot (Member).
+var allowedUpdates = []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember}
 
 var secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
@@ -79,12 +80,22 @@ type Config struct {
 // coaches' chat. An error asks for the update again, as Receiver.Accept's.
 type GroupFunc func(ctx context.Context, update *models.Update) error
 
+// MemberFunc hears, from a my_chat_member update, that the person at
+// address blocked the bot (reachable false) or unblocked it (true); update
+// is the update_id, later for a later change. It must record this durably
+// before it returns nil: an error asks for the update again, as
+// Receiver.Accept's, and a repeat must change nothing.
+type MemberFunc func(ctx context.Context, address string, update int64, reachable bool) error
+
 // Adapter is the Telegram channel: a bot.Channel and a bot.Clearer.
 type Adapter struct {
 	// Group, set before Run, receives updates from group and supergroup
 	// chats (messages, and presses of buttons on messages there); their
 	// button presses are answered for it. Nil ignores group chats.
 	Group GroupFunc
+	// OnMember, set before Run, records a person blocking or unblocking
+	// the bot. Nil ignores these updates.
+	OnMember MemberFunc
 	// OnWait, set before Run, hears how long each call waited for the
 	// rate limiter (for metrics).
 	OnWait func(time.Duration)
@@ -372,6 +383,9 @@ func (a *Adapter) deliver(ctx context.Context, u *models.Update) (err error) {
 		}
 		return a.Group(ctx, u)
 	}
+	if u.MyChatMember != nil {
+		return a.member(ctx, u)
+	}
 	in, ok := Normalize(u)
 	if !ok {
 		if u.CallbackQuery != nil {
@@ -389,6 +403,23 @@ func (a *Adapter) deliver(ctx context.Context, u *models.Update) (err error) {
 		return errNotRunning
 	}
 	return (*r).Accept(ctx, in)
+}
+
+// member hands a person's blocking or unblocking of the bot to OnMember.
+func (a *Adapter) member(ctx context.Context, u *models.Update) error {
+	addr, reachable, ok := Member(u)
+	if !ok || a.OnMember == nil {
+		return nil
+	}
+	if err := a.OnMember(ctx, addr, u.ID, reachable); err != nil {
+		return err
+	}
+	event := "telegram_blocked"
+	if reachable {
+		event = "telegram_unblocked"
+	}
+	a.log.Info("person blocked or unblocked the bot", "event", event, "update_id", u.ID)
+	return nil
 }
 
 // answerCallback answers a button press at once, in the background (the

@@ -897,7 +897,7 @@ func TestWebhook(t *testing.T) {
 			want := map[string]string{
 				"url":             "https://lifeline.example.org/telegram/webhook",
 				"secret_token":    testSecret,
-				"allowed_updates": `["message","callback_query"]`,
+				"allowed_updates": `["message","callback_query","my_chat_member"]`,
 			}
 			if !mapsEqual(sw.Params, want) {
 				t.Errorf("setWebhook %q, want %q", sw.Params, want)

@@ -8,6 +8,7 @@
 //
 //	tg, err := telegram.New(telegram.Config{Token: ..., APIURL: ..., WebhookURL: ..., WebhookSecret: ...}, logger)
 //	tg.Group = coaches.Group        // optional, before Run
+//	tg.OnMember = ...               // optional, before Run: record blocking (store.MarkReachable)
 //	tg.Register(mux)                // serves POST /telegram/webhook; refuses all without a secret
 //	err = tg.Setup(ctx, commands, names, descriptions) // log errors, don't stop
 //	go tg.Run(ctx, runtime)         // polls, or sets the webhook and waits

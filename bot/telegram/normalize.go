@@ -70,6 +70,31 @@ func Normalize(update *models.Update) (bot.Inbound, bool) {
 	return bot.Inbound{}, false
 }
 
+// Member reads a my_chat_member update from a person's private chat with
+// the bot: the person blocked the bot (new status "kicked": reachable is
+// false) or unblocked it (new status "member": reachable is true). Other
+// statuses, chats and update kinds report ok false. The address is the
+// chat, which in a private chat is the person's user id: a change that
+// names another chat than its sender's is not the person's own.
+func Member(update *models.Update) (address string, reachable, ok bool) {
+	if update == nil || update.MyChatMember == nil {
+		return "", false, false
+	}
+	m := update.MyChatMember
+	if m.Chat.Type != models.ChatTypePrivate || m.Chat.ID == 0 || m.Chat.ID != m.From.ID {
+		return "", false, false
+	}
+	switch m.NewChatMember.Type {
+	case models.ChatMemberTypeBanned:
+		reachable = false
+	case models.ChatMemberTypeMember:
+		reachable = true
+	default:
+		return "", false, false
+	}
+	return strconv.FormatInt(m.Chat.ID, 10), reachable, true
+}
+
 // messageTime is a message's date as a time, or zero (the adapter then
 // takes its own clock) for a date outside the years 0 to 9999: the runtime
 // could never store such a message as JSON, so it would be refused and

@@ -102,7 +102,7 @@ func TestPolling(t *testing.T) {
 		t.Errorf("second call %s %q, want deleteWebhook without dropping updates", calls[1].Method, calls[1].Params)
 	}
 	gu := f.api.CallsTo("getUpdates")[0].Params
-	if gu["timeout"] != "49" || gu["allowed_updates"] != `["message","callback_query"]` {
+	if gu["timeout"] != "49" || gu["allowed_updates"] != `["message","callback_query","my_chat_member"]` {
 		t.Errorf("getUpdates %q", gu)
 	}
 }

@@ -278,6 +278,12 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	mux.Handle("GET /metrics", met.Handler())
 	if tg != nil {
 		tg.OnWait = func(d time.Duration) { met.Wait("telegram", d) }
+		// Blocking the bot marks the person unreachable until they unblock
+		// it; recorded before the update is acknowledged, once per update.
+		tg.OnMember = func(ctx context.Context, address string, update int64, reachable bool) error {
+			_, err := st.MarkReachable(ctx, rt.PersonID(tg.Name(), address), update, reachable)
+			return err
+		}
 	}
 	if text != nil {
 		text.OnWait = func(d time.Duration) { met.Wait("sms", d) }
