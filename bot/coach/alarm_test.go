@@ -86,7 +86,7 @@ func TestFailedAnnouncementIsRetried(t *testing.T) {
 	expectSMS("What would you like to do?")
 	// The survivor is on SMS, so every sendMessage now is the group's.
 	var fail []telegramtest.Response
-	for range 8 {
+	for range 4 {
 		fail = append(fail, telegramtest.Response{ErrorCode: 500, Description: "Internal Server Error"})
 	}
 	fake.Respond("sendMessage", fail...)
