@@ -26,8 +26,8 @@ type identity struct {
 	name, holder string
 }
 
-//
-// LIFELINE_CONSUMER (or, on Fly, FLY_MACHINE_ID) names one machine's one
+// newIdentity takes this process's name. LIFELINE_CONSUMER (or, on Fly,
+// FLY_MACHINE_ID) names one machine's one
 // process: a restarted process takes its name back at once, even while its
 // previous life's lease runs. Without either the host name is used, and a
 // restart within the lease's 30 s takes a name of its own (two processes
