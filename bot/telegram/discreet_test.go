@@ -3,7 +3,6 @@ package telegram_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,15 +91,9 @@ func (w *world) press(t *testing.T, id string) {
 	w.fake.Press(t, person, label)
 }
 
-func (w *world) offered(label string) bool {
-	msgs := w.fake.Messages(person)
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if !msgs[i].FromPerson && !msgs[i].Deleted {
-			return slices.ContainsFunc(msgs[i].Buttons, func(b telegramtest.Button) bool { return b.Text == label })
-		}
-	}
-	return false
-}
+// offered reports whether the bot's newest message to the person offers
+// the button label.
+func (w *world) offered(label string) bool { return w.fake.Offers(person, label) }
 
 // flags checks a sendMessage call's disable_notification and
 // protect_content. The library leaves a false flag out.

@@ -219,6 +219,18 @@ func (s *Server) BotSaid(chat int64) []string {
 	return out
 }
 
+// Offers reports whether the bot's newest message in chat still shown
+// (not deleted) carries a button labelled label.
+func (s *Server) Offers(chat int64, label string) bool {
+	msgs := s.Messages(chat)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if !msgs[i].FromPerson && !msgs[i].Deleted {
+			return slices.ContainsFunc(msgs[i].Buttons, func(b Button) bool { return b.Text == label })
+		}
+	}
+	return false
+}
+
 // Confirmed returns the highest offset a getUpdates call has confirmed:
 // every update below it is gone from the queue for good.
 func (s *Server) Confirmed() int64 {
