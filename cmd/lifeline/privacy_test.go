@@ -35,16 +35,9 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	twilio := smstest.NewServer(t)
 	srv := storetest.StartServer(t)
-	addr := freeAddr(t)
-	public := "http://" + addr
-	logs := lifeline(t, map[string]string{
-		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
-		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token,
-		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": twilio.URL, "TWILIO_MPS": "100",
-		"PUBLIC_URL": public, "LISTEN_ADDR": addr, "LOG_LEVEL": "debug",
-		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey,
-	})
-	waitFor(t, "lifeline listening", func() bool { return strings.Contains(logs.String(), "event=listening") })
+	env, public := smsEnv(t, twilio, srv, token)
+	env["TELEGRAM_BOT_TOKEN"], env["TELEGRAM_API_URL"], env["LOG_LEVEL"] = "123:abc", fake.URL, "debug"
+	logs := listening(t, env)
 
 	// Telegram: a person with a name and a username.
 	tgSay := func(text string) {

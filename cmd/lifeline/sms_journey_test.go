@@ -37,22 +37,38 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// smsEnv is the environment of `lifeline serve` sending texts through
+// twilio, storing in srv and listening on a free local address, public;
+// Twilio signs what it posts with token.
+func smsEnv(t *testing.T, twilio *smstest.Server, srv *storetest.Server, token string) (env map[string]string, public string) {
+	t.Helper()
+	addr := freeAddr(t)
+	public = "http://" + addr
+	return map[string]string{
+		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token,
+		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": twilio.URL, "TWILIO_MPS": "100",
+		"PUBLIC_URL": public, "LISTEN_ADDR": addr,
+		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey,
+	}, public
+}
+
+// listening runs `lifeline serve` with env until the test ends, waits
+// until it listens and returns its log.
+func listening(t *testing.T, env map[string]string) *syncBuffer {
+	t.Helper()
+	logs := lifeline(t, env)
+	waitFor(t, "lifeline listening", func() bool { return strings.Contains(logs.String(), "event=listening") })
+	return logs
+}
+
 // TestSMSJourney goes from "Hi" to the end of the lesson by digits alone,
 // through signed Twilio webhooks and the real twilio-go client talking to a
 // fake Messages API.
 func TestSMSJourney(t *testing.T) {
 	twilio := smstest.NewServer(t)
-	srv := storetest.StartServer(t)
-	addr := freeAddr(t)
-	public := "http://" + addr
 	const token = "twiliotoken123"
-	logs := lifeline(t, map[string]string{
-		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token,
-		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": twilio.URL, "TWILIO_MPS": "100",
-		"PUBLIC_URL": public, "LISTEN_ADDR": addr,
-		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey,
-	})
-	waitFor(t, "lifeline listening", func() bool { return strings.Contains(logs.String(), "event=listening") })
+	env, public := smsEnv(t, twilio, storetest.StartServer(t), token)
+	logs := listening(t, env)
 	n := 0
 	text := func(body, want string) {
 		t.Helper()
