@@ -137,16 +137,20 @@ func TestDiscreetDelivery(t *testing.T) {
 	w.fake.Type(person, "menu")
 	w.sent(t, person, w.text("menu.main"))
 
-	// Lifeline starts: a broadcast and a scheduled check-in (as
-	// bot/checkin triggers it), silent by default.
-	if _, err := w.bc.Create(ctx, broadcast.Spec{Text: map[string]string{"en": "News from the programme, first"}}); err != nil {
-		t.Fatal(err)
+	// Lifeline starts a broadcast and a scheduled check-in (as bot/checkin
+	// triggers it): silent by default.
+	started := func(news, checkin, when string, silent bool) {
+		t.Helper()
+		if _, err := w.bc.Create(ctx, broadcast.Spec{Text: map[string]string{"en": news}}); err != nil {
+			t.Fatal(err)
+		}
+		flags(t, "a broadcast"+when, w.sent(t, person, news), silent, false)
+		if err := w.rt.Trigger(ctx, id, "checkin", checkin); err != nil {
+			t.Fatal(err)
+		}
+		flags(t, "a check-in"+when, w.sent(t, person, w.text("checkin.mood")), silent, false)
 	}
-	flags(t, "a broadcast", w.sent(t, person, "News from the programme, first"), true, false)
-	if err := w.rt.Trigger(ctx, id, "checkin", "ci-1"); err != nil {
-		t.Fatal(err)
-	}
-	flags(t, "a check-in", w.sent(t, person, w.text("checkin.mood")), true, false)
+	started("News from the programme, first", "ci-1", "", true)
 	w.press(t, "checkin.mood_4")
 	flags(t, "the answer to a check-in", w.sent(t, person, w.text("checkin.work")), false, false)
 
@@ -160,14 +164,7 @@ func TestDiscreetDelivery(t *testing.T) {
 	w.press(t, "discreet.opt_sound")
 	w.sent(t, person, w.text("discreet.sound"))
 
-	if _, err := w.bc.Create(ctx, broadcast.Spec{Text: map[string]string{"en": "News from the programme, second"}}); err != nil {
-		t.Fatal(err)
-	}
-	flags(t, "a broadcast after sound on", w.sent(t, person, "News from the programme, second"), false, false)
-	if err := w.rt.Trigger(ctx, id, "checkin", "ci-2"); err != nil {
-		t.Fatal(err)
-	}
-	flags(t, "a check-in after sound on", w.sent(t, person, w.text("checkin.mood")), false, false)
+	started("News from the programme, second", "ci-2", " after sound on", false)
 
 	// A coach's words, relayed: protected.
 	w.fake.Type(person, "coach")

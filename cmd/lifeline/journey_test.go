@@ -101,24 +101,24 @@ func (j journey) documentsLesson() {
 	j.step("feedback", j.press("My passport stays with me"), "Who can help")
 }
 
-// serveTelegram runs `lifeline serve` for Telegram against fake and srv
-// until the test ends, and returns its environment and its log.
-func serveTelegram(t *testing.T, fake *telegramtest.Server, srv *storetest.Server) (map[string]string, *syncBuffer) {
+// serveTelegram runs `lifeline serve` for Telegram against a fake Bot API
+// and a private redis-server until the test ends, and returns them, its
+// environment and its log.
+func serveTelegram(t *testing.T) (*telegramtest.Server, *storetest.Server, map[string]string, *syncBuffer) {
 	t.Helper()
+	fake, srv := telegramtest.NewServer(t), storetest.StartServer(t)
 	env := map[string]string{
 		"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_API_URL": fake.URL,
 		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey, "LISTEN_ADDR": "127.0.0.1:0",
 	}
-	return env, lifeline(t, env)
+	return fake, srv, env, lifeline(t, env)
 }
 
 // TestTelegramJourney runs the lifeline binary's serve against a fake Bot
 // API and a real Redis: /start → language → consent → menu → the lesson to
 // its end → /clear.
 func TestTelegramJourney(t *testing.T) {
-	fake := telegramtest.NewServer(t)
-	srv := storetest.StartServer(t)
-	_, logs := serveTelegram(t, fake, srv)
+	fake, _, _, logs := serveTelegram(t)
 	const chat = 5550001
 	j := journey{t, fake, chat}
 	j.welcome()

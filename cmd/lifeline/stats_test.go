@@ -5,9 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // TestStatsByGenderAndAge runs `lifeline serve` against a fake Bot API and
@@ -15,11 +12,8 @@ import (
 // finishes a lesson; `lifeline stats --by gender,age` (and --by age) then
 // count that lesson under her gender and age band, hidden as fewer than 5.
 func TestStatsByGenderAndAge(t *testing.T) {
-	fake := telegramtest.NewServer(t)
-	srv := storetest.StartServer(t)
-	env, _ := serveTelegram(t, fake, srv)
-	const chat = 5550002
-	j := journey{t, fake, chat}
+	fake, srv, env, _ := serveTelegram(t)
+	j := journey{t, fake, 5550002}
 	step, press := j.step, j.press
 	j.welcome()
 	step("check-ins offer", press("Check-ins"), "check in with you")
