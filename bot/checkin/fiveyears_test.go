@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
-	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -214,8 +213,8 @@ func TestFiveYearsOnTheScheduler(t *testing.T) {
 		tt := fiveYears[tc.run]
 		for _, long := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s %s long=%v", tc.zone, tt.name, long), func(t *testing.T) {
-				st := bottest.NewStore(t)
-				e := newEnv(t, st, Config{Quiet: q})
+				e := newEnv(t, nil, Config{Quiet: q})
+				st := e.st
 				loc := mustLoc(t, tc.zone)
 				start := date(tt.start)
 				e.clk.Set(time.Date(start.Year(), start.Month(), start.Day(), 12, 0, 0, 0, loc))
@@ -268,8 +267,7 @@ func TestFiveYearsOnTheScheduler(t *testing.T) {
 // they go monthly. The mark cleared in year 5 puts them back on the
 // three-monthly dates, and the schedule still ends at year 5.
 func TestFollowUpSetAndClearedLate(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	ctx := context.Background()
 	loc := mustLoc(t, "Europe/London")
 	e.clk.Set(time.Date(2026, 1, 5, 12, 0, 0, 0, loc))
@@ -319,8 +317,8 @@ func TestFollowUpSetAndClearedLate(t *testing.T) {
 // check-ins keeps the mark for when they take them; an unknown person is
 // an error.
 func TestSetFollowUpRules(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
+	st := e.st
 	ctx := context.Background()
 	p := e.person("rules", nil)
 	for _, bad := range []string{"", "adult", "Witness", "witness,minor"} {

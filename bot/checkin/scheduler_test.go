@@ -38,6 +38,9 @@ type env struct {
 
 func newEnv(t *testing.T, st *store.Store, cfg Config) *env {
 	t.Helper()
+	if st == nil {
+		st = bottest.NewStore(t)
+	}
 	e := &env{t: t, st: st, clk: bottest.NewClock(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC))}
 	e.rt = bottest.Runtime(t, runner.Config{Store: st})
 	cfg.Runtime = e.rt
@@ -164,8 +167,7 @@ func TestDaylightSavingNeitherDoublesNorSkips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.zone+" "+tt.from, func(t *testing.T) {
-			st := bottest.NewStore(t)
-			e := newEnv(t, st, Config{Cadence: cadence(t, daily)})
+			e := newEnv(t, nil, Config{Cadence: cadence(t, daily)})
 			loc := mustLoc(t, tt.zone)
 			from := date(tt.from)
 			e.clk.Set(time.Date(from.Year(), from.Month(), from.Day(), 12, 0, 0, 0, loc))
@@ -206,8 +208,7 @@ func TestDaylightSavingNeitherDoublesNorSkips(t *testing.T) {
 // TestWeeklyAcrossDaylightSaving: weekly check-ins keep 10:00 local, so
 // the instants are 167 or 169 hours apart across a change.
 func TestWeeklyAcrossDaylightSaving(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	loc := mustLoc(t, "Europe/London")
 	e.clk.Set(time.Date(2026, 3, 18, 15, 0, 0, 0, loc))
 	p := e.person("weekly", map[string]string{fTZ: "Europe/London"})
@@ -241,8 +242,7 @@ missed_after: 3d
 welfare_after_misses: 2
 silent_after: 8w
 `
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{Quiet: q, Cadence: cadence(t, raw)})
+	e := newEnv(t, nil, Config{Quiet: q, Cadence: cadence(t, raw)})
 	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	e.clk.Set(start)
 	for _, zone := range []string{"Asia/Tokyo", "America/Los_Angeles"} {
@@ -327,8 +327,8 @@ func TestTwoProcessesFireOnce(t *testing.T) {
 // TestCrashedClaimIsRetriedOnce: an item claimed by a process that died is
 // taken again after the lease, and still counted once.
 func TestCrashedClaimIsRetriedOnce(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
+	st := e.st
 	p := e.person("crash", nil)
 	due := e.due(p)
 	ctx := context.Background()
@@ -354,8 +354,7 @@ func TestCrashedClaimIsRetriedOnce(t *testing.T) {
 // TestMissedCheckinsOpenAWelfareCase: an unanswered check-in gets one
 // reminder a day later; two missed in a row open a low-priority case.
 func TestMissedCheckinsOpenAWelfareCase(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	p := e.person("silent", nil)
 	first := e.due(p)
 	e.run(first.AddDate(0, 0, 6), time.Hour)
@@ -385,8 +384,8 @@ func TestMissedCheckinsOpenAWelfareCase(t *testing.T) {
 // TestAnsweredCheckinGetsNoReminder, and pausing, resuming and a coach's
 // cadence move the schedule.
 func TestPauseResumeAndCadence(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
+	st := e.st
 	ctx := context.Background()
 	p := e.person("p", nil)
 	first := e.due(p)
@@ -443,8 +442,8 @@ func TestPauseResumeAndCadence(t *testing.T) {
 // TestDeleteErasesSchedule: a person who deletes their data leaves nothing
 // in the due set.
 func TestDeleteErasesSchedule(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
+	st := e.st
 	ctx := context.Background()
 	p := e.person("gone", nil)
 	e.run(e.due(p), time.Hour)
@@ -466,8 +465,8 @@ func TestDeleteErasesSchedule(t *testing.T) {
 // TestBackfillAndRun: people who agreed before the scheduler existed are
 // scheduled when it starts; Run stops with its context.
 func TestBackfillAndRun(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{Poll: time.Millisecond})
+	e := newEnv(t, nil, Config{Poll: time.Millisecond})
+	st := e.st
 	ctx := context.Background()
 	if err := st.SetProfile(ctx, "old", map[string]string{"ch": "test", "sub.checkins": "1"}); err != nil {
 		t.Fatal(err)
@@ -494,8 +493,7 @@ func TestBackfillAndRun(t *testing.T) {
 // looked at after 21:00 (the processes were down) waits until 08:00.
 func TestLateFiringWaitsForQuietHoursToEnd(t *testing.T) {
 	q, _ := bot.ParseQuietHours("21:00-08:00")
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{Quiet: q})
+	e := newEnv(t, nil, Config{Quiet: q})
 	loc := mustLoc(t, "America/Los_Angeles")
 	e.clk.Set(time.Date(2026, 6, 1, 12, 0, 0, 0, loc))
 	p := e.person("late", map[string]string{fTZ: "America/Los_Angeles", fTime: "evening"})

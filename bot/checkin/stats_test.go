@@ -34,8 +34,7 @@ func cells(tab *Table, col string) []string {
 // TestSmallCellsSuppressed: cells under 5 people show "<5", and where the
 // total would give a hidden cell back by subtraction, one more is hidden.
 func TestSmallCellsSuppressed(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	seed(e, "woman", "25_34", map[string]int64{mActive: 10, mAnswered: 10, mSent: 12})
 	seed(e, "man", "25_34", map[string]int64{mActive: 8, mAnswered: 2, mSent: 9})
 	seed(e, "other", "35_49", map[string]int64{mActive: 3, mAnswered: 3, mSent: 20})
@@ -76,8 +75,7 @@ func TestSmallCellsSuppressed(t *testing.T) {
 // TestShareGroupSuppressed: work-status shares add up to 100%, so one
 // hidden share gets a companion.
 func TestShareGroupSuppressed(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	seed(e, "woman", "25_34", map[string]int64{mWork + "working": 20, mWork + "training": 9, mWork + "looking": 6, mWork + "not_looking": 2})
 	now := e.clk.Now()
 	tab, err := e.s.Stats(context.Background(), now, now, nil)
@@ -99,8 +97,7 @@ func runMain(t *testing.T, e *env, args ...string) (int, string, string) {
 }
 
 func TestStatsCommand(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	t.Run("empty store", func(t *testing.T) {
 		code, out, errs := runMain(t, e)
 		if code != 0 || errs != "" {
@@ -152,8 +149,7 @@ func TestStatsCommand(t *testing.T) {
 }
 
 func TestStatsAPI(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	for range 5 {
 		seed(e, "woman", "under25", map[string]int64{mSent: 1})
 	}
@@ -246,8 +242,8 @@ func rowsOf(by []string, rows []Row, col string) string {
 // bands is, or --by gender (woman 22) would give it back, and the under-18
 // row of --by age (4) takes one more age band with it.
 func TestFiguresByGenderAndAge(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
+	st := e.st
 	now := e.clk.Now()
 	for _, c := range []struct {
 		gender, age string
@@ -357,8 +353,7 @@ func TestFiguresByGenderAndAge(t *testing.T) {
 // row of one breakdown is the sum of its rows in a finer one), solved as a
 // system of linear equations.
 func TestNoHiddenFigureWorkedOut(t *testing.T) {
-	st := bottest.NewStore(t)
-	e := newEnv(t, st, Config{})
+	e := newEnv(t, nil, Config{})
 	start := e.clk.Now()
 	rng := rand.New(rand.NewPCG(3, 8))
 	for w := range 2 {
