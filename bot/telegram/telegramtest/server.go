@@ -121,8 +121,9 @@ type Server struct {
 	nextUpd   int64
 	nextMsg   int
 	msgs      map[int64][]*Message
-	names     map[string]string // language -> name set by setMyName
-	descs     map[string]string
+	// about holds what setMyName and setMyDescription set, by
+	// "name/<language>" and "description/<language>".
+	about     map[string]string
 	wake      chan struct{} // closed when an update is queued
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -138,8 +139,7 @@ func NewServer(t testing.TB) *Server {
 		nextUpd: 100000,
 		nextMsg: 1000,
 		msgs:    map[int64][]*Message{},
-		names:   map[string]string{},
-		descs:   map[string]string{},
+		about:   map[string]string{},
 		wake:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
@@ -521,24 +521,16 @@ func (s *Server) answer(r *http.Request, c Call) Response {
 			return BadRequest("message_ids must be 1-100 message identifiers")
 		}
 		return s.deleteMessages(chat, ids, false)
-	case "setMyName":
+	case "setMyName", "setMyDescription":
+		field := strings.ToLower(strings.TrimPrefix(c.Method, "setMy"))
 		s.mu.Lock()
-		s.names[c.Params["language_code"]] = c.Params["name"]
+		s.about[field+"/"+c.Params["language_code"]] = c.Params[field]
 		s.mu.Unlock()
 		return ok
 	case "getMyName":
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return Response{Result: models.BotName{Name: s.names[c.Params["language_code"]]}}
-	case "setMyDescription":
-		s.mu.Lock()
-		s.descs[c.Params["language_code"]] = c.Params["description"]
-		s.mu.Unlock()
-		return ok
+		return Response{Result: models.BotName{Name: s.aboutBot("name", c.Params["language_code"])}}
 	case "getMyDescription":
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return Response{Result: models.BotDescription{Description: s.descs[c.Params["language_code"]]}}
+		return Response{Result: models.BotDescription{Description: s.aboutBot("description", c.Params["language_code"])}}
 	case "answerCallbackQuery", "setWebhook", "deleteWebhook", "setMyCommands",
 		"setMyShortDescription", "deleteMyCommands", "close", "logOut":
 		return ok
@@ -587,6 +579,13 @@ func (s *Server) getUpdates(r *http.Request, c Call) Response {
 			return Response{Result: []json.RawMessage{}}
 		}
 	}
+}
+
+// aboutBot is the bot's name or description (field) in lang, as last set.
+func (s *Server) aboutBot(field, lang string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.about[field+"/"+lang]
 }
 
 // buttonsOf reads an inline keyboard. Telegram rejects a button that sets
