@@ -104,6 +104,9 @@ if redis.call('HSETNX', KEYS[3], 'addr', ARGV[6]) == 0 and ARGV[7] == '1' then
 end
 redis.call('HSETNX', KEYS[3], 'first', ARGV[1])
 redis.call('HSET', KEYS[3], 'last', ARGV[1])
+-- A person who writes can be reached again (a carrier's earlier failure,
+-- a block since lifted).
+redis.call('HDEL', KEYS[3], 'unreachable')
 if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[5], now, ARGV[8])
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[2]))

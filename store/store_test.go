@@ -43,6 +43,16 @@ func TestStore(t *testing.T) {
 				t.Fatalf("work items = %d, want 2", n)
 			}
 		})
+		t.Run("a person who writes is reachable again", func(t *testing.T) {
+			accept(t, st, "p9", "u1", "hello")
+			if err := st.SetProfile(ctx, "p9", map[string]string{"unreachable": "1"}); err != nil {
+				t.Fatal(err)
+			}
+			accept(t, st, "p9", "u2", "I changed my number back")
+			if p, _ := st.Profile(ctx, "p9"); p["unreachable"] != "" {
+				t.Fatalf("still unreachable after writing: %v", p)
+			}
+		})
 		t.Run("turn loads inbox, session and profile; commit saves and queues", func(t *testing.T) {
 			accept(t, st, "p2", "a", "one")
 			accept(t, st, "p2", "b", "two")
