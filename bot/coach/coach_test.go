@@ -169,20 +169,26 @@ func claimedBy(t *testing.T, fake *telegramtest.Server, coach int64) string {
 // pressClaim presses the Claim button of case alias as user from, in chat.
 func pressClaim(t *testing.T, fake *telegramtest.Server, chat, from int64, alias string) int64 {
 	t.Helper()
-	for _, m := range fake.Messages(chat) {
-		for _, b := range m.Buttons {
-			if strings.HasSuffix(b.Data, "claim:"+alias) {
-				u := telegramtest.CallbackUpdate(chat, m.ID, b.Data)
-				u.CallbackQuery.From = models.User{ID: from, FirstName: "C"}
-				if chat < 0 {
-					u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
+	// The button may come a moment after the card's text: wait for it.
+	var msgID int
+	var data string
+	waitFor(t, "a Claim button for "+alias, func() bool {
+		for _, m := range fake.Messages(chat) {
+			for _, b := range m.Buttons {
+				if strings.HasSuffix(b.Data, "claim:"+alias) {
+					msgID, data = m.ID, b.Data
+					return true
 				}
-				return fake.Queue(u)[0]
 			}
 		}
+		return false
+	})
+	u := telegramtest.CallbackUpdate(chat, msgID, data)
+	u.CallbackQuery.From = models.User{ID: from, FirstName: "C"}
+	if chat < 0 {
+		u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
 	}
-	t.Fatalf("no Claim button for %s in chat %d", alias, chat)
-	return 0
+	return fake.Queue(u)[0]
 }
 
 // drained waits until Telegram update id was taken and the coach module

@@ -188,17 +188,24 @@ func TestDiscreetDelivery(t *testing.T) {
 func claim(t *testing.T, w *world) {
 	t.Helper()
 	w.sent(t, coaches, "New case")
-	for _, m := range w.fake.Messages(coaches) {
-		for _, b := range m.Buttons {
-			if i := strings.Index(b.Data, "claim:"); i >= 0 {
-				u := telegramtest.CallbackUpdate(coaches, m.ID, b.Data)
-				u.CallbackQuery.From = models.User{ID: coachID, FirstName: "C"}
-				u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
-				w.fake.Queue(u)
-				w.sent(t, coachID, b.Data[i+len("claim:"):])
-				return
+	// The Claim button may come a moment after the text (a long card is
+	// sent in parts, the button on the last): wait for it.
+	var msg telegramtest.Message
+	var data string
+	bottest.WaitFor(t, "a Claim button in the coaches' group", func() bool {
+		for _, m := range w.fake.Messages(coaches) {
+			for _, b := range m.Buttons {
+				if strings.Contains(b.Data, "claim:") {
+					msg, data = m, b.Data
+					return true
+				}
 			}
 		}
-	}
-	t.Fatal("no Claim button in the coaches' group")
+		return false
+	})
+	u := telegramtest.CallbackUpdate(coaches, msg.ID, data)
+	u.CallbackQuery.From = models.User{ID: coachID, FirstName: "C"}
+	u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
+	w.fake.Queue(u)
+	w.sent(t, coachID, data[strings.Index(data, "claim:")+len("claim:"):])
 }
