@@ -145,7 +145,6 @@ func TestRedisLostAfterTheSendIsRecordedOnce(t *testing.T) {
 	if n < 2 {
 		t.Fatalf("%d messages accepted; want the first reply and the answer to the second message", n)
 	}
-	fmt.Println("accepted", n, "messages, none twice")
 }
 
 // TestRetentionRacesAMessage: a person about to be erased for a year's

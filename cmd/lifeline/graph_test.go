@@ -79,7 +79,7 @@ func TestPackageGraph(t *testing.T) {
 		"store":         nil,
 		"flows/overlay": nil,
 		"flows":         {"flows/overlay"},
-		"flows/crisis":  {"flows/overlay"},
+		"flows/crisis":  {"flows", "flows/overlay"},
 		"bot":           {"flows", "flows/overlay"},
 		"bot/telegram":  {"bot", "flows", "flows/overlay"},
 		"bot/sms":       {"bot", "flows", "flows/overlay"},

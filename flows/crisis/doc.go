@@ -10,6 +10,6 @@
 // language's ordinary word is not another's alarm (Portuguese "encerrado",
 // closed, is Spanish for locked in).
 //
-// Imports: flows/overlay only. The lists are data in locales/crisis
+// Imports: flows (FoldDigits) and flows/overlay. The lists are data in locales/crisis
 // (locales.CrisisFiles); flows/content loads them.
 package crisis

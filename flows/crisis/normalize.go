@@ -5,6 +5,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/lifeline-org/lifeline/flows"
 )
 
 // Words splits text into the normalised words the detector compares. Both
@@ -29,7 +31,7 @@ import (
 //     separates them, so "can't" is "can t" and "m'enferment" is "m
 //     enferment" (lists spell both forms where people drop the apostrophe).
 func Words(text string) []string {
-	s := norm.NFKC.String(text)
+	s := flows.FoldDigits(norm.NFKC.String(text))
 	var b strings.Builder
 	b.Grow(len(s))
 	var base rune // the last kept rune that is not a combining mark
@@ -81,8 +83,6 @@ func foldRune(r rune, base rune) (rune, bool) {
 	switch {
 	case r >= '0' && r <= '9':
 		return r, true
-	case unicode.IsDigit(r):
-		return asciiDigit(r), true
 	case r == '\u200B', r == '\u200C', r == '\u200D', r == '\u2060', r == '\uFEFF', r == '\u00AD', r == '\u0640':
 		return 0, false
 	case unicode.Is(unicode.Mn, r):
@@ -141,13 +141,4 @@ func foldRune(r rune, base rune) (rune, bool) {
 		return 's', true
 	}
 	return r, true
-}
-
-// asciiDigit maps a decimal digit of any script to '0'–'9'.
-func asciiDigit(r rune) rune {
-	z := r
-	for z > 0 && unicode.IsDigit(z-1) {
-		z--
-	}
-	return '0' + (r-z)%10
 }
