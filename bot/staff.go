@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -13,21 +14,76 @@ import (
 	"strings"
 )
 
+// A Gate decides who may call the staff API: it returns the actor that a
+// bearer token stands for (written in the audit log), or false.
+type Gate interface {
+	Bearer(ctx context.Context, token string) (actor string, ok bool)
+}
+
+// StaticToken is the one shared STAFF_API_TOKEN of earlier versions: its
+// actor is "staff". The empty token lets nobody in.
+type StaticToken string
+
+// Bearer compares token with t in constant time.
+func (t StaticToken) Bearer(_ context.Context, token string) (string, bool) {
+	want, got := sha256.Sum256([]byte(t)), sha256.Sum256([]byte(token))
+	if t == "" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		return "", false
+	}
+	return "staff", true
+}
+
+// Gates tries each gate in turn: per-account tokens, then the shared one.
+type Gates []Gate
+
+// Bearer returns the first gate's answer that lets the token in.
+func (g Gates) Bearer(ctx context.Context, token string) (string, bool) {
+	for _, x := range g {
+		if x == nil {
+			continue
+		}
+		if a, ok := x.Bearer(ctx, token); ok {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+type actorKey struct{}
+
+// WithActor names who acts in ctx (a console account, an API token's
+// account) for the audit log.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// Actor returns who acts in ctx, "staff" when nobody was named.
+func Actor(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "staff"
+}
+
 // StaffOnly lets a request through only with "Authorization: Bearer
-// <token>", compared in constant time; otherwise it answers 401. An empty
-// token refuses everyone (the staff API is off).
-func StaffOnly(token string, log *slog.Logger, h http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+// <token>" that gate accepts, naming the token's actor in the request's
+// context; otherwise it answers 401.
+func StaffOnly(gate Gate, log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if token == "" || !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		actor := ""
+		if ok && got != "" && gate != nil {
+			actor, ok = gate.Bearer(r.Context(), got)
+		} else {
+			ok = false
+		}
+		if !ok {
 			log.Warn("staff request refused", "event", "staff_unauthorized", "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lifeline"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
 	})
 }
 

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,17 +12,27 @@ import (
 )
 
 func TestStaffOnly(t *testing.T) {
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Actor", Actor(r.Context()))
+		w.WriteHeader(http.StatusTeapot)
+	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
-		name, token, header string
-		want                int
+		name   string
+		gate   Gate
+		header string
+		want   int
+		actor  string
 	}{
-		{"right token", "s3cret", "Bearer s3cret", http.StatusTeapot},
-		{"no header", "s3cret", "", http.StatusUnauthorized},
-		{"wrong token", "s3cret", "Bearer s3cre", http.StatusUnauthorized},
-		{"wrong scheme", "s3cret", "Basic s3cret", http.StatusUnauthorized},
-		{"api off", "", "Bearer ", http.StatusUnauthorized},
+		{"right token", StaticToken("s3cret"), "Bearer s3cret", http.StatusTeapot, "staff"},
+		{"no header", StaticToken("s3cret"), "", http.StatusUnauthorized, ""},
+		{"wrong token", StaticToken("s3cret"), "Bearer s3cre", http.StatusUnauthorized, ""},
+		{"wrong scheme", StaticToken("s3cret"), "Basic s3cret", http.StatusUnauthorized, ""},
+		{"api off", StaticToken(""), "Bearer ", http.StatusUnauthorized, ""},
+		{"no gate", nil, "Bearer x", http.StatusUnauthorized, ""},
+		{"account token before shared", Gates{accountGate{"t1": "staff:amina"}, StaticToken("s3cret")}, "Bearer t1", http.StatusTeapot, "staff:amina"},
+		{"shared after accounts", Gates{accountGate{"t1": "staff:amina"}, StaticToken("s3cret")}, "Bearer s3cret", http.StatusTeapot, "staff"},
+		{"neither", Gates{accountGate{"t1": "staff:amina"}, StaticToken("s3cret")}, "Bearer t2", http.StatusUnauthorized, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/api/x", nil)
@@ -29,12 +40,22 @@ func TestStaffOnly(t *testing.T) {
 				req.Header.Set("Authorization", tc.header)
 			}
 			rec := httptest.NewRecorder()
-			StaffOnly(tc.token, log, ok).ServeHTTP(rec, req)
+			StaffOnly(tc.gate, log, ok).ServeHTTP(rec, req)
 			if rec.Code != tc.want {
 				t.Errorf("got %d, want %d", rec.Code, tc.want)
 			}
+			if got := rec.Header().Get("X-Actor"); got != tc.actor {
+				t.Errorf("actor %q, want %q", got, tc.actor)
+			}
 		})
 	}
+}
+
+type accountGate map[string]string
+
+func (g accountGate) Bearer(_ context.Context, token string) (string, bool) {
+	a, ok := g[token]
+	return a, ok
 }
 
 func TestDecodeJSON(t *testing.T) {

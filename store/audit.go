@@ -44,6 +44,19 @@ func (s *Store) AuditLog(ctx context.Context, after string, count int64) ([]Audi
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
+	return auditEntries(msgs), nil
+}
+
+// AuditRecent returns up to count of the latest entries, newest first.
+func (s *Store) AuditRecent(ctx context.Context, count int64) ([]AuditEntry, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, s.AuditKey(), "+", "-", count).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	return auditEntries(msgs), nil
+}
+
+func auditEntries(msgs []redis.XMessage) []AuditEntry {
 	out := make([]AuditEntry, 0, len(msgs))
 	for _, m := range msgs {
 		e := AuditEntry{ID: m.ID}
@@ -53,5 +66,5 @@ func (s *Store) AuditLog(ctx context.Context, after string, count int64) ([]Audi
 		e.Target, _ = m.Values["target"].(string)
 		out = append(out, e)
 	}
-	return out, nil
+	return out
 }

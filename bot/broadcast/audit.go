@@ -3,13 +3,15 @@ package broadcast
 import (
 	"context"
 	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
 )
 
 // Every staff operation is written to the append-only audit stream (read
 // with `lifeline audit`): who (staff), what, and on which broadcast or job.
 
 func (s *Service) audit(ctx context.Context, action, target string) {
-	if err := s.st.Audit(ctx, s.now(), "staff", action, target); err != nil {
+	if err := s.st.Audit(ctx, s.now(), bot.Actor(ctx), action, target); err != nil {
 		s.log.Error("audit entry not written", "event", "audit_failed", "error", err)
 	}
 }

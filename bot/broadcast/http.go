@@ -10,8 +10,8 @@ import (
 )
 
 // Register adds the staff API to mux, every route behind "Authorization:
-// Bearer <token>" (bot.StaffOnly: a missing or wrong token gets 401; an
-// empty token turns the API off). A body is read by bot.DecodeJSON: it
+// Bearer <token>" that gate accepts (bot.StaffOnly: a missing or wrong
+// token gets 401; the token's account is the actor in the audit log). A body is read by bot.DecodeJSON: it
 // must be "Content-Type: application/json" (else 415) and one JSON object
 // of at most 64 KiB with only the fields below (else 400); a refused
 // request does nothing.
@@ -29,9 +29,9 @@ import (
 //	GET    /api/jobs/{id}               one job (by id or SMS code)
 //	DELETE /api/jobs/{id}               takes a job down
 //	POST   /api/jobs/digest             sends the weekly digest now
-func (s *Service) Register(mux *http.ServeMux, token string) {
+func (s *Service) Register(mux *http.ServeMux, gate bot.Gate) {
 	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) error) {
-		mux.Handle(pattern, bot.StaffOnly(token, s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle(pattern, bot.StaffOnly(gate, s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := f(w, r); err != nil {
 				s.fail(w, r, err)
 			}

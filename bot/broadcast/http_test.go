@@ -19,7 +19,7 @@ func TestStaffAPI(t *testing.T) {
 	clk := bottest.NewClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	p := newProc(t, st, procOpts{clock: clk, chans: []bot.Channel{bottest.NewChannel("test")}})
 	mux := http.NewServeMux()
-	p.svc.Register(mux, "s3cret")
+	p.svc.Register(mux, bot.StaticToken("s3cret"))
 	call := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -42,7 +42,7 @@ func TestStaffAPI(t *testing.T) {
 		}
 	}
 	off := http.NewServeMux()
-	p.svc.Register(off, "")
+	p.svc.Register(off, bot.StaticToken(""))
 	req := httptest.NewRequest("GET", "/api/jobs", nil)
 	req.Header.Set("Authorization", "Bearer ")
 	w := httptest.NewRecorder()

@@ -20,7 +20,7 @@ func TestStaffAPIRefusesLooseInput(t *testing.T) {
 	st := newStore(t)
 	p := newProc(t, st, procOpts{chans: []bot.Channel{bottest.NewChannel("test")}})
 	mux := http.NewServeMux()
-	p.svc.Register(mux, "s3cret")
+	p.svc.Register(mux, bot.StaticToken("s3cret"))
 	job := `{"title":"Cook","employer":"Hotel","sector":"hospitality","location":"north","pay":"10","hours":"40","contact":"coach",` +
 		`"languages":["en"],"expires_at":"2099-01-01T00:00:00Z","no_fees":true,"written_contract":true,"employer_vetted":true}`
 	valid := map[string]string{

@@ -590,6 +590,6 @@ func (s *Scheduler) StatsHandler() http.Handler {
 
 // Register serves GET /api/stats on mux for staff holding token (401
 // without it; an empty token turns the API off).
-func (s *Scheduler) Register(mux *http.ServeMux, token string) {
-	mux.Handle("GET /api/stats", bot.StaffOnly(token, s.log, s.StatsHandler()))
+func (s *Scheduler) Register(mux *http.ServeMux, gate bot.Gate) {
+	mux.Handle("GET /api/stats", bot.StaffOnly(gate, s.log, s.StatsHandler()))
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/flows"
 )
@@ -154,7 +155,7 @@ func TestStatsAPI(t *testing.T) {
 		seed(e, "woman", "under25", map[string]int64{mSent: 1})
 	}
 	mux := http.NewServeMux()
-	e.s.Register(mux, "s3cret")
+	e.s.Register(mux, bot.StaticToken("s3cret"))
 	get := func(auth, query string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", "/api/stats"+query, nil)
 		if auth != "" {

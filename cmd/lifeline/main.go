@@ -300,7 +300,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		}
 	}
 	bc := broadcast.New(broadcast.Config{Runtime: rt, Consumer: id.name, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Log: log})
-	bc.Register(mux, cfg.StaffAPIToken)
+	bc.Register(mux, bot.StaticToken(cfg.StaffAPIToken))
 	sched := checkin.New(checkin.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log,
 		Escalate: func(ctx context.Context, person, reason, priority string) {
 			if err := rt.Escalate(ctx, person, reason, priority, ""); err != nil {
@@ -309,7 +309,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		}})
 	rt.OnEffect(sched.Effect, flows.EffectSubscribe, flows.EffectUnsubscribe, flows.EffectStop, flows.EffectStart, flows.EffectDelete, flows.EffectRecord)
 	rt.OnEffect(sched.CountAnswers, flows.EffectRecord)
-	sched.Register(mux, cfg.StaffAPIToken)
+	sched.Register(mux, bot.StaticToken(cfg.StaffAPIToken))
 	var coaches *coach.Module
 	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
 		loc, _ := time.LoadLocation(cfg.DefaultTimezone)
