@@ -74,6 +74,37 @@ func Segments(text string) int {
 	return n
 }
 
+// Count is what Measure reports about a text, for showing a writer the
+// cost of a message before it is sent.
+type Count struct {
+	Encoding   string // "GSM-7" or "UCS-2"
+	Units      int    // GSM-7 septets (an extension character takes two) or UTF-16 code units
+	Segments   int    // as Segments counts them, but 0 for empty text
+	PerSegment int    // units one segment holds: 160 or 70 alone, 153 or 67 as a part
+}
+
+// Measure counts text as Segments does and says why: its encoding, its
+// size in that encoding's units and the size of each segment. Unlike
+// Segments (and Twilio's calculator), it gives 0 segments for empty text,
+// since nothing would be sent.
+func Measure(text string) Count {
+	gsm := Encoding(text)
+	single, multi := limits(gsm)
+	c := Count{Encoding: "UCS-2", PerSegment: single}
+	if gsm {
+		c.Encoding = "GSM-7"
+	}
+	if text == "" {
+		return c
+	}
+	c.Units = cost(text, gsm)
+	c.Segments = Segments(text)
+	if c.Segments > 1 {
+		c.PerSegment = multi
+	}
+	return c
+}
+
 // Split cuts text into parts that each fit in maxSegments segments, at
 // word boundaries (spaces, newlines) where it can, so each part reads on
 // its own. A word too long for a part is cut between grapheme clusters.
@@ -158,7 +189,8 @@ func limits(gsm bool) (single, multi int) {
 	return ucs2Single, ucs2Multi
 }
 
-// cost is a cluster's size in septets (GSM-7) or UTF-16 code units (UCS-2).
+// cost is a cluster's (or any text's) size in septets (GSM-7) or UTF-16
+// code units (UCS-2).
 func cost(cluster string, gsm bool) int {
 	n := 0
 	for _, r := range cluster {

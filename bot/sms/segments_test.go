@@ -175,3 +175,86 @@ func TestClusters(t *testing.T) {
 		})
 	}
 }
+
+func TestMeasure(t *testing.T) {
+	a := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name       string
+		text       string
+		encoding   string
+		units      int
+		segments   int
+		perSegment int
+	}{
+		{"empty", "", "GSM-7", 0, 0, 160},
+		{"ascii 160", a(160), "GSM-7", 160, 1, 160},
+		{"ascii 161", a(161), "GSM-7", 161, 2, 153},
+		{"ascii 306", a(306), "GSM-7", 306, 2, 153},
+		{"ascii 307", a(307), "GSM-7", 307, 3, 153},
+		// Extension characters cost an escape and themselves.
+		{"euro 80", strings.Repeat("€", 80), "GSM-7", 160, 1, 160},
+		{"extension tips over 160", a(159) + "{", "GSM-7", 161, 2, 153},
+		{"every extension char", "€[]{}\\^~|", "GSM-7", 18, 1, 160},
+		// 152 septets, then an escape and € that would straddle 153: the
+		// pair starts segment 2, which fills, and one a is left for a third.
+		{"escape not split", a(152) + "€" + a(152), "GSM-7", 306, 3, 153},
+		{"escape fits exactly", a(151) + "€" + a(153), "GSM-7", 306, 2, 153},
+		// Spanish: é ñ ü à ¿ ¡ are in the GSM 03.38 basic set.
+		{"spanish in GSM", "¿Qué año? ¡Pingüino!", "GSM-7", 20, 1, 160},
+		{"e acute", "é", "GSM-7", 1, 1, 160},
+		{"n tilde", "ñ", "GSM-7", 1, 1, 160},
+		{"u diaeresis", "ü", "GSM-7", 1, 1, 160},
+		{"a grave", "à", "GSM-7", 1, 1, 160},
+		{"capital N tilde", "Ñ", "GSM-7", 1, 1, 160},
+		// á í ó ú are not, and one of them makes the whole text UCS-2.
+		{"spanish not in GSM", "¿Dónde está mi pasaporte?", "UCS-2", 25, 1, 70},
+		{"a acute", "á", "UCS-2", 1, 1, 70},
+		{"i acute", "í", "UCS-2", 1, 1, 70},
+		{"o acute", "ó", "UCS-2", 1, 1, 70},
+		{"u acute", "ú", "UCS-2", 1, 1, 70},
+		{"one acute in 160", a(159) + "ó", "UCS-2", 160, 3, 67},
+		// Arabic and Nepali: UCS-2, one code unit a letter or mark.
+		{"arabic", "مرحبا بك", "UCS-2", 8, 1, 70},
+		{"arabic 90", strings.Repeat("مرحبا بك ", 10), "UCS-2", 90, 2, 67},
+		{"nepali", "मलाई मद्दत चाहिन्छ", "UCS-2", 18, 1, 70},
+		{"nepali 140", strings.Repeat("नमस्ते दुनिया ", 10), "UCS-2", 140, 3, 67},
+		// 66 units then मा (a letter and its spacing vowel sign, kept
+		// together): it starts segment 2, leaving one unit for a third.
+		{"nepali mark not split", strings.Repeat("क", 66) + "मा" + strings.Repeat("क", 66), "UCS-2", 134, 3, 67},
+		// Emoji outside the BMP take a surrogate pair, two code units.
+		{"emoji 35", strings.Repeat("😀", 35), "UCS-2", 70, 1, 70},
+		{"emoji 36", strings.Repeat("😀", 36), "UCS-2", 72, 2, 67},
+		{"surrogate pair not split", a(66) + "😀" + a(66), "UCS-2", 134, 3, 67},
+		{"surrogate pair fits exactly", a(65) + "😀" + a(67), "UCS-2", 134, 2, 67},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Measure(tc.text)
+			want := Count{Encoding: tc.encoding, Units: tc.units, Segments: tc.segments, PerSegment: tc.perSegment}
+			if got != want {
+				t.Errorf("Measure = %+v, want %+v", got, want)
+			}
+			if tc.text != "" && got.Segments != Segments(tc.text) {
+				t.Errorf("Measure says %d segments, Segments %d", got.Segments, Segments(tc.text))
+			}
+		})
+	}
+}
+
+func TestMeasureCalculatorTable(t *testing.T) {
+	// Measure agrees with Twilio's calculator on every sample but the
+	// empty text, which it counts as nothing to send.
+	for _, row := range readCalculatorTable(t).Rows {
+		got := Measure(row.Text)
+		want := row.Segments
+		if row.Text == "" {
+			want = 0
+		}
+		if got.Encoding != row.Encoding || got.Segments != want {
+			t.Errorf("%s: Measure = %+v, calculator says %s in %d", row.Name, got, row.Encoding, row.Segments)
+		}
+		if u, _ := units(row.Text); got.Units != u {
+			t.Errorf("%s: %d units, counted apart %d", row.Name, got.Units, u)
+		}
+	}
+}
