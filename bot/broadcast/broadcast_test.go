@@ -208,6 +208,12 @@ func TestAudienceFilters(t *testing.T) {
 	}
 	for i, c := range cases {
 		text := fmt.Sprint("case ", i)
+		// The console's live count says, before sending, how many the
+		// broadcast will reach.
+		reach, err := p.svc.Reach(ctx, c.aud)
+		if err != nil || reach.People != len(c.want) || reach.Unreachable != 0 {
+			t.Errorf("audience %+v: reach %+v (%v), want %d", c.aud, reach, err, len(c.want))
+		}
 		id, err := p.svc.Create(ctx, Spec{Text: map[string]string{"en": text}, Audience: c.aud})
 		if err != nil {
 			t.Fatal(err)
@@ -227,6 +233,10 @@ func TestAudienceFilters(t *testing.T) {
 		if s := status(t, p.svc, id); s.Status != StatusDone || s.Total != int64(len(c.want)) {
 			t.Errorf("audience %+v: status %+v", c.aud, s)
 		}
+	}
+	addPeople(t, p, person{addr: "stopped", ch: "sms", prof: map[string]string{"lang": "es", "stopped": "1"}})
+	if r, err := p.svc.Reach(ctx, Audience{Languages: []string{"es"}}); err != nil || r.People != 2 || r.Unreachable != 1 || r.ByLanguage["es"] != 2 {
+		t.Errorf("reach with a stopped person: %+v (%v)", r, err)
 	}
 	if _, err := p.svc.Create(ctx, Spec{Text: map[string]string{"es": "sin inglés"}}); err == nil {
 		t.Error("a text without the default language was accepted")

@@ -1,0 +1,53 @@
+package broadcast
+
+import (
+	"context"
+	"fmt"
+)
+
+// Reach is how many people a broadcast to an audience would reach, by
+// the language they would get it in; Unreachable counts those it matches
+// but would skip (stopped, no address, or a channel that failed them).
+type Reach struct {
+	People      int            `json:"people"`
+	ByLanguage  map[string]int `json:"by_language"`
+	Unreachable int            `json:"unreachable"`
+}
+
+// Reach counts the audience now: what a broadcast sent at once would
+// reach, person by person as the sending does.
+func (s *Service) Reach(ctx context.Context, aud Audience) (Reach, error) {
+	r := Reach{ByLanguage: map[string]int{}}
+	seen := map[string]bool{} // SSCAN may return a member twice
+	var cursor uint64
+	for {
+		ids, next, err := s.st.ScanAudience(ctx, s.st.PeopleKey(), cursor, s.cfg.Batch)
+		if err != nil {
+			return r, fmt.Errorf("count audience: %w", err)
+		}
+		profs, err := s.st.Profiles(ctx, ids)
+		if err != nil {
+			return r, fmt.Errorf("count audience: %w", err)
+		}
+		for i, p := range profs {
+			if len(p) == 0 || seen[ids[i]] {
+				continue
+			}
+			seen[ids[i]] = true
+			lang := s.rt.Language(p)
+			if !aud.matches(p, lang) {
+				continue
+			}
+			if p["addr"] == "" || p["stopped"] == "1" || p["unreachable"] == "1" {
+				r.Unreachable++
+				continue
+			}
+			r.People++
+			r.ByLanguage[lang]++
+		}
+		if next == 0 {
+			return r, nil
+		}
+		cursor = next
+	}
+}
