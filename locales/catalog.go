@@ -27,6 +27,23 @@ var Files embed.FS
 //go:embed crisis/*.yaml
 var CrisisFiles embed.FS
 
+// ConsoleFiles are the staff console's texts, console/console.<tag>.yaml:
+// a catalog of their own, since staff and survivors read different
+// languages.
+//
+//go:embed console/*.yaml
+var ConsoleFiles embed.FS
+
+// LoadConsole loads the console's catalog, English by default; override
+// (nil for none) adds languages or replaces texts.
+func LoadConsole(override fs.FS) (*Catalog, error) {
+	sub, err := fs.Sub(ConsoleFiles, "console")
+	if err != nil {
+		return nil, err
+	}
+	return Load(sub, override, "en")
+}
+
 // Catalog renders messages in every loaded language, and gives their raw
 // texts to whoever indexes them (flows.NewLexicon reads the keyword lists).
 type Catalog struct {

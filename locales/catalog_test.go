@@ -45,6 +45,32 @@ func TestLocalesComplete(t *testing.T) {
 	if len(c.Languages()) < 3 {
 		t.Fatalf("want at least en, es, fr; have %v", c.Languages())
 	}
+	checkComplete(t, c, sameInEveryLanguage, "meta.produced", "meta.reviewed", "lang.name")
+}
+
+// consoleSame may equal the English text in the console: names.
+var consoleSame = map[string]bool{"console.channel.telegram": true, "console.channel.sms": true}
+
+// TestConsoleLocalesComplete holds the staff console's catalog to the
+// same rule, in at least English, Spanish, French and Arabic.
+func TestConsoleLocalesComplete(t *testing.T) {
+	c, err := locales.LoadConsole(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"en", "es", "fr", "ar"} {
+		if !c.Has(l) {
+			t.Errorf("the console has no %s texts", l)
+		}
+	}
+	checkComplete(t, c, consoleSame, "meta.produced", "meta.reviewed", "console.lang.name")
+}
+
+// checkComplete proves every locale of c has every message id of the
+// default language, with the same template variables, no empty or
+// untranslated text, and the ids in need.
+func checkComplete(t *testing.T, c *locales.Catalog, same map[string]bool, need ...string) {
+	t.Helper()
 	en := c.IDs("en")
 	for _, lang := range c.Languages() {
 		ids := c.IDs(lang)
@@ -59,7 +85,7 @@ func TestLocalesComplete(t *testing.T) {
 			if a, b := c.VarsIn("en", id), c.VarsIn(lang, id); !slices.Equal(a, b) {
 				t.Errorf("%s: %s uses variables %v, English uses %v", lang, id, b, a)
 			}
-			if lang != "en" && !strings.HasPrefix(id, "meta.") && !sameInEveryLanguage[id] && !sameAsEnglish(c, lang, id) &&
+			if lang != "en" && !strings.HasPrefix(id, "meta.") && !same[id] && !sameAsEnglish(c, lang, id) &&
 				c.Raw(lang, id) == c.Raw("en", id) {
 				t.Errorf("%s: %s is identical to English (untranslated?): %q", lang, id, c.Raw(lang, id))
 			}
@@ -69,7 +95,7 @@ func TestLocalesComplete(t *testing.T) {
 				t.Errorf("%s: %s is not in English (a stray or misspelt id)", lang, id)
 			}
 		}
-		for _, id := range []string{"meta.produced", "meta.reviewed", "lang.name"} {
+		for _, id := range need {
 			if c.Raw(lang, id) == "" {
 				t.Errorf("%s: needs %s", lang, id)
 			}

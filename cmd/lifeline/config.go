@@ -42,6 +42,7 @@ type Config struct {
 	TelegramMPS               float64
 
 	StaffAPIToken      string
+	ConsoleRequire2FA  bool
 	CoachChatID        int64
 	CoachTelegramIDs   []int64
 	CoachSupervisorIDs []int64
@@ -119,7 +120,15 @@ var settings = []setting{
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "Twilio Messaging Service to send from, instead of TWILIO_FROM.", str(func(c *Config) *string { return &c.TwilioMessagingServiceSID })},
 	{"TWILIO_API_URL", "", "Other base URL for Twilio's REST API (tests, a regional proxy). Empty: Twilio's.", str(func(c *Config) *string { return &c.TwilioAPIURL })},
 	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", rate(func(c *Config) *float64 { return &c.TwilioMPS })},
-	{"STAFF_API_TOKEN", "", "Bearer token for the staff API (/api/...); empty turns the API off.", str(func(c *Config) *string { return &c.StaffAPIToken })},
+	{"STAFF_API_TOKEN", "", "Deprecated: one shared bearer token for the staff API (/api/...). Make a token per account in the console instead.", str(func(c *Config) *string { return &c.StaffAPIToken })},
+	{"CONSOLE_REQUIRE_2FA", "false", "true: admins and supervisors must set up a second factor (TOTP) before using the staff console.", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		c.ConsoleRequire2FA = b
+		return nil
+	}},
 	{"COACH_CHAT_ID", "", "Telegram chat id of the coaches' group, where new cases are posted.", func(c *Config, v string) error {
 		if v == "" {
 			return nil

@@ -84,6 +84,7 @@ func TestPackageGraph(t *testing.T) {
 		"bot/telegram":  {"bot", "flows", "flows/overlay"},
 		"bot/sms":       {"bot", "flows", "flows/overlay"},
 		"bot/console":   {"bot", "flows", "flows/overlay"},
+		"web/chart":     nil,
 	} {
 		if _, ok := imports[module+"/"+pkg]; !ok {
 			t.Errorf("package %s not found", pkg)
@@ -101,6 +102,18 @@ func TestPackageGraph(t *testing.T) {
 			if slices.Contains(modules, d) || d == "bot/telegram" || d == "bot/sms" || d == "bot/console" {
 				t.Errorf("module %s depends on %s: modules meet only through the runner and cmd/lifeline", m, d)
 			}
+		}
+	}
+	// The console drives the modules; nothing but cmd/lifeline drives the
+	// console, and it reaches people only through the modules and the runner.
+	for _, d := range deps(imports, module+"/web") {
+		if d == "bot/telegram" || d == "bot/console" {
+			t.Errorf("web depends on %s: the console reaches people through the runner", d)
+		}
+	}
+	for p := range imports {
+		if rel := strings.TrimPrefix(p, module+"/"); rel != "cmd/lifeline" && rel != "web" && slices.Contains(deps(imports, p), "web") {
+			t.Errorf("%s depends on web: only cmd/lifeline wires the console", rel)
 		}
 	}
 	for p, imps := range imports {

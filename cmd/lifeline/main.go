@@ -31,6 +31,7 @@ import (
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/web"
 )
 
 func main() {
@@ -89,6 +90,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			}
 			fmt.Fprintf(stdout, "re-encrypted %d values under key %s; keep the old key in LIFELINE_OLD_DATA_KEYS until the queues drain\n", n, b.sealer.CurrentKeyID())
 			return 0
+		})
+	case "staff":
+		return tool(ctx, cfg, log, stderr, func(b *base, _ *runner.Runtime) int {
+			return staffCmd(ctx, web.NewAccounts(b.st, b.sealer, nil), b.st, consoleURL(cfg), args, stdin, stdout, stderr)
 		})
 	case "audit":
 		return tool(ctx, cfg, log, stderr, func(b *base, _ *runner.Runtime) int { return audit(ctx, b.st, stdout, stderr) })
@@ -299,8 +304,14 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 			}
 		}
 	}
+	accounts := web.NewAccounts(st, sealer, nil)
+	gate := bot.Gates{accounts}
+	if cfg.StaffAPIToken != "" {
+		log.Warn("STAFF_API_TOKEN is deprecated: make a token per account in the console (My account), so the audit log names who acted", "event", "shared_token_deprecated")
+		gate = append(gate, bot.StaticToken(cfg.StaffAPIToken))
+	}
 	bc := broadcast.New(broadcast.Config{Runtime: rt, Consumer: id.name, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Log: log})
-	bc.Register(mux, bot.StaticToken(cfg.StaffAPIToken))
+	bc.Register(mux, gate)
 	sched := checkin.New(checkin.Config{Runtime: rt, Quiet: cfg.QuietHours, DefaultTZ: b.loc, Cadence: b.cad, Log: log,
 		Escalate: func(ctx context.Context, person, reason, priority string) {
 			if err := rt.Escalate(ctx, person, reason, priority, ""); err != nil {
@@ -309,7 +320,10 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		}})
 	rt.OnEffect(sched.Effect, flows.EffectSubscribe, flows.EffectUnsubscribe, flows.EffectStop, flows.EffectStart, flows.EffectDelete, flows.EffectRecord)
 	rt.OnEffect(sched.CountAnswers, flows.EffectRecord)
-	sched.Register(mux, bot.StaticToken(cfg.StaffAPIToken))
+	sched.Register(mux, gate)
+	if err := startConsole(ctx, mux, cfg, b, accounts, bc, sched, log); err != nil {
+		return err
+	}
 	var coaches *coach.Module
 	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
 		loc, _ := time.LoadLocation(cfg.DefaultTimezone)
