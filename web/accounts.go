@@ -183,7 +183,7 @@ func (a *Accounts) NewTOTP(name string) (secretKey, url string, err error) {
 
 // ConfirmTOTP turns the second factor on for name once code matches key.
 func (a *Accounts) ConfirmTOTP(ctx context.Context, name, key, code string) error {
-	if !totp.Validate(strings.TrimSpace(code), key) {
+	if ok, _ := totp.ValidateCustom(strings.TrimSpace(code), key, a.now(), totpOpts); !ok {
 		return ErrBadCode
 	}
 	return a.st.UpdateAccount(ctx, name, map[string]string{"totp": string(a.sealer.Seal([]byte(key)))})

@@ -256,7 +256,9 @@ func (c *Console) session(r *http.Request) (*session, error) {
 		return nil, err
 	}
 	acct, err := c.st.GetAccount(r.Context(), cs.Account)
-	if errors.Is(err, store.ErrNoAccount) || err == nil && (acct.Disabled || now.Sub(cs.Created) > Absolute) {
+	// Redis ends an idle session by its TTL; the times are checked here too,
+	// against the console's clock.
+	if errors.Is(err, store.ErrNoAccount) || err == nil && (acct.Disabled || now.Sub(cs.Created) > Absolute || now.Sub(cs.Seen) > Idle) {
 		_ = c.st.EndConsoleSession(r.Context(), hash, cs.Account)
 		return nil, store.ErrNoSession
 	}

@@ -180,15 +180,16 @@ func (c *Console) figuresCSV(w http.ResponseWriter, r *http.Request, s *session)
 
 type broadcastsData struct {
 	form
-	Languages []composeLang
-	Default   string
-	Channels  []string
-	List      []broadcast.Status
-	Reach     *broadcast.Reach
-	Preview   bool
-	Confirm   bool // urgent: ask once more
-	Missing   []string
-	Quiet     string
+	Languages   []composeLang
+	Default     string
+	DefaultName string
+	Channels    []string
+	List        []broadcast.Status
+	Reach       *broadcast.Reach
+	Preview     bool
+	Confirm     bool // urgent: ask once more
+	Missing     []string
+	Quiet       string
 }
 
 type composeLang struct {
@@ -199,7 +200,7 @@ type composeLang struct {
 
 func (c *Console) composeData(r *http.Request) *broadcastsData {
 	cat := c.cfg.Content.Catalog
-	d := &broadcastsData{Default: cat.Default(), Channels: []string{"telegram", "sms"}}
+	d := &broadcastsData{Default: cat.Default(), DefaultName: cat.Raw(cat.Default(), "lang.name"), Channels: []string{"telegram", "sms"}}
 	if c.cfg.Quiet.On {
 		q := c.cfg.Quiet
 		d.Quiet = fmt.Sprintf("%02d:%02d–%02d:%02d", q.From/60, q.From%60, q.To/60, q.To%60)
@@ -463,8 +464,8 @@ func (c *Console) setReminders(w http.ResponseWriter, r *http.Request, s *sessio
 
 type jobsData struct {
 	form
-	Jobs                []broadcast.Job
-	Sectors, Locations  []choice
+	Jobs               []broadcast.Job
+	Sectors, Locations []choice
 }
 
 type choice struct{ Value, Label string }
