@@ -243,6 +243,8 @@ Usage:
   lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
   lifeline crisis [-lang L]  read messages on stdin, print "urgent<TAB>phrase" or "-" for each
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
+  lifeline staff add NAME --role ROLE [--password-stdin]   a console account (prints a one-time sign-in link)
+  lifeline staff list | disable | enable | reset | unlock NAME
   lifeline audit        staff and coach actions, oldest first
   lifeline loadtest [-people N -duration D -rate R -json]  drive simulated people through the real runtime
   lifeline loadtest -chaos [-duration D -bot-kills N -redis-kills N]  SIGKILL real processes and Redis under load; print lost and repeated
