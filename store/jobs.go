@@ -112,3 +112,13 @@ func (s *Store) AddJobInterest(ctx context.Context, id, person string, expire ti
 	}
 	return added.Val() == 1, nil
 }
+
+// JobInterest counts the people who asked about job id (each one opened a
+// case for a coach).
+func (s *Store) JobInterest(ctx context.Context, id string) (int64, error) {
+	n, err := s.rdb.SCard(ctx, s.interestKey(id)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count job interest: %w", err)
+	}
+	return n, nil
+}

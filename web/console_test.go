@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -448,5 +449,118 @@ func TestConsoleLanguage(t *testing.T) {
 	resp.Body.Close()
 	if _, page := e.get(c, "/console/"); !strings.Contains(page, `lang="fr"`) {
 		t.Error("the chosen language is not used")
+	}
+}
+
+func body(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(b)
+}
+
+// TestBroadcastComposer: the preview shows each text's SMS encoding and
+// segments and the audience's reach; missing languages need "send the
+// default to the rest"; an urgent broadcast asks once more; the live
+// counts answer as JSON.
+func TestBroadcastComposer(t *testing.T) {
+	e := newEnv(t, false)
+	e.account("amina", web.RoleStaff)
+	c := e.signIn("amina")
+	long := strings.Repeat("Your rights at work. ", 8) // 167 GSM-7 characters once trimmed: 2 SMS
+	form := url.Values{"text.en": {long}, "text.ar": {"حقوقك في العمل لا تنتهي"}, "do": {"preview"}}
+	page := body(t, e.post(c, "/console/broadcasts", form))
+	for _, want := range []string{"167 characters · GSM-7 · 2 SMS", "23 characters · UCS-2 · 1 SMS", `class="bubble tg"`, "It will reach 0 people"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("preview lacks %q", want)
+		}
+	}
+	form.Set("do", "send")
+	resp := e.post(c, "/console/broadcasts", form)
+	if page := body(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "Some languages have no text") {
+		t.Errorf("send with languages missing: %d", resp.StatusCode)
+	}
+	form.Set("rest", "1")
+	form.Set("urgent", "1")
+	resp = e.post(c, "/console/broadcasts", form)
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "light up a phone at night") {
+		t.Errorf("urgent without confirmation: %d", resp.StatusCode)
+	}
+	if list, _ := e.bc.List(context.Background(), 10); len(list) != 0 {
+		t.Fatalf("a broadcast was made before confirmation: %+v", list)
+	}
+	form.Set("confirm", "1")
+	form.Set("send_at", "2026-12-24T10:00")
+	resp = e.post(c, "/console/broadcasts", form)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirmed send: %d", resp.StatusCode)
+	}
+	list, _ := e.bc.List(context.Background(), 10)
+	if len(list) != 1 || list[0].Status != broadcast.StatusScheduled || !list[0].SendAt.Equal(time.Date(2026, 12, 24, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("broadcasts %+v", list)
+	}
+	// The live counts and the progress, as the page's script reads them.
+	resp = e.post(c, "/console/broadcasts/preview", url.Values{"text.en": {"€"}, "channel": {"sms"}})
+	var live struct {
+		Counts    map[string]string `json:"counts"`
+		ReachText string            `json:"reach_text"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&live); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if live.Counts["en"] != "2 characters · GSM-7 · 1 SMS" || !strings.Contains(live.ReachText, "0 people") {
+		t.Errorf("live counts %+v", live)
+	}
+	r, page := e.get(c, "/console/broadcasts/"+list[0].ID+"/progress")
+	if r.StatusCode != http.StatusOK || !strings.Contains(page, `"status":"scheduled"`) {
+		t.Errorf("progress: %d %s", r.StatusCode, page)
+	}
+	if r, _ := e.get(c, "/console/broadcasts/nosuchid/progress"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("progress of no broadcast: %d", r.StatusCode)
+	}
+	resp = e.post(c, "/console/broadcasts/"+list[0].ID+"/cancel", nil)
+	resp.Body.Close()
+	if st, _ := e.bc.Get(context.Background(), list[0].ID); st.Status != broadcast.StatusCancelled {
+		t.Errorf("after cancel: %s", st.Status)
+	}
+}
+
+// TestJobsPage: a job without the fair-recruitment checks is refused with
+// the reason; with them it is posted and listed with its matches.
+func TestJobsPage(t *testing.T) {
+	e := newEnv(t, false)
+	e.account("amina", web.RoleStaff)
+	c := e.signIn("amina")
+	_, page := e.get(c, "/console/jobs")
+	if !strings.Contains(page, `name="sector"`) || !strings.Contains(page, "<option value=") {
+		t.Fatal("no sector list on the jobs page")
+	}
+	_, sector, _ := strings.Cut(page, `<select id="sector" name="sector"><option value="`)
+	sector, _, _ = strings.Cut(sector, `"`)
+	_, place, _ := strings.Cut(page, `<select id="location" name="location"><option value="`)
+	place, _, _ = strings.Cut(place, `"`)
+	job := url.Values{"title": {"Kitchen helper"}, "employer": {"Hotel Sol S.A."}, "sector": {sector}, "location": {place},
+		"pay": {"12 USD/hour"}, "hours": {"40 a week"}, "contact": {"Ask your coach"}, "expires": {"2027-01-31"}}
+	resp := e.post(c, "/console/jobs", job)
+	if page := body(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "fair-recruitment") {
+		t.Errorf("a job without the checks: %d", resp.StatusCode)
+	}
+	job.Set("no_fees", "1")
+	job.Set("written_contract", "1")
+	job.Set("employer_vetted", "1")
+	resp = e.post(c, "/console/jobs", job)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a fair job: %d", resp.StatusCode)
+	}
+	_, page = e.get(c, "/console/jobs")
+	if !strings.Contains(page, "Kitchen helper") || !strings.Contains(page, "Hotel Sol S.A.") || !strings.Contains(page, "Matching people") {
+		t.Error("the posted job is not listed with its matches")
+	}
+	entries, _ := e.st.AuditRecent(context.Background(), 10)
+	if len(entries) == 0 || entries[0].Action != "job.post" || entries[0].Actor != "staff:amina" {
+		t.Errorf("latest audit entry %+v, want job.post by staff:amina", entries)
 	}
 }

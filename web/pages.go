@@ -465,6 +465,7 @@ func (c *Console) setReminders(w http.ResponseWriter, r *http.Request, s *sessio
 type jobsData struct {
 	form
 	Jobs               []broadcast.Job
+	Reach              map[string]broadcast.JobReach
 	Sectors, Locations []choice
 }
 
@@ -475,7 +476,11 @@ func (c *Console) jobsData(r *http.Request, s *session) (*jobsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &jobsData{Jobs: jobs}
+	reach, err := c.cfg.Broadcasts.JobReaches(r.Context(), jobs)
+	if err != nil {
+		return nil, err
+	}
+	d := &jobsData{Jobs: jobs, Reach: reach}
 	cat := c.cfg.Content.Catalog
 	lang := s.contentLang(cat.Default(), cat.Has)
 	lists := broadcast.Lists(c.cfg.Content.Def)
@@ -748,6 +753,7 @@ func (c *Console) auditCSV(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	c.audit(r.Context(), s, "audit.download", r.URL.RawQuery)
 	w.Header().Set("Content-Disposition", `attachment; filename="lifeline-audit.csv"`)
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"at", "actor", "action", "target"})

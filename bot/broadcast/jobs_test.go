@@ -141,6 +141,12 @@ func TestJobAlertsMatchAndInterest(t *testing.T) {
 	if len(cases) != 1 || cases[0].Reason != "job_interest" || cases[0].Priority != flows.PriorityLow || cases[0].Value != j.ID {
 		t.Fatalf("escalations %+v", cases)
 	}
+	// The console shows each job's matches (instant or in the digest,
+	// reachable) and interest.
+	reach, err := p.svc.JobReaches(ctx, []Job{j})
+	if err != nil || reach[j.ID] != (JobReach{Matches: 4, Interest: 1}) {
+		t.Errorf("job reach %+v (%v), want 4 matches (fit, any, legacy, weekly) and 1 interested", reach, err)
+	}
 	replies := joined(tg.To("fit"))
 	if !strings.Contains(replies, "A coach will write to you about this job") || !strings.Contains(replies, "already told your coach") {
 		t.Errorf("answers to interest:\n%s", replies)

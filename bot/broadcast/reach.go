@@ -51,3 +51,57 @@ func (s *Service) Reach(ctx context.Context, aud Audience) (Reach, error) {
 		cursor = next
 	}
 }
+
+// JobReach is what the console shows beside a job: how many people its
+// alert matches now (subscribed to alerts, reachable, its sector and
+// place), and how many asked about it ("I'm interested": each opened a
+// case).
+type JobReach struct {
+	Matches  int   `json:"matches"`
+	Interest int64 `json:"interest"`
+}
+
+// JobReaches counts each job's matches and interest in one pass over the
+// people.
+func (s *Service) JobReaches(ctx context.Context, jobs []Job) (map[string]JobReach, error) {
+	out := make(map[string]JobReach, len(jobs))
+	for _, j := range jobs {
+		n, err := s.st.JobInterest(ctx, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[j.ID] = JobReach{Interest: n}
+	}
+	seen := map[string]bool{}
+	var cursor uint64
+	for {
+		ids, next, err := s.st.ScanAudience(ctx, s.st.PeopleKey(), cursor, s.cfg.Batch)
+		if err != nil {
+			return nil, fmt.Errorf("count job matches: %w", err)
+		}
+		profs, err := s.st.Profiles(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("count job matches: %w", err)
+		}
+		for i, p := range profs {
+			if len(p) == 0 || seen[ids[i]] || p["addr"] == "" || p["stopped"] == "1" || p["unreachable"] == "1" {
+				continue
+			}
+			seen[ids[i]] = true
+			if alerts, _ := subscribed(p); !alerts {
+				continue
+			}
+			for _, j := range jobs {
+				if jobMatches(&j, p) {
+					r := out[j.ID]
+					r.Matches++
+					out[j.ID] = r
+				}
+			}
+		}
+		if next == 0 {
+			return out, nil
+		}
+		cursor = next
+	}
+}
