@@ -37,7 +37,7 @@ var ErrNoAccount = errors.New("no such account")
 var ErrAccountExists = errors.New("an account with this name exists")
 
 func (s *Store) accountKey(name string) string { return s.Key("acct", name) }
-func (s *Store) accountsKey() string            { return s.Key("accts") }
+func (s *Store) accountsKey() string           { return s.Key("accts") }
 
 // CreateAccount adds a; it fails with ErrAccountExists when the name is
 // taken.

@@ -487,7 +487,9 @@ func writeRows(w io.Writer, by, columns []string, rows []Row) error {
 // period reads --from and --to (YYYY-MM-DD); by default the last 12 weeks.
 // Period reads a figures period as `lifeline stats` does: from and to are
 // dates (YYYY-MM-DD, "" for the last 12 weeks up to now).
-func Period(now time.Time, from, to string) (time.Time, time.Time, error) { return period(now, from, to) }
+func Period(now time.Time, from, to string) (time.Time, time.Time, error) {
+	return period(now, from, to)
+}
 
 func period(now time.Time, from, to string) (time.Time, time.Time, error) {
 	end := now.UTC()
