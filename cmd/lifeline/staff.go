@@ -16,6 +16,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/checkin"
@@ -85,7 +86,21 @@ func staffCmd(ctx context.Context, accts *web.Accounts, st *store.Store, baseURL
 		return usage()
 	}
 	var err error
-	var token string
+	var token, password string
+	if *pwStdin {
+		// Read and check the password first, so a refused one leaves no
+		// half-made account behind.
+		line, rerr := bufio.NewReader(stdin).ReadString('\n')
+		password = strings.TrimRight(line, "\r\n")
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			fmt.Fprintln(stderr, "lifeline staff: read the password:", rerr)
+			return 1
+		}
+		if utf8.RuneCountInString(password) < web.MinPassword {
+			fmt.Fprintf(stderr, "lifeline staff %s: %v\n", verb, web.ErrWeakPassword)
+			return 2
+		}
+	}
 	switch verb {
 	case "add":
 		token, err = accts.Add(ctx, name, *role)
@@ -101,13 +116,8 @@ func staffCmd(ctx context.Context, accts *web.Accounts, st *store.Store, baseURL
 		return usage()
 	}
 	if err == nil && *pwStdin && (verb == "add" || verb == "reset") {
-		line, rerr := bufio.NewReader(stdin).ReadString('\n')
-		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			err = rerr
-		} else {
-			_, err = accts.UseLink(ctx, token, strings.TrimRight(line, "\r\n"))
-			token = ""
-		}
+		_, err = accts.UseLink(ctx, token, password)
+		token = ""
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lifeline staff %s: %v\n", verb, err)
