@@ -28,3 +28,8 @@ const FieldLongFollowUp = "ci.long"
 // platform refused a send for good (a dead number). Broadcasts, job
 // alerts, check-ins and the retention notice skip them.
 const FieldUnreachable = "unreachable"
+
+// WorkspaceChannel is the channel of case conversations in the console's
+// coach workspace (package bot/workspace): the relay channel of a case a
+// coach holds in the console, whose address is the case alias.
+const WorkspaceChannel = "workspace"

@@ -53,6 +53,12 @@ type CaseRecord struct {
 	// Announced is when coaches were first told of the case (zero until
 	// they were: a retry of a failed announcement then announces it).
 	Announced time.Time
+	// Outcome is how the case ended (set from the console).
+	Outcome string
+	// PersonCases, when opening a case, are all the person's case aliases
+	// with this one, kept in their profile ("cases") so that erasing them
+	// finds every conversation.
+	PersonCases string
 }
 
 // CaseTimer is a case's timer.
@@ -111,6 +117,9 @@ func (s *Store) OpenCase(ctx context.Context, c CaseRecord, excerpt []byte, exce
 	pipe := s.rdb.TxPipeline()
 	if c.Person != "" {
 		pipe.HSet(ctx, s.pkey(c.Person, kProfile), "case", c.Alias)
+		if c.PersonCases != "" {
+			pipe.HSet(ctx, s.pkey(c.Person, kProfile), "cases", c.PersonCases)
+		}
 	}
 	pipe.HSet(ctx, s.caseKey(c.Alias), "person", c.Person, "reason", c.Reason, "priority", c.Priority, "value", c.Value,
 		"lang", c.Lang, "ch", c.Channel, "state", CaseOpen, "opened", c.Opened.UnixMilli())
@@ -141,7 +150,7 @@ func (s *Store) Case(ctx context.Context, alias string) (*CaseRecord, error) {
 		Lang: h["lang"], Channel: h["ch"], State: h["state"], Coach: h["coach"],
 		Opened: millis(h["opened"]), Claimed: millis(h["claimed"]), Closed: millis(h["closed"]),
 		Alarm: millis(h["alarm"]), Answered: millis(h["answered"]), AlarmReason: h["alarm_reason"],
-		Announced: millis(h["announced"]),
+		Announced: millis(h["announced"]), Outcome: h["outcome"],
 	}, nil
 }
 
@@ -234,6 +243,7 @@ func (s *Store) CloseCase(ctx context.Context, alias, coach string, at time.Time
 	pipe.HSet(ctx, s.caseKey(alias), "state", CaseClosed, "closed", at.UnixMilli())
 	pipe.HDel(ctx, s.caseKey(alias), "person", "value", "lang", "ch", "coach")
 	pipe.Del(ctx, s.excerptKey(alias))
+	pipe.Expire(ctx, s.caseLogKey(alias), CaseLogTTL)
 	pipe.ZRem(ctx, s.openCasesKey(), alias)
 	pipe.ZRem(ctx, s.caseTimersKey(), CaseTimer{Alias: alias, Kind: TimerReannounce}.member(), CaseTimer{Alias: alias, Kind: TimerGroup}.member())
 	if coach != "" {
@@ -375,4 +385,75 @@ func (s *Store) coachField(ctx context.Context, coach, field string) (string, er
 		return "", fmt.Errorf("read coach: %w", err)
 	}
 	return v, nil
+}
+
+// A case's conversation: every relayed message, both ways, sealed, oldest
+// first, in "case:<alias>:log". It is deleted with the person's data and
+// expires CaseLogTTL after the case closes.
+
+// CaseLogTTL is how long a closed case's conversation is kept.
+const CaseLogTTL = 90 * 24 * time.Hour
+
+func (s *Store) caseLogKey(alias string) string { return s.Key("case", alias, "log") }
+
+// AppendCaseLog adds a sealed entry to the case's conversation.
+func (s *Store) AppendCaseLog(ctx context.Context, alias string, sealed []byte) error {
+	if err := s.rdb.RPush(ctx, s.caseLogKey(alias), sealed).Err(); err != nil {
+		return fmt.Errorf("append case log: %w", err)
+	}
+	return nil
+}
+
+// CaseLog returns the case's sealed conversation, oldest first.
+func (s *Store) CaseLog(ctx context.Context, alias string) ([][]byte, error) {
+	vals, err := s.rdb.LRange(ctx, s.caseLogKey(alias), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read case log: %w", err)
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = []byte(v)
+	}
+	return out, nil
+}
+
+// DeleteCaseLog erases the case's conversation (the person erased their
+// data).
+func (s *Store) DeleteCaseLog(ctx context.Context, alias string) error {
+	if err := s.rdb.Del(ctx, s.caseLogKey(alias)).Err(); err != nil {
+		return fmt.Errorf("delete case log: %w", err)
+	}
+	return nil
+}
+
+// ExpireCaseLog keeps a closed case's conversation for CaseLogTTL.
+func (s *Store) ExpireCaseLog(ctx context.Context, alias string) error {
+	if err := s.rdb.Expire(ctx, s.caseLogKey(alias), CaseLogTTL).Err(); err != nil {
+		return fmt.Errorf("expire case log: %w", err)
+	}
+	return nil
+}
+
+var reassignCaseScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') ~= 'claimed' or redis.call('HGET', KEYS[1], 'coach') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'coach', ARGV[2], 'claimed', ARGV[3])
+return 1
+`)
+
+// ReassignCase moves a claimed case from coach from to coach to (the
+// values ClaimCase was given), if from still holds it.
+func (s *Store) ReassignCase(ctx context.Context, alias, from, to string, at time.Time) (bool, error) {
+	n, err := reassignCaseScript.Run(ctx, s.rdb, []string{s.caseKey(alias)}, from, to, at.UnixMilli()).Int()
+	if err != nil {
+		return false, fmt.Errorf("reassign case: %w", err)
+	}
+	return n == 1, nil
+}
+
+// SetCaseOutcome records how a case ended (kept when it closes).
+func (s *Store) SetCaseOutcome(ctx context.Context, alias, outcome string) error {
+	if err := s.rdb.HSet(ctx, s.caseKey(alias), "outcome", outcome).Err(); err != nil {
+		return fmt.Errorf("set case outcome: %w", err)
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/checkin"
+	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/locales"
 	"github.com/lifeline-org/lifeline/store"
@@ -58,6 +59,13 @@ type Config struct {
 	Content    *content.Content
 	Broadcasts *broadcast.Service
 	Figures    *checkin.Scheduler
+	// Coaches is the coach module: the case queue and the workspace.
+	Coaches *coach.Module
+	// Sealer seals coaches' notes and plans, as everything personal.
+	Sealer *store.Sealer
+	// Targets are how long a case may wait for a coach, by priority
+	// (default: urgent 15 minutes, normal 24 hours, low 72 hours).
+	Targets map[string]time.Duration
 	// Require2FA makes admins and supervisors set up a second factor
 	// before they can use the console (CONSOLE_REQUIRE_2FA).
 	Require2FA bool
@@ -92,6 +100,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.TZ == nil {
 		cfg.TZ = time.UTC
 	}
+	if cfg.Targets == nil {
+		cfg.Targets = map[string]time.Duration{"urgent": 15 * time.Minute, "normal": 24 * time.Hour, "low": 72 * time.Hour}
+	}
 	c := &Console{cfg: cfg, st: cfg.Store, acc: cfg.Accounts, log: cfg.Log, now: cfg.Clock, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
@@ -120,12 +131,14 @@ const (
 	areaAny      = "any"      // every signed-in account
 	areaStaff    = "staff"    // broadcasts, reminders, jobs, content, audit, figures' CSV
 	areaAccounts = "accounts" // accounts
+	areaCases    = "cases"    // the case queue and the workspace
 )
 
 var areaRoles = map[string][]string{
 	areaAny:      Roles,
 	areaStaff:    {RoleAdmin, RoleSupervisor, RoleStaff},
 	areaAccounts: {RoleAdmin},
+	areaCases:    {RoleAdmin, RoleSupervisor, RoleCoach},
 }
 
 func can(role, area string) bool { return slices.Contains(areaRoles[area], role) }
@@ -172,6 +185,11 @@ func (c *Console) Register(mux *http.ServeMux) {
 	handle("GET /console/content/lessons/{id}", areaStaff, c.lessonPage)
 	handle("GET /console/audit", areaStaff, c.auditPage)
 	handle("GET /console/audit.csv", areaStaff, c.auditCSV)
+
+	handle("GET /console/cases", areaCases, c.cases)
+	handle("GET /console/cases/events", areaCases, c.caseEvents)
+	handle("GET /console/cases/{alias}", areaCases, c.casePage)
+	handle("POST /console/cases/{alias}/{action}", areaCases, c.caseAction)
 
 	handle("GET /console/accounts", areaAccounts, c.accounts)
 	handle("POST /console/accounts", areaAccounts, c.addAccount)
@@ -361,6 +379,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, nam
 		p.Account = &s.acct
 		for _, n := range []struct{ name, area, href string }{
 			{"overview", areaAny, "/console/"},
+			{"cases", areaCases, "/console/cases"},
 			{"broadcasts", areaStaff, "/console/broadcasts"},
 			{"reminders", areaStaff, "/console/reminders"},
 			{"jobs", areaStaff, "/console/jobs"},

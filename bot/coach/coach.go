@@ -317,6 +317,11 @@ type CaseRecord struct {
 	Alias, Person, Reason, Priority, Value, Lang, Channel, State string
 	Opened, Claimed, Closed                                      time.Time
 	Coach                                                        int64
+	// Account is the console account holding the case ("" when nobody
+	// does, or a Telegram coach: Coach).
+	Account string
+	// Outcome is how the case ended (closed in the console).
+	Outcome string
 	// alarm is when urgent words came in (alarmReason why), answered
 	// when the coach last wrote.
 	alarm, answered time.Time
@@ -334,6 +339,7 @@ func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
 		Alias: r.Alias, Person: r.Person, Reason: r.Reason, Priority: r.Priority, Value: r.Value,
 		Lang: r.Lang, Channel: r.Channel, State: r.State,
 		Opened: r.Opened, Claimed: r.Claimed, Closed: r.Closed, Coach: m.openID(r.Coach),
+		Account: accountOf(r.Coach), Outcome: r.Outcome,
 		alarm: r.Alarm, answered: r.Answered, alarmReason: r.AlarmReason, announced: r.Announced,
 	}, nil
 }
@@ -414,7 +420,8 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 		trusted = 0
 	}
 	err = m.st.OpenCase(ctx, store.CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority,
-		Value: c.Value, Lang: c.Lang, Channel: c.Channel, Opened: now}, excerpt, m.cfg.ExcerptTTL, timers...)
+		Value: c.Value, Lang: c.Lang, Channel: c.Channel, Opened: now, PersonCases: addAlias(prof["cases"], alias)},
+		excerpt, m.cfg.ExcerptTTL, timers...)
 	if err != nil {
 		return err
 	}
@@ -499,6 +506,9 @@ func (m *Module) send(ctx context.Context, chat int64, text string, claim bool, 
 	if claim {
 		msg.Options = []bot.OutOption{{ID: "claim:" + alias, Label: m.rt.Render(m.def, "coach.claim", nil)}}
 	}
+	if m.cfg.Telegram == nil || chat == 0 {
+		return nil // coaches work in the console only
+	}
 	_, err := m.cfg.Telegram.Send(ctx, strconv.FormatInt(chat, 10), msg)
 	if err != nil {
 		var se *bot.SendError
@@ -514,6 +524,21 @@ func (m *Module) say(ctx context.Context, chat int64, msg string, data map[strin
 	if err := m.send(ctx, chat, m.rt.Render(m.def, msg, data), false, ""); err != nil {
 		m.log.Warn("coach message not sent", "event", "coach_send_failed", "error", err)
 	}
+}
+
+// addAlias adds alias to a comma-separated list of the last 20 cases.
+func addAlias(list, alias string) string {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		if a != "" && a != alias {
+			out = append(out, a)
+		}
+	}
+	out = append(out, alias)
+	if len(out) > 20 {
+		out = out[len(out)-20:]
+	}
+	return strings.Join(out, ",")
 }
 
 const aliasLetters = "ACDEFGHJKMNPQRTUVWXY34679"

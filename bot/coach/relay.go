@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/workspace"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 )
@@ -148,6 +149,9 @@ func (m *Module) relayToPerson(ctx context.Context, coach int64, text string) er
 		return nil
 	}
 	m.answered(ctx, c.Alias)
+	if err := m.caseLog().Add(ctx, c.Alias, workspace.Entry{At: m.now(), From: "coach", Coach: m.name(ctx, coach), Text: text}); err != nil {
+		return err // tried again: nothing was sent yet
+	}
 	// A coach's words cannot be forwarded or saved from the person's chat.
 	return m.tell(ctx, c.Person, bot.Outbound{Protect: true}, "coach.says", map[string]string{"name": m.name(ctx, coach), "text": text})
 }
@@ -220,8 +224,11 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 // timings.
 func (m *Module) close(ctx context.Context, c *CaseRecord, tell bool) error {
 	holder := ""
-	if c.Coach != 0 {
+	switch {
+	case c.Coach != 0:
 		holder = m.coachID(c.Coach)
+	case c.Account != "":
+		holder = accountPrefix + c.Account
 	}
 	if err := m.st.CloseCase(ctx, c.Alias, holder, m.now()); err != nil {
 		return err
@@ -288,6 +295,18 @@ func (m *Module) Effect(ctx context.Context, person string, profile map[string]s
 	if e.Kind != flows.EffectStop && e.Kind != flows.EffectDelete {
 		return
 	}
+	if e.Kind == flows.EffectDelete {
+		// Every conversation of the person's cases goes with the rest of
+		// their data, the open case's and the closed ones'.
+		for _, a := range strings.Split(profile["cases"], ",") {
+			if a == "" {
+				continue
+			}
+			if err := m.st.DeleteCaseLog(ctx, a); err != nil {
+				m.log.Warn("case conversation not erased", "event", "case_log_erase_failed", "case", a, "error", err)
+			}
+		}
+	}
 	alias := profile["case"]
 	if alias == "" {
 		return
@@ -301,6 +320,10 @@ func (m *Module) Effect(ctx context.Context, person string, profile map[string]s
 	}
 	if e.Kind == flows.EffectDelete {
 		c.Person = "" // already erased
+		// The conversation goes with the rest of the person's data.
+		if err := m.st.DeleteCaseLog(ctx, alias); err != nil {
+			m.log.Warn("case conversation not erased", "event", "case_log_erase_failed", "case", alias, "error", err)
+		}
 	}
 	if err := m.close(ctx, c, false); err != nil {
 		m.log.Warn("case not closed", "event", "case_close_failed", "case", alias, "error", err)

@@ -22,7 +22,7 @@ var myDataEffect = effectKind{
 	inTurn: func(d *Decider, in TurnInput, res *TurnResult, sess *flows.Session, _ flows.Effect, outs []flows.Output) []flows.Output {
 		merged := maps.Clone(in.Profile)
 		maps.Copy(merged, res.Profile)
-		summary := d.myData(sessLang(sess, d.content), sess, merged)
+		summary := d.myData(sessLang(sess, d.content), sess, merged, in.Plan, in.Notes)
 		return append([]flows.Output{{Msg: myDataMsg, Data: map[string]string{"summary": summary}}}, outs...)
 	},
 }

@@ -51,7 +51,7 @@ const myDataMsg = "mydata.summary"
 
 // myData lists, in plain words and the person's language, everything kept
 // about them.
-func (d *Decider) myData(lang string, sess *flows.Session, profile map[string]string) string {
+func (d *Decider) myData(lang string, sess *flows.Session, profile map[string]string, plan *bot.Plan, notes []bot.Note) string {
 	cat := d.content.Catalog
 	line := func(id string, data map[string]string) string {
 		text, err := cat.Text(lang, id, data)
@@ -101,6 +101,21 @@ func (d *Decider) myData(lang string, sess *flows.Session, profile map[string]st
 	if profile[bot.FieldLongFollowUp] != "" {
 		lines = append(lines, line("mydata.followup", nil))
 	}
+	if plan != nil {
+		if len(plan.Goals) > 0 {
+			lines = append(lines, line("mydata.plan_goals", map[string]string{"value": strings.Join(plan.Goals, "; ")}))
+		}
+		if len(plan.Services) > 0 {
+			lines = append(lines, line("mydata.plan_services", map[string]string{"value": strings.Join(plan.Services, "; ")}))
+		}
+		for _, ref := range plan.Referrals {
+			status, _ := cat.Text(lang, "mydata.referral."+ref.Status, nil)
+			lines = append(lines, line("mydata.plan_referral", map[string]string{"service": d.serviceName(lang, ref.Service), "status": status, "date": ref.Date}))
+		}
+	}
+	for _, n := range notes {
+		lines = append(lines, line("mydata.note", map[string]string{"date": n.At.Format(time.DateOnly), "text": n.Text}))
+	}
 	if profile["safeword"] != "" {
 		lines = append(lines, line("mydata.safeword", nil))
 	}
@@ -111,6 +126,15 @@ func (d *Decider) myData(lang string, sess *flows.Session, profile map[string]st
 		lines = append(lines, line("mydata.stopped", nil))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// serviceName names a referral's service (a resource pack entry) in the
+// person's language.
+func (d *Decider) serviceName(lang, id string) string {
+	if name, err := d.content.Catalog.Text(lang, "mydata.service."+id, nil); err == nil {
+		return name
+	}
+	return id
 }
 
 func channelName(ch string) string {

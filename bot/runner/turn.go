@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type TurnInput struct {
 	Now     time.Time
 	// CanClear says whether the person's channel can delete messages.
 	CanClear bool
+	// Plan and Notes are what the person's coach keeps (opened from the
+	// profile), for MY DATA.
+	Plan  *bot.Plan
+	Notes []bot.Note
 }
 
 // TurnResult is what a turn decided; the runner seals and commits it.
@@ -54,7 +59,10 @@ type TurnResult struct {
 	Profile map[string]string
 	Replies []bot.Outbound // to the person
 	Relayed []bot.Outbound // to the coach who holds their case
-	Cases   []Case
+	// RelayedText are the relayed words as the person wrote them, for the
+	// case's conversation in the coach workspace.
+	RelayedText []string
+	Cases       []Case
 	// Effects are every effect of the turn, for the effect handlers.
 	Effects []flows.Effect
 	Clear   bool // delete what the channel can of the chat
@@ -104,7 +112,7 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 				if relaying {
 					// The coach reads the words as they are; the case is
 					// raised so that someone acts if the coach does not.
-					res.Relayed = append(res.Relayed, d.relayLine(in.Profile[bot.RelayAlias], m.Text))
+					d.relay(&res, in.Profile[bot.RelayAlias], m.Text)
 					continue
 				}
 				// The crisis reply stands alone: the words are not also
@@ -129,7 +137,7 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 		}
 		if m.NotText {
 			if relaying {
-				res.Relayed = append(res.Relayed, d.relayLine(in.Profile[bot.RelayAlias], d.Render(d.content.Catalog.Default(), "coach.not_text", nil)))
+				d.relay(&res, in.Profile[bot.RelayAlias], d.Render(d.content.Catalog.Default(), "coach.not_text", nil))
 				continue
 			}
 			res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: "runtime.text_only"}})...)
@@ -155,7 +163,7 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 		if relaying && m.Text != "" && !keepsWorkingInRelay(input.Intent) {
 			// A coach has this person's case: the bot steps aside and
 			// passes the words on.
-			res.Relayed = append(res.Relayed, d.relayLine(in.Profile[bot.RelayAlias], m.Text))
+			d.relay(&res, in.Profile[bot.RelayAlias], m.Text)
 			continue
 		}
 		next, outs, effs := flows.Step(def, sess, input, m.At)
@@ -200,6 +208,7 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 	}
 	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: sess, Now: r.now()}
 	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
+	in.Plan, in.Notes = r.kept(t.Profile)
 	for _, raw := range t.Inbox {
 		plain, err := r.sealer.Open(raw)
 		var m bot.Inbound
@@ -225,8 +234,25 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 		c.Cases = append(c.Cases, r.sealCase(cs))
 	}
 	if len(res.Relayed) > 0 {
-		if d, ok := r.relayDelivery(t, res.Relayed); ok {
-			c.Deliveries = append(c.Deliveries, r.queued(d))
+		var words []bot.Outbound
+		for _, text := range res.RelayedText {
+			words = append(words, bot.Outbound{Text: text})
+		}
+		if t.Profile[bot.RelayChannel] == bot.WorkspaceChannel {
+			// A coach in the console: the words go to the case's
+			// conversation, which is where the coach reads them.
+			if d, ok := r.relayDelivery(t, words); ok {
+				c.Deliveries = append(c.Deliveries, r.queued(d))
+			}
+		} else {
+			if d, ok := r.relayDelivery(t, res.Relayed); ok {
+				c.Deliveries = append(c.Deliveries, r.queued(d))
+			}
+			if r.channels[bot.WorkspaceChannel] != nil {
+				// The conversation is kept for the workspace too.
+				d := bot.Delivery{ID: token(), Person: t.Person, Channel: bot.WorkspaceChannel, Address: t.Profile[bot.RelayAlias], Msgs: words}
+				c.Deliveries = append(c.Deliveries, r.queued(d))
+			}
 		}
 	}
 	if len(res.Replies) > 0 || res.Clear {
@@ -239,6 +265,36 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
 	return c, res.Effects, nil
+}
+
+// kept opens the plan and notes a coach keeps in the profile; what does
+// not open is left out (and logged).
+func (r *Runtime) kept(profile map[string]string) (*bot.Plan, []bot.Note) {
+	var plan *bot.Plan
+	var notes []bot.Note
+	for k, v := range profile {
+		if v == "" || (k != bot.FieldPlan && !strings.HasPrefix(k, bot.FieldNotePrefix)) {
+			continue
+		}
+		plain, err := r.sealer.Open([]byte(v))
+		if err != nil {
+			r.log.Warn("coach record unreadable", "event", "kept_unreadable", "field", strings.SplitN(k, ".", 2)[0], "error", err)
+			continue
+		}
+		if k == bot.FieldPlan {
+			var p bot.Plan
+			if json.Unmarshal(plain, &p) == nil {
+				plan = &p
+			}
+			continue
+		}
+		var n bot.Note
+		if json.Unmarshal(plain, &n) == nil {
+			notes = append(notes, n)
+		}
+	}
+	slices.SortFunc(notes, func(a, b bot.Note) int { return a.At.Compare(b.At) })
+	return plan, notes
 }
 
 // FloodLimit is how many messages a person may send in FloodWindow before
@@ -291,10 +347,12 @@ func keepsWorkingInRelay(it flows.Intent) bool {
 	return it == flows.IntentStop || it == flows.IntentDelete || it == flows.IntentClear
 }
 
-// relayLine is one relayed message as a coach sees it: under the case's
-// alias, never the person's name or number.
-func (d *Decider) relayLine(alias, text string) bot.Outbound {
-	return bot.Outbound{Text: d.Render(d.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})}
+// relay passes text to the coach: in Telegram under the case's alias,
+// never the person's name or number, and as written to the case's
+// conversation.
+func (d *Decider) relay(res *TurnResult, alias, text string) {
+	res.Relayed = append(res.Relayed, bot.Outbound{Text: d.Render(d.content.Catalog.Default(), "coach.relay_from", map[string]string{"alias": alias, "text": text})})
+	res.RelayedText = append(res.RelayedText, text)
 }
 
 func action(choice string) (name, arg string, ok bool) {

@@ -85,6 +85,7 @@ func TestPackageGraph(t *testing.T) {
 		"bot/sms":       {"bot", "flows", "flows/overlay"},
 		"bot/console":   {"bot", "flows", "flows/overlay"},
 		"web/chart":     nil,
+		"bot/workspace": {"bot", "store", "flows", "flows/overlay"},
 	} {
 		if _, ok := imports[module+"/"+pkg]; !ok {
 			t.Errorf("package %s not found", pkg)

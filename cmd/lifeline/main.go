@@ -28,6 +28,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/sms"
 	"github.com/lifeline-org/lifeline/bot/telegram"
+	"github.com/lifeline-org/lifeline/bot/workspace"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/store"
@@ -268,6 +269,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		channels = append(channels, term)
 		log.Info("no channel credentials: chatting in this terminal", "event", "console_mode")
 	}
+	// Case conversations for the coach workspace, relayed like any channel.
+	work := workspace.New(st, sealer, nil)
+	channels = append(channels, work)
 	met := metrics.New(st, channelNames(channels))
 	id, err := newIdentity(ctx, st, cfg.Consumer, getenv, log)
 	if err != nil {
@@ -321,25 +325,29 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	rt.OnEffect(sched.Effect, flows.EffectSubscribe, flows.EffectUnsubscribe, flows.EffectStop, flows.EffectStart, flows.EffectDelete, flows.EffectRecord)
 	rt.OnEffect(sched.CountAnswers, flows.EffectRecord)
 	sched.Register(mux, gate)
-	if err := startConsole(ctx, mux, cfg, b, accounts, bc, sched, log); err != nil {
-		return err
+	// The coach module always runs: coaches work in the console, and in
+	// Telegram too when its coaches are configured.
+	loc, _ := time.LoadLocation(cfg.DefaultTimezone)
+	hours, err := coach.ParseHours(cfg.CoachHours, loc)
+	if err != nil {
+		return fmt.Errorf("COACH_HOURS: %w", err)
 	}
-	var coaches *coach.Module
+	coachCfg := coach.Config{
+		Runtime: rt, Consumer: id.name, Hours: hours, Log: log, SetCadence: sched.SetCadence, SetFollowUp: sched.SetFollowUp,
+	}
 	if tg != nil && (cfg.CoachChatID != 0 || len(cfg.CoachTelegramIDs) > 0) {
-		loc, _ := time.LoadLocation(cfg.DefaultTimezone)
-		hours, err := coach.ParseHours(cfg.CoachHours, loc)
-		if err != nil {
-			return fmt.Errorf("COACH_HOURS: %w", err)
-		}
-		coaches = coach.New(coach.Config{
-			Runtime: rt, Telegram: tg, Group: cfg.CoachChatID, Consumer: id.name, Coaches: cfg.CoachTelegramIDs,
-			Supervisors: cfg.CoachSupervisorIDs, Hours: hours, Log: log, SetCadence: sched.SetCadence,
-			SetFollowUp: sched.SetFollowUp,
-		})
-		tg.Group = coaches.Group
-		rt.OnEffect(coaches.Effect, flows.EffectStop, flows.EffectDelete)
+		coachCfg.Telegram, coachCfg.Group = tg, cfg.CoachChatID
+		coachCfg.Coaches, coachCfg.Supervisors = cfg.CoachTelegramIDs, cfg.CoachSupervisorIDs
 	} else {
-		log.Warn("no coaches configured (COACH_CHAT_ID, COACH_TELEGRAM_IDS): escalations are kept until coaches are", "event", "no_coaches")
+		log.Info("no Telegram coaches configured (COACH_CHAT_ID, COACH_TELEGRAM_IDS): coaches work in the console", "event", "no_telegram_coaches")
+	}
+	coaches := coach.New(coachCfg)
+	if coachCfg.Telegram != nil {
+		tg.Group = coaches.Group
+	}
+	rt.OnEffect(coaches.Effect, flows.EffectStop, flows.EffectDelete)
+	if err := startConsole(ctx, mux, cfg, b, accounts, bc, sched, coaches, log); err != nil {
+		return err
 	}
 	if tg != nil {
 		cmds, names, descs := telegramCommands(cont)
@@ -357,10 +365,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	var receiver bot.Receiver = rt
-	if coaches != nil {
-		receiver = coaches.Receiver(rt)
-	}
+	receiver := coaches.Receiver(rt)
 	// Webhooks may arrive as soon as the server listens: bind the channels
 	// to the receiver first.
 	if tg != nil {
@@ -423,9 +428,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	run("retention", func() error {
 		return rt.RunRetention(ctx, runner.Retention{Days: cfg.RetentionDays, Quiet: cfg.QuietHours, DefaultTZ: b.loc})
 	})
-	if coaches != nil {
-		run("coaches", func() error { return coaches.Run(ctx) })
-	}
+	run("coaches", func() error { return coaches.Run(ctx) })
 	for _, ch := range channels {
 		if ch == term {
 			wg.Add(1)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/checkin"
+	"github.com/lifeline-org/lifeline/bot/coach"
 	"github.com/lifeline-org/lifeline/locales"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/web"
@@ -158,7 +159,8 @@ func consoleURL(cfg *Config) string {
 // (no REDIS_URL) nothing outlives the process, so `lifeline staff` cannot
 // reach it: the first run makes an admin account and prints its sign-in
 // link on standard error.
-func startConsole(ctx context.Context, mux *http.ServeMux, cfg *Config, b *base, accounts *web.Accounts, bc *broadcast.Service, sched *checkin.Scheduler, log *slog.Logger) error {
+func startConsole(ctx context.Context, mux *http.ServeMux, cfg *Config, b *base, accounts *web.Accounts, bc *broadcast.Service,
+	sched *checkin.Scheduler, coaches *coach.Module, log *slog.Logger) error {
 	var override fs.FS
 	if cfg.ContentDir != "" {
 		dir := filepath.Join(cfg.ContentDir, "locales", "console")
@@ -171,6 +173,7 @@ func startConsole(ctx context.Context, mux *http.ServeMux, cfg *Config, b *base,
 		return fmt.Errorf("console texts: %w", err)
 	}
 	con, err := web.New(web.Config{Store: b.st, Accounts: accounts, Texts: texts, Content: b.cont, Broadcasts: bc, Figures: sched,
+		Coaches: coaches, Sealer: b.sealer,
 		Require2FA: cfg.ConsoleRequire2FA, Quiet: cfg.QuietHours, TZ: b.loc, Log: log})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
