@@ -368,10 +368,8 @@ func (c *Console) caseData(ctx context.Context, s *session, cs *coach.CaseRecord
 	for _, o := range coach.Outcomes {
 		d.Outcomes = append(d.Outcomes, choice{Value: o, Label: p.T("console.outcome." + o)})
 	}
-	for _, k := range flows.PackKeys {
-		if k != "minimum_wage" && k != "emergency" {
-			d.Resources = append(d.Resources, choice{Value: k, Label: p.T("console.resource." + k)})
-		}
+	for _, k := range referralServices {
+		d.Resources = append(d.Resources, choice{Value: k, Label: p.T("console.resource." + k)})
 	}
 	for _, st := range bot.ReferralStatuses {
 		d.Statuses = append(d.Statuses, choice{Value: st, Label: p.T("console.referral." + st)})
@@ -424,6 +422,9 @@ func (c *Console) savedReply(ctx context.Context, s *session, cs *coach.CaseReco
 	return text
 }
 
+// referralServices are the resource pack entries a plan may refer to.
+var referralServices = []string{"hotline", "inspectorate", "legal_aid", "union"}
+
 // MaxReply is the longest message a coach may send at once.
 const MaxReply = 1600
 
@@ -435,17 +436,14 @@ func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	alias := strings.ToUpper(r.PathValue("alias"))
 	action := r.PathValue("action")
-	cs, full, err := c.loadCase(ctx, s, alias)
-	if err != nil {
-		return err
-	}
 	back := "/console/cases/" + alias
 	if action == "claim" {
-		if cs.State != coach.StateOpen {
-			http.Redirect(w, r, "/console/cases?msg=taken", http.StatusSeeOther)
-			return nil
-		}
+		// Whoever pressed first, here or in Telegram, has it; a late press
+		// is told so.
 		won, err := c.cfg.Coaches.ClaimFor(ctx, alias, s.acct.Name, s.acct.Name)
+		if errors.Is(err, coach.ErrNoCase) {
+			return refuse(http.StatusNotFound, "console.error.not_found")
+		}
 		if err != nil {
 			return err
 		}
@@ -456,6 +454,10 @@ func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, s *session)
 		c.audit(ctx, s, "case.claim", alias)
 		http.Redirect(w, r, back+"?msg=claimed", http.StatusSeeOther)
 		return nil
+	}
+	cs, full, err := c.loadCase(ctx, s, alias)
+	if err != nil {
+		return err
 	}
 	if !full {
 		return refuse(http.StatusForbidden, "console.cases.not_yours")
@@ -492,7 +494,7 @@ func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, s *session)
 		plan := bot.Plan{Goals: lines(r.PostFormValue("goals")), Services: lines(r.PostFormValue("services")), Updated: c.now()}
 		services, statuses, dates := r.PostForm["ref_service"], r.PostForm["ref_status"], r.PostForm["ref_date"]
 		for i, sv := range services {
-			if sv == "" || i >= len(statuses) || !slices.Contains(flows.PackKeys, sv) || !slices.Contains(bot.ReferralStatuses, statuses[i]) {
+			if sv == "" || i >= len(statuses) || !slices.Contains(referralServices, sv) || !slices.Contains(bot.ReferralStatuses, statuses[i]) {
 				continue
 			}
 			ref := bot.Referral{Service: sv, Status: statuses[i], Date: c.now().In(c.cfg.TZ).Format(time.DateOnly)}

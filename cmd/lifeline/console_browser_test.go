@@ -37,12 +37,21 @@ type consoleServer struct {
 
 func startConsoleServer(t *testing.T) *consoleServer {
 	t.Helper()
+	return startConsoleServerEnv(t, nil)
+}
+
+// startConsoleServerEnv is startConsoleServer with more of the environment.
+func startConsoleServerEnv(t *testing.T, extra map[string]string) *consoleServer {
+	t.Helper()
 	tg, twilio, srv := telegramtest.NewServer(t), smstest.NewServer(t), storetest.StartServer(t)
 	const token = "twiliotoken123"
 	env, public := smsEnv(t, twilio, srv, token)
 	env["TELEGRAM_BOT_TOKEN"], env["TELEGRAM_API_URL"] = "123:abc", tg.URL
 	// Broadcasts go at once, whatever the hour the test runs at.
 	env["QUIET_HOURS"] = "off"
+	for k, v := range extra {
+		env[k] = v
+	}
 	logs := listening(t, env)
 	return &consoleServer{t: t, tg: tg, twilio: twilio, env: env, url: public, logs: logs, token: token}
 }
@@ -58,16 +67,22 @@ func (s *consoleServer) cli(stdin string, args ...string) (string, int) {
 // text sends a signed SMS from from and waits for a reply holding want.
 func (s *consoleServer) text(from, body, want string) {
 	s.t.Helper()
-	s.sms++
-	form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", s.sms)}, "From": {from}, "To": {"+15005550006"}, "Body": {body}}
 	before := len(s.twilio.Bodies())
-	if code := postSMS(s.t, s.url, s.token, form); code != http.StatusOK {
-		s.t.Fatalf("webhook answered %d", code)
-	}
+	s.send(from, body)
 	waitFor(s.t, "an SMS reply containing "+want, func() bool {
 		b := s.twilio.Bodies()
 		return len(b) > before && strings.Contains(strings.Join(b[before:], "\n"), want)
 	})
+}
+
+// send sends a signed SMS from from.
+func (s *consoleServer) send(from, body string) {
+	s.t.Helper()
+	s.sms++
+	form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", s.sms)}, "From": {from}, "To": {"+15005550006"}, "Body": {body}}
+	if code := postSMS(s.t, s.url, s.token, form); code != http.StatusOK {
+		s.t.Fatalf("webhook answered %d", code)
+	}
 }
 
 func occurrences(list []string, s string) int {
