@@ -9,7 +9,12 @@
 // own before Telegram is answered, and timers live in a Redis sorted set
 // claimed atomically, so each fires once however many processes run.
 //
-// Imports: bot, bot/runner, flows and store (which keeps cases, timers and
+// Coaches also work in the console (workspace.go): claim, answer, hand over
+// to a named coach and close with an outcome; a case held there relays to
+// the workspace channel's conversation log (bot/workspace).
+//
+// Imports: bot, bot/runner, bot/workspace (the case conversation log),
+// flows and store (which keeps cases, timers and
 // the coaches' queue), and go-telegram's models for the group's updates.
 // It sends through a Sender (the Telegram adapter) and hears the group
 // through the function cmd/lifeline sets as the adapter's Group: it
