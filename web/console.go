@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -100,9 +101,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.TZ == nil {
 		cfg.TZ = time.UTC
 	}
-	if cfg.Targets == nil {
-		cfg.Targets = map[string]time.Duration{"urgent": 15 * time.Minute, "normal": 24 * time.Hour, "low": 72 * time.Hour}
-	}
+	targets := map[string]time.Duration{"urgent": 15 * time.Minute, "normal": 24 * time.Hour, "low": 72 * time.Hour}
+	maps.Copy(targets, cfg.Targets) // never share the caller's map
+	cfg.Targets = targets
 	c := &Console{cfg: cfg, st: cfg.Store, acc: cfg.Accounts, log: cfg.Log, now: cfg.Clock, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {

@@ -43,6 +43,7 @@ type Config struct {
 
 	StaffAPIToken      string
 	ConsoleRequire2FA  bool
+	CaseTargets        map[string]time.Duration
 	CoachChatID        int64
 	CoachTelegramIDs   []int64
 	CoachSupervisorIDs []int64
@@ -121,6 +122,18 @@ var settings = []setting{
 	{"TWILIO_API_URL", "", "Other base URL for Twilio's REST API (tests, a regional proxy). Empty: Twilio's.", str(func(c *Config) *string { return &c.TwilioAPIURL })},
 	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", rate(func(c *Config) *float64 { return &c.TwilioMPS })},
 	{"STAFF_API_TOKEN", "", "Deprecated: one shared bearer token for the staff API (/api/...). Make a token per account in the console instead.", str(func(c *Config) *string { return &c.StaffAPIToken })},
+	{"CASE_TARGETS", "urgent=15m,normal=24h,low=72h", "How long a case may wait for a coach, by priority; the console's queue marks a case waiting longer.", func(c *Config, v string) error {
+		c.CaseTargets = map[string]time.Duration{}
+		for _, part := range strings.Split(v, ",") {
+			k, d, ok := strings.Cut(strings.TrimSpace(part), "=")
+			dur, err := time.ParseDuration(strings.TrimSpace(d))
+			if !ok || err != nil || dur <= 0 || (k != "urgent" && k != "normal" && k != "low") {
+				return fmt.Errorf("want urgent=15m,normal=24h,low=72h; %q is not a priority=duration", part)
+			}
+			c.CaseTargets[k] = dur
+		}
+		return nil
+	}},
 	{"CONSOLE_REQUIRE_2FA", "false", "true: admins and supervisors must set up a second factor (TOTP) before using the staff console.", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -173,7 +173,7 @@ func startConsole(ctx context.Context, mux *http.ServeMux, cfg *Config, b *base,
 		return fmt.Errorf("console texts: %w", err)
 	}
 	con, err := web.New(web.Config{Store: b.st, Accounts: accounts, Texts: texts, Content: b.cont, Broadcasts: bc, Figures: sched,
-		Coaches: coaches, Sealer: b.sealer,
+		Coaches: coaches, Sealer: b.sealer, Targets: cfg.CaseTargets,
 		Require2FA: cfg.ConsoleRequire2FA, Quiet: cfg.QuietHours, TZ: b.loc, Log: log})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -66,6 +67,25 @@ func TestStaffCommand(t *testing.T) {
 	for _, want := range []string{"account.add", "account.disable", "account.reset"} {
 		if !strings.Contains(aout.String(), want) {
 			t.Errorf("lifeline audit lacks %s:\n%s", want, aout.String())
+		}
+	}
+}
+
+// TestConsoleConfig: case targets and the second-factor rule are read,
+// and bad values refused.
+func TestConsoleConfig(t *testing.T) {
+	cfg, err := LoadConfig(func(k string) string {
+		return map[string]string{"CASE_TARGETS": "urgent=10m, normal=12h", "CONSOLE_REQUIRE_2FA": "true"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CaseTargets["urgent"] != 10*time.Minute || cfg.CaseTargets["normal"] != 12*time.Hour || !cfg.ConsoleRequire2FA {
+		t.Errorf("config %v %v", cfg.CaseTargets, cfg.ConsoleRequire2FA)
+	}
+	for _, env := range []map[string]string{{"CASE_TARGETS": "urgent=soon"}, {"CASE_TARGETS": "high=1h"}, {"CASE_TARGETS": "urgent=-1m"}, {"CONSOLE_REQUIRE_2FA": "maybe"}} {
+		if _, err := LoadConfig(func(k string) string { return env[k] }); err == nil {
+			t.Errorf("%v accepted", env)
 		}
 	}
 }
