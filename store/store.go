@@ -20,17 +20,30 @@ type Store struct {
 	sealer *Sealer
 }
 
-// SealSessions makes the store encrypt sessions with s (call before use).
-func (s *Store) SealSessions(sealer *Sealer) { s.sealer = sealer }
+// Option configures a Store at New.
+type Option func(*Store)
+
+// WithSealer makes the store encrypt sessions at rest with sealer. Without
+// it sessions are kept as the engine wrote them, and a sealed one cannot
+// be read.
+func WithSealer(sealer *Sealer) Option { return func(s *Store) { s.sealer = sealer } }
 
 // New wraps a Redis client. ns prefixes every key ("ll" in production;
 // tests use their own so they can share a server).
-func New(rdb redis.UniversalClient, ns string) *Store {
+func New(rdb redis.UniversalClient, ns string, opts ...Option) *Store {
 	if ns == "" {
 		ns = "ll"
 	}
-	return &Store{rdb: rdb, ns: ns}
+	s := &Store{rdb: rdb, ns: ns}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
+
+// Sealer returns the sealer the store keeps sessions under (nil when it
+// keeps them plain).
+func (s *Store) Sealer() *Sealer { return s.sealer }
 
 // Redis returns the underlying client, for tests that look inside Redis.
 // Everything else goes through the store's operations: no package outside

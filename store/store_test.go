@@ -283,12 +283,17 @@ func TestSealer(t *testing.T) {
 }
 
 func TestReseal(t *testing.T) {
-	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+	storetest.Backends(t, func(t *testing.T, plain *store.Store) {
 		ctx := context.Background()
 		k1, k2 := make([]byte, 32), make([]byte, 32)
 		k2[0] = 2
+		// Stores in one namespace on the backend's client, each sealing
+		// sessions with its own keys: a process before and after the
+		// rotation.
+		ns := storetest.Namespace()
+		sealing := func(s *store.Sealer) *store.Store { return store.New(plain.Redis(), ns, store.WithSealer(s)) }
 		old, _ := store.NewSealer(k1, k1)
-		st.SealSessions(old)
+		st := sealing(old)
 		accept(t, st, "r1", "m", "x")
 		st.SetProfile(ctx, "r1", map[string]string{"addr": string(old.Seal([]byte("+15551234")))})
 		tr, _ := st.Begin(ctx, "r1", "tok", time.Minute, 1)
@@ -309,8 +314,7 @@ func TestReseal(t *testing.T) {
 		if plain, err := onlyNew.Open([]byte(p["addr"])); err != nil || string(plain) != "+15551234" {
 			t.Fatalf("the new key alone cannot read the address: %v", err)
 		}
-		st.SealSessions(onlyNew)
-		if got, err := st.LoadSession(ctx, "r1"); err != nil || string(got) != string(s) {
+		if got, err := sealing(onlyNew).LoadSession(ctx, "r1"); err != nil || string(got) != string(s) {
 			t.Fatalf("session under the new key alone: %s, %v", got, err)
 		}
 		if n, _ := st.Reseal(ctx, rotated); n != 0 {

@@ -20,7 +20,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
-	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/workspace"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/locales"
@@ -42,15 +41,14 @@ type workEnv struct {
 func newWorkEnv(t *testing.T) *workEnv {
 	t.Helper()
 	srv := storetest.StartServer(t)
-	st := store.New(srv.Client(t), "ll")
 	sealer := bottest.Sealer(t)
+	st := store.New(srv.Client(t), "ll", store.WithSealer(sealer))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	tg := bottest.NewChannel("telegram")
 	work := workspace.New(st, sealer, nil)
 	var coaches *coach.Module
 	var sched *checkin.Scheduler
 	h := bottest.Start(t, bottest.WithStore(st), bottest.WithChannels(tg, work),
-		bottest.WithConfig(func(c *runner.Config) { c.Sealer = sealer }),
 		bottest.Before(func(h *bottest.Harness) {
 			sched = checkin.New(checkin.Config{Runtime: h.RT, Log: log})
 			coaches = coach.New(coach.Config{Runtime: h.RT, Log: log})

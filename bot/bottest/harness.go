@@ -16,15 +16,13 @@ import (
 )
 
 // Runtime builds a runner.Runtime from cfg, filling in what cfg leaves
-// out with the test's: a fresh namespace on the shared test Redis, the
-// test sealer, the shipped content and a quiet log. It does not run it.
+// out with the test's: a fresh namespace on the shared test Redis sealed
+// with the test sealer, the shipped content and a quiet log. It does not
+// run it.
 func Runtime(t testing.TB, cfg runner.Config) *runner.Runtime {
 	t.Helper()
 	if cfg.Store == nil {
 		cfg.Store = NewStore(t)
-	}
-	if cfg.Sealer == nil {
-		cfg.Sealer = Sealer(t)
 	}
 	if cfg.Content == nil {
 		cfg.Content = Content(t)
@@ -35,10 +33,12 @@ func Runtime(t testing.TB, cfg runner.Config) *runner.Runtime {
 	return runner.New(cfg)
 }
 
-// NewStore returns a store in a fresh namespace on the shared test Redis.
+// NewStore returns a store in a fresh namespace on the shared test Redis,
+// sealing sessions with the test Sealer, as a runtime's store must. Give
+// one to two harnesses (WithStore) to have two processes share it.
 func NewStore(t testing.TB) *store.Store {
 	t.Helper()
-	return store.New(storetest.Shared(t), storetest.Namespace())
+	return store.New(storetest.Shared(t), storetest.Namespace(), store.WithSealer(Sealer(t)))
 }
 
 // Harness is one Lifeline "process" for a test: a runtime sending
@@ -70,9 +70,9 @@ type setup struct {
 	idle   bool
 }
 
-// WithStore runs the runtime on st (by default a fresh namespace on the
-// shared test Redis): give two harnesses one store's client and namespace
-// to have two processes share it.
+// WithStore runs the runtime on st (by default NewStore's): give two
+// harnesses one store to have two processes share it. st must seal
+// (store.WithSealer(Sealer(t))).
 func WithStore(st *store.Store) Option { return func(s *setup) { s.cfg.Store = st } }
 
 // WithChannels sends through chs (none at all when chs is empty) instead

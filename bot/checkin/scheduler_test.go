@@ -14,7 +14,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // fired is one trigger the scheduler made.
@@ -274,10 +273,9 @@ silent_after: 8w
 // Redis, each with several goroutines, fire 60 people's due check-ins
 // through the real runtime's Trigger: each person's inbox gets one.
 func TestTwoProcessesFireOnce(t *testing.T) {
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	a := newEnv(t, store.New(rdb, ns), Config{})
-	b := newEnv(t, store.New(rdb, ns), Config{})
+	st := bottest.NewStore(t)
+	a := newEnv(t, st, Config{})
+	b := newEnv(t, st, Config{})
 	a.s.trigger, b.s.trigger = a.rt.Trigger, b.rt.Trigger
 	var people []string
 	for i := range 60 {
@@ -307,7 +305,7 @@ func TestTwoProcessesFireOnce(t *testing.T) {
 	ctx := context.Background()
 	for _, p := range people {
 		inbox := a.st.PersonKeyNames(p)[2]
-		if n, err := rdb.LLen(ctx, inbox).Result(); err != nil || n != 1 {
+		if n, err := st.Redis().LLen(ctx, inbox).Result(); err != nil || n != 1 {
 			t.Errorf("%s: %d triggers in the inbox (%v), want 1", p, n, err)
 		}
 	}

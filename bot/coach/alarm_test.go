@@ -10,7 +10,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // TestCrisisInAClaimedCase: words of danger during a relay reach the coach
@@ -20,7 +19,7 @@ import (
 func TestCrisisInAClaimedCase(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	clk := bottest.NewClock(time.Now().UTC())
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true, clock: clk})
+	w := newWorld(t, bottest.NewStore(t), fake, options{poll: true, clock: clk})
 	ctx := context.Background()
 	onboard(t, fake)
 	alias := claimedBy(t, fake, ana)
@@ -64,7 +63,7 @@ func TestCrisisInAClaimedCase(t *testing.T) {
 // — once, and no second case opens.
 func TestFailedAnnouncementIsRetried(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	w := newWorld(t, bottest.NewStore(t), fake, options{poll: true})
 	twilio := w.twilio
 	ctx := context.Background()
 	const phone = "+447700900777"

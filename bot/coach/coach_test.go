@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-telegram/bot/models"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
@@ -20,7 +19,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot/telegram"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 const (
@@ -51,7 +49,7 @@ type options struct {
 	followUp func(ctx context.Context, person, reason string) (bool, error)
 }
 
-func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegramtest.Server, o options) *world {
+func newWorld(t *testing.T, st *store.Store, fake *telegramtest.Server, o options) *world {
 	t.Helper()
 	tg, err := telegram.New(telegram.Config{Token: "1:x", APIURL: fake.URL, GlobalRate: 1000, PerChatRate: 1000, GroupPerMinute: 60000, PollTimeout: time.Second}, bottest.Quiet())
 	if err != nil {
@@ -65,7 +63,7 @@ func newWorld(t *testing.T, rdb redis.UniversalClient, ns string, fake *telegram
 	if o.clock == nil {
 		o.clock = bottest.NewClock(time.Now().UTC())
 	}
-	w.Harness = bottest.Start(t, bottest.WithStore(store.New(rdb, ns)), bottest.WithChannels(tg, text), bottest.Before(func(h *bottest.Harness) {
+	w.Harness = bottest.Start(t, bottest.WithStore(st), bottest.WithChannels(tg, text), bottest.Before(func(h *bottest.Harness) {
 		w.rt, w.st = h.RT, h.Store
 		w.m = coach.New(coach.Config{Runtime: h.RT, Telegram: tg, Group: group, Coaches: []int64{ana, ben}, Supervisors: []int64{supervisor},
 			Hours: o.hours, Clock: o.clock.Now, Log: bottest.Quiet(), SetFollowUp: o.followUp})
@@ -227,7 +225,7 @@ func leaks(t *testing.T, texts string, secrets ...string) {
 
 func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	w := newWorld(t, bottest.NewStore(t), fake, options{poll: true})
 	onboard(t, fake)
 	fake.Type(ana, "/name Ana")
 	expect(t, fake, ana, "People will see you as Ana")
@@ -272,7 +270,7 @@ func TestTelegramSurvivorAndTelegramCoach(t *testing.T) {
 
 func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	w := newWorld(t, bottest.NewStore(t), fake, options{poll: true})
 	const phone = "+447700900555"
 	p := w.texter(phone)
 	text, expectSMS := p.text, p.expect
@@ -292,7 +290,7 @@ func TestSMSSurvivorAndTelegramCoach(t *testing.T) {
 
 func TestTwoCoachesClaimAtOnce(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	w := newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	w := newWorld(t, bottest.NewStore(t), fake, options{poll: true})
 	onboard(t, fake)
 	alias := askForCoach(t, fake)
 	pressClaim(t, fake, group, ana, alias)
@@ -314,16 +312,15 @@ func TestTwoCoachesClaimAtOnce(t *testing.T) {
 
 func TestRelaySurvivesARestart(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
-	w := newWorld(t, rdb, ns, fake, options{poll: true})
+	st := bottest.NewStore(t)
+	w := newWorld(t, st, fake, options{poll: true})
 	onboard(t, fake)
 	alias := askForCoach(t, fake)
 	pressClaim(t, fake, group, ana, alias)
 	expect(t, fake, survivor, "is with you now")
 	w.Stop()
 
-	newWorld(t, rdb, ns, fake, options{poll: true})
+	newWorld(t, st, fake, options{poll: true})
 	fake.Type(survivor, "Are you still there?")
 	expect(t, fake, ana, alias+": Are you still there?")
 	fake.Type(ana, "Yes")
@@ -335,11 +332,10 @@ func TestRelaySurvivesARestart(t *testing.T) {
 // processes fire timers.
 func TestUrgentCaseRaisedOnceWithTwoProcesses(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
+	st := bottest.NewStore(t)
 	clk := bottest.NewClock(time.Now().UTC())
-	a := newWorld(t, rdb, ns, fake, options{poll: true, clock: clk})
-	b := newWorld(t, rdb, ns, fake, options{clock: clk})
+	a := newWorld(t, st, fake, options{poll: true, clock: clk})
+	b := newWorld(t, st, fake, options{clock: clk})
 	onboard(t, fake)
 	fake.Type(survivor, "they took my passport, I am in danger")
 	expect(t, fake, survivor, "If you are in danger now")
@@ -390,7 +386,7 @@ func TestOutOfHours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true, hours: hours, clock: bottest.NewClock(sat)})
+	newWorld(t, bottest.NewStore(t), fake, options{poll: true, hours: hours, clock: bottest.NewClock(sat)})
 	onboard(t, fake)
 	fake.Type(survivor, "coach")
 	expect(t, fake, survivor, "Our coaches are away now. One will answer in about 45 hours.")

@@ -14,8 +14,6 @@ import (
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/flows"
-	"github.com/lifeline-org/lifeline/store"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // TestCoachSetsLongFollowUp: the coach holding a case marks its person for
@@ -26,12 +24,11 @@ import (
 func TestCoachSetsLongFollowUp(t *testing.T) {
 	ctx := context.Background()
 	fake := telegramtest.NewServer(t)
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
+	st := bottest.NewStore(t)
 	// The check-in scheduler, as another process on the same Redis.
-	srt := bottest.Runtime(t, runner.Config{Store: store.New(rdb, ns)})
+	srt := bottest.Runtime(t, runner.Config{Store: st})
 	sched := checkin.New(checkin.Config{Runtime: srt, Log: bottest.Quiet()})
-	w := newWorld(t, rdb, ns, fake, options{poll: true, followUp: sched.SetFollowUp})
+	w := newWorld(t, st, fake, options{poll: true, followUp: sched.SetFollowUp})
 	person := w.rt.PersonID("telegram", fmt.Sprint(survivor))
 	mark := func() string {
 		t.Helper()
@@ -125,7 +122,7 @@ func TestCoachSetsLongFollowUp(t *testing.T) {
 	expect(t, fake, survivor, "Delete everything we keep about you?")
 	fake.Press(t, survivor, "Yes, delete everything")
 	expect(t, fake, survivor, "Everything we kept about you is deleted")
-	if n, err := rdb.Exists(ctx, w.st.ProfileKey(person)).Result(); err != nil || n != 0 {
+	if n, err := st.Redis().Exists(ctx, w.st.ProfileKey(person)).Result(); err != nil || n != 0 {
 		t.Fatalf("profile still there after DELETE (%d, %v)", n, err)
 	}
 }

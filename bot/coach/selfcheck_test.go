@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
-	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 // TestSelfCheckCaseCard: in the self-check, a danger sign from the past
@@ -14,7 +14,7 @@ import (
 // The card never carries what the person was asked or answered.
 func TestSelfCheckCaseCard(t *testing.T) {
 	fake := telegramtest.NewServer(t)
-	newWorld(t, storetest.Shared(t), storetest.Namespace(), fake, options{poll: true})
+	newWorld(t, bottest.NewStore(t), fake, options{poll: true})
 	onboard(t, fake)
 	fake.Press(t, survivor, "Know your rights")
 	expect(t, fake, survivor, "Choose a topic")

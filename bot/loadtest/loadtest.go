@@ -253,11 +253,11 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(rdb, ns)
+	st := store.New(rdb, ns, store.WithSealer(sealer))
 	s := newSim(sealer.PersonID, cfg.people, cfg.processes, cfg.index, cfg.style, cfg.rate == 0)
 	hook := st.CountTrips(s.delivered)
 	rt := runner.New(runner.Config{
-		Store: st, Sealer: sealer, Content: cont, Channels: []bot.Channel{s}, Log: log,
+		Store: st, Content: cont, Channels: []bot.Channel{s}, Log: log,
 		Workers: cfg.workers, Consumer: fmt.Sprintf("loadtest-%d-%s", cfg.index, randomHex(4)),
 	})
 	s.rt = rt

@@ -55,9 +55,9 @@ func (p *platform) repeats() (map[string]int, int) {
 	return rep, p.n
 }
 
-func start(t *testing.T, st *store.Store, sealer *store.Sealer, p *platform, name string) *runner.Runtime {
+func start(t *testing.T, st *store.Store, p *platform, name string) *runner.Runtime {
 	t.Helper()
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: bottest.Content(t), Channels: []bot.Channel{platformChannel{p}},
+	rt := runner.New(runner.Config{Store: st, Content: bottest.Content(t), Channels: []bot.Channel{platformChannel{p}},
 		Workers: 2, Consumer: name, Log: bottest.Quiet()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -74,16 +74,15 @@ func TestSlowSendIsSentOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 40 s")
 	}
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	sealer := bottest.Sealer(t)
+	st := bottest.NewStore(t)
 	p := &platform{sent: map[string]int{}}
 	p.accepted = func(n int) {
 		if n == 1 {
 			time.Sleep(40 * time.Second)
 		}
 	}
-	a := start(t, st, sealer, p, "a")
-	start(t, st, sealer, p, "b")
+	a := start(t, st, p, "a")
+	start(t, st, p, "b")
 	ctx := context.Background()
 	if err := a.Accept(ctx, bot.Inbound{Channel: "test", Address: "+slow", MessageID: "m1", Text: "hi"}); err != nil {
 		t.Fatal(err)
@@ -105,7 +104,7 @@ func TestSlowSendIsSentOnce(t *testing.T) {
 // next reply still goes out.
 func TestRedisLostAfterTheSendIsRecordedOnce(t *testing.T) {
 	srv := storetest.StartServer(t)
-	st := store.New(srv.Client(t), "ll")
+	st := store.New(srv.Client(t), "ll", store.WithSealer(bottest.Sealer(t)))
 	p := &platform{sent: map[string]int{}}
 	var restarted sync.WaitGroup
 	restarted.Add(1)
@@ -121,7 +120,7 @@ func TestRedisLostAfterTheSendIsRecordedOnce(t *testing.T) {
 			}()
 		}
 	}
-	rt := start(t, st, bottest.Sealer(t), p, "a")
+	rt := start(t, st, p, "a")
 	ctx := context.Background()
 	if err := rt.Accept(ctx, bot.Inbound{Channel: "test", Address: "+down", MessageID: "m1", Text: "hi"}); err != nil {
 		t.Fatal(err)
@@ -151,8 +150,8 @@ func TestRedisLostAfterTheSendIsRecordedOnce(t *testing.T) {
 // silence writes just before the sweep; their message (still waiting for
 // its turn) and everything they had are kept.
 func TestRetentionRacesAMessage(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
-	rt := runner.New(runner.Config{Store: st, Sealer: bottest.Sealer(t), Content: bottest.Content(t),
+	st := bottest.NewStore(t)
+	rt := runner.New(runner.Config{Store: st, Content: bottest.Content(t),
 		Channels: []bot.Channel{platformChannel{&platform{sent: map[string]int{}}}}, Log: bottest.Quiet()})
 	ctx := context.Background()
 	now := time.Now()

@@ -17,8 +17,9 @@ import (
 
 // Config wires a Runtime.
 type Config struct {
+	// Store keeps everything; the runtime seals with its sealer
+	// (store.WithSealer), which it must have.
 	Store   *store.Store
-	Sealer  *store.Sealer
 	Content *content.Content
 	// Channels the runtime sends through, by name.
 	Channels []bot.Channel
@@ -104,6 +105,10 @@ const (
 
 // New builds a Runtime.
 func New(cfg Config) *Runtime {
+	sealer := cfg.Store.Sealer()
+	if sealer == nil {
+		panic("runner.New: the store has no sealer (store.WithSealer)")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -119,9 +124,8 @@ func New(cfg Config) *Runtime {
 	if cfg.Consumer == "" {
 		cfg.Consumer = "lifeline-" + token()[:8]
 	}
-	cfg.Store.SealSessions(cfg.Sealer)
 	r := &Runtime{
-		cfg: cfg, store: cfg.Store, sealer: cfg.Sealer, content: cfg.Content,
+		cfg: cfg, store: cfg.Store, sealer: sealer, content: cfg.Content,
 		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
 		work:    cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
 		fx:      cfg.Store.Queue(cfg.Store.EffectStream(), "effects"),
@@ -132,7 +136,7 @@ func New(cfg Config) *Runtime {
 		r.actions = map[string]bot.Action{}
 	}
 	// The Decider shares the action map: OnAction adds to it before Run.
-	r.dec = &Decider{content: cfg.Content, actions: r.actions, hash: cfg.Sealer.Hash, log: cfg.Log}
+	r.dec = &Decider{content: cfg.Content, actions: r.actions, hash: sealer.Hash, log: cfg.Log}
 	for _, ch := range cfg.Channels {
 		r.channels[ch.Name()] = ch
 	}

@@ -37,10 +37,9 @@ func newHarness(t *testing.T, st *store.Store, ch *bottest.Channel) *bottest.Har
 // one recording channel.
 func twoProcesses(t *testing.T) (a, b *bottest.Harness, ch *bottest.Channel) {
 	t.Helper()
-	rdb := storetest.Shared(t)
-	ns := storetest.Namespace()
+	st := bottest.NewStore(t)
 	ch = bottest.NewChannel("test")
-	return newHarness(t, store.New(rdb, ns), ch), newHarness(t, store.New(rdb, ns), ch), ch
+	return newHarness(t, st, ch), newHarness(t, st, ch), ch
 }
 
 // pending describes the entries waiting in the runtime's queues for a
@@ -73,7 +72,7 @@ func TestConversationThroughRedis(t *testing.T) {
 				t.Errorf("transcript lacks %q:\n%s", want, got)
 			}
 		}
-	})
+	}, store.WithSealer(bottest.Sealer(t)))
 }
 
 func TestDuplicateHandledOnce(t *testing.T) {
@@ -137,7 +136,7 @@ func TestOrderUnderConcurrency(t *testing.T) {
 func TestRedisRestartMidLesson(t *testing.T) {
 	srv := storetest.StartServer(t)
 	ns := storetest.Namespace()
-	h := newHarness(t, store.New(srv.Client(t), ns), nil)
+	h := newHarness(t, store.New(srv.Client(t), ns, store.WithSealer(bottest.Sealer(t))), nil)
 	h.Say("+400", onboarding...)
 	h.Say("+400", "1", bottest.Digit(t, "rights", "", "documents"), "1")
 	before := h.Lines()
@@ -150,7 +149,7 @@ func TestRedisRestartMidLesson(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h2 := newHarness(t, store.New(srv.Client(t), ns), nil)
+	h2 := newHarness(t, store.New(srv.Client(t), ns, store.WithSealer(bottest.Sealer(t))), nil)
 	h2.Say("+400", "1")
 	after := h2.Lines()
 	if len(after) == 0 || strings.Contains(after[0], "Choose your language") || strings.Contains(after[0], "What would you like") {
@@ -185,7 +184,7 @@ func TestNotTextGetsAPoliteAnswer(t *testing.T) {
 }
 
 func TestSendRetriesAndMarksUnreachable(t *testing.T) {
-	st := store.New(storetest.Shared(t), storetest.Namespace())
+	st := bottest.NewStore(t)
 	ch := bottest.NewChannel("test")
 	ch.FailWith(func(_ string, n int) error {
 		if n <= 2 {
@@ -237,7 +236,7 @@ func BenchmarkTurn(b *testing.B) {
 	rdb := storetest.Shared(b)
 	var trips counter
 	rdb.AddHook(&trips)
-	st := store.New(rdb, storetest.Namespace())
+	st := store.New(rdb, storetest.Namespace(), store.WithSealer(bottest.Sealer(b)))
 	rt := bottest.Runtime(b, runner.Config{Store: st, Channels: []bot.Channel{bottest.NewChannel("test")}})
 	ctx := context.Background()
 	person := rt.PersonID("test", "+1")

@@ -81,7 +81,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	srv := storetest.StartServer(t)
 	rdb := srv.Client(t)
 	ns := storetest.Namespace()
-	h := newHarness(t, store.New(rdb, ns), nil)
+	h := newHarness(t, store.New(rdb, ns, store.WithSealer(bottest.Sealer(t))), nil)
 	ctx := context.Background()
 	var mu sync.Mutex
 	accepted := map[string]int{}

@@ -209,7 +209,7 @@ func openBase(ctx context.Context, cfg *Config, log *slog.Logger) (*base, error)
 	if err != nil {
 		return nil, err
 	}
-	return &base{st: store.New(rdb, "ll"), sealer: sealer, cont: cont, cad: cad, loc: loc, close: closeRedis}, nil
+	return &base{st: store.New(rdb, "ll", store.WithSealer(sealer)), sealer: sealer, cont: cont, cad: cad, loc: loc, close: closeRedis}, nil
 }
 
 // tool runs a command that works on the store without serving: stats,
@@ -221,7 +221,7 @@ func tool(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer, 
 		return 1
 	}
 	defer b.close()
-	rt := runner.New(runner.Config{Store: b.st, Sealer: b.sealer, Content: b.cont, Log: log})
+	rt := runner.New(runner.Config{Store: b.st, Content: b.cont, Log: log})
 	return f(b, rt)
 }
 
@@ -277,7 +277,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	if err != nil {
 		return err
 	}
-	rt := runner.New(runner.Config{Store: st, Sealer: sealer, Content: cont, Channels: channels, Log: log, Consumer: id.name,
+	rt := runner.New(runner.Config{Store: st, Content: cont, Channels: channels, Log: log, Consumer: id.name,
 		Actions: broadcast.Actions(st, nil, log),
 		Hooks:   runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn}})
 	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))

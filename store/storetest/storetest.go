@@ -87,10 +87,11 @@ func Embedded(t testing.TB) *redis.Client {
 	return c
 }
 
-// Backends runs f against the embedded server and a real one.
-func Backends(t *testing.T, f func(t *testing.T, st *store.Store)) {
-	t.Run("embedded", func(t *testing.T) { f(t, store.New(Embedded(t), Namespace())) })
-	t.Run("redis", func(t *testing.T) { f(t, store.New(Shared(t), Namespace())) })
+// Backends runs f against the embedded server and a real one, each store
+// built with opts.
+func Backends(t *testing.T, f func(t *testing.T, st *store.Store), opts ...store.Option) {
+	t.Run("embedded", func(t *testing.T) { f(t, store.New(Embedded(t), Namespace(), opts...)) })
+	t.Run("redis", func(t *testing.T) { f(t, store.New(Shared(t), Namespace(), opts...)) })
 }
 
 // Server is a private redis-server with append-only persistence, which a
