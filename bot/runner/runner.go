@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
@@ -41,15 +42,16 @@ type Config struct {
 	Hooks Hooks
 	// Actions handle buttons that live outside any flow, such as "I'm
 	// interested" under a job alert: a button whose option id is
-	// "x:<name>:<arg>" goes to Actions[name] instead of the engine.
+	// "x:<name>:<arg>" goes to Actions[name] instead of the engine. A
+	// module that needs the runtime adds its own with OnAction.
 	Actions map[string]bot.Action
 }
 
 // Hooks are optional callbacks around the runtime's work.
 type Hooks struct {
 	// Effects are called after a turn is committed, with every effect of
-	// the turn (after the runtime applied those it handles itself). With
-	// none set, escalations are recorded on the case stream.
+	// the turn (after the runtime applied those it handles itself). A
+	// module that needs the runtime adds its own with OnEffect.
 	Effects []bot.EffectHandler
 	// Handled is called after each turn with how long it took.
 	Handled func(channel string, d time.Duration)
@@ -87,6 +89,10 @@ type Runtime struct {
 	actions  map[string]bot.Action
 	// effects are module handlers by effect kind ("" for every kind).
 	effects map[string][]bot.EffectHandler
+	// sealed is set once turns may run (Run, ProcessPerson): from then on
+	// actions and effects are read without a lock, and OnAction and
+	// OnEffect panic.
+	sealed atomic.Bool
 }
 
 // Limits on what a person can send, and how fast a dead process's work
@@ -103,7 +109,9 @@ const (
 	maxAttempts  = 5
 )
 
-// New builds a Runtime.
+// New builds a Runtime. Modules that need the runtime itself (to start
+// turns, to send) are built next, on it, and add their handlers with
+// OnEffect and OnAction before it runs.
 func New(cfg Config) *Runtime {
 	sealer := cfg.Store.Sealer()
 	if sealer == nil {
@@ -143,11 +151,18 @@ func New(cfg Config) *Runtime {
 	return r
 }
 
+// Registration. A module and the runtime need each other: the module
+// starts turns and sends through the runtime, and the runtime calls the
+// module's handlers. So the runtime is built first, the module on it, and
+// the module's handlers are added in a registration phase that ends when
+// turns may run (Run or ProcessPerson); adding one later panics.
+
 // OnEffect adds an effect handler for the given kinds of effect (every
-// kind when none is named); call it before Run. Handlers run after the
-// turn's commit, from the durable effect queue: a crash may run one again,
-// so they must be idempotent.
+// kind when none is named), before the runtime runs. Handlers run after
+// the turn's commit, from the durable effect queue: a crash may run one
+// again, so they must be idempotent.
 func (r *Runtime) OnEffect(h bot.EffectHandler, kinds ...string) {
+	r.registering("OnEffect")
 	if len(kinds) == 0 {
 		kinds = []string{""}
 	}
@@ -156,9 +171,18 @@ func (r *Runtime) OnEffect(h bot.EffectHandler, kinds ...string) {
 	}
 }
 
-// OnAction adds an out-of-flow button handler; call it before Run.
+// OnAction adds an out-of-flow button handler, before the runtime runs.
 func (r *Runtime) OnAction(name string, a bot.Action) {
+	r.registering("OnAction")
 	r.actions[name] = a
+}
+
+// registering panics once the registration phase is over: a handler added
+// then would race with the turns reading the tables, or be missed by them.
+func (r *Runtime) registering(what string) {
+	if r.sealed.Load() {
+		panic("runner: " + what + " after the runtime started running turns")
+	}
 }
 
 // PersonID returns the pseudonymous id of the person at address on channel.
@@ -193,6 +217,7 @@ func (r *Runtime) Sealer() *store.Sealer { return r.sealer }
 
 // Run runs the work loop and one send loop per channel until ctx ends.
 func (r *Runtime) Run(ctx context.Context) error {
+	r.sealed.Store(true)
 	if err := r.work.Ensure(ctx); err != nil {
 		return err
 	}
@@ -217,6 +242,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 
 // ProcessPerson runs turns for person until their inbox is empty.
 func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
+	r.sealed.Store(true)
 	return r.processPerson(ctx, person, token())
 }
 
