@@ -18,3 +18,21 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Every calls f every d until ctx ends (it returns nil then) or f returns
+// an error (it returns that). Loops that do something at a steady pace,
+// such as firing timers or renewing a lock, call it.
+func Every(ctx context.Context, d time.Duration, f func() error) error {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := f(); err != nil {
+			return err
+		}
+	}
+}

@@ -21,3 +21,25 @@ func TestSleep(t *testing.T) {
 		t.Fatalf("cancelled sleep took %v, %v", time.Since(start), err)
 	}
 }
+
+// TestEvery: f runs at the pace asked until it fails, and the failure is
+// returned; an ended context stops the loop with nil.
+func TestEvery(t *testing.T) {
+	stop := errors.New("stop")
+	n := 0
+	start := time.Now()
+	err := Every(context.Background(), 5*time.Millisecond, func() error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 3 || time.Since(start) < 15*time.Millisecond {
+		t.Fatalf("after %v: %d calls, %v", time.Since(start), n, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Every(ctx, time.Hour, func() error { t.Error("called after the context ended"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

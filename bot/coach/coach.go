@@ -199,18 +199,12 @@ func (m *Module) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := m.FireTimers(ctx, m.now()); err != nil && ctx.Err() == nil {
-					m.log.Warn("case timers failed", "event", "case_timers_failed", "error", err)
-				}
+		_ = bot.Every(ctx, time.Second, func() error {
+			if _, err := m.FireTimers(ctx, m.now()); err != nil && ctx.Err() == nil {
+				m.log.Warn("case timers failed", "event", "case_timers_failed", "error", err)
 			}
-		}
+			return nil
+		})
 	}()
 	wg.Wait()
 	return nil

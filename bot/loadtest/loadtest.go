@@ -336,20 +336,12 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	var peak atomic.Int64
 	peak.Store(int64(runtime.NumGoroutine()))
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-sampleCtx.Done():
-				return
-			case <-t.C:
-				if n := int64(runtime.NumGoroutine()); n > peak.Load() {
-					peak.Store(n)
-				}
-			}
+	go bot.Every(sampleCtx, 50*time.Millisecond, func() error {
+		if n := int64(runtime.NumGoroutine()); n > peak.Load() {
+			peak.Store(n)
 		}
-	}()
+		return nil
+	})
 	if s.closed {
 		for _, idx := range s.owned {
 			s.tasks <- task{idx: idx}

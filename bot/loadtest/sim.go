@@ -309,14 +309,7 @@ func (p *person) floodUntil(now int64) int64 {
 // sweep gives up on replies older than timeout and brings rested people
 // back, until ctx ends.
 func (s *sim) sweep(ctx context.Context, timeout time.Duration) {
-	tick := time.NewTicker(min(timeout/4, 100*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	_ = bot.Every(ctx, min(timeout/4, 100*time.Millisecond), func() error {
 		now := time.Now().UnixNano()
 		old := now - int64(timeout)
 		for _, idx := range s.owned {
@@ -336,7 +329,8 @@ func (s *sim) sweep(ctx context.Context, timeout time.Duration) {
 				s.requeue(idx)
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // requeue offers a rested person's next message (closed loop), or makes

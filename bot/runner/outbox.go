@@ -199,21 +199,15 @@ func (r *Runtime) holdSending(ctx context.Context, person, tok string) *sendingH
 	h := &sendingHold{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
-		t := time.NewTicker(store.SendLockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		_ = bot.Every(ctx, store.SendLockTTL/3, func() error {
 			err := r.store.RenewSending(ctx, person, tok, store.SendLockTTL)
 			if errors.Is(err, store.ErrLockLost) {
 				h.gone.Store(true)
 				r.log.Warn("sending lock lost; this sender stops for the person", "event", "send_lock_lost", "person", person)
-				return
+				return err
 			}
-		}
+			return nil
+		})
 	}()
 	return h
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/store"
 )
 
@@ -75,22 +76,16 @@ func newIdentity(ctx context.Context, st *store.Store, consumer string, getenv f
 // an error: two processes sharing a name could each think they hold the
 // other's locks.
 func (id *identity) keep(ctx context.Context, st *store.Store) error {
-	t := time.NewTicker(consumerLease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return bot.Every(ctx, consumerLease/3, func() error {
 		ok, err := st.RenewLease(ctx, "consumer:"+id.name, id.holder, consumerLease)
 		if err != nil {
-			continue // Redis away: try again; the lease outlives a short outage
+			return nil // Redis away: try again; the lease outlives a short outage
 		}
 		if !ok {
 			return fmt.Errorf("consumer name %s taken by another process", id.name)
 		}
-	}
+		return nil
+	})
 }
 
 func hostname() string {
