@@ -356,10 +356,7 @@ func (s *Store) CoachName(ctx context.Context, coach string) (string, error) {
 
 // SetCoachName keeps the name coach (a pseudonym) chose.
 func (s *Store) SetCoachName(ctx context.Context, coach, name string) error {
-	if err := s.rdb.HSet(ctx, s.coachKey(coach), "name", name).Err(); err != nil {
-		return fmt.Errorf("set coach name: %w", err)
-	}
-	return nil
+	return s.setCoachField(ctx, coach, "name", name)
 }
 
 // CoachCase returns the alias of the case coach (a pseudonym) writes to
@@ -370,10 +367,7 @@ func (s *Store) CoachCase(ctx context.Context, coach string) (string, error) {
 
 // SetCoachCase makes alias the case coach (a pseudonym) writes to.
 func (s *Store) SetCoachCase(ctx context.Context, coach, alias string) error {
-	if err := s.rdb.HSet(ctx, s.coachKey(coach), "current", alias).Err(); err != nil {
-		return fmt.Errorf("set coach case: %w", err)
-	}
-	return nil
+	return s.setCoachField(ctx, coach, "current", alias)
 }
 
 func (s *Store) coachField(ctx context.Context, coach, field string) (string, error) {
@@ -385,6 +379,13 @@ func (s *Store) coachField(ctx context.Context, coach, field string) (string, er
 		return "", fmt.Errorf("read coach: %w", err)
 	}
 	return v, nil
+}
+
+func (s *Store) setCoachField(ctx context.Context, coach, field, v string) error {
+	if err := s.rdb.HSet(ctx, s.coachKey(coach), field, v).Err(); err != nil {
+		return fmt.Errorf("set coach %s: %w", field, err)
+	}
+	return nil
 }
 
 // A case's conversation: every relayed message, both ways, sealed, oldest

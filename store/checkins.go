@@ -132,17 +132,13 @@ func (s *Store) CountCheckins(ctx context.Context, week string, counts map[strin
 
 // CheckinFigures returns the counters of each week, in one round trip.
 func (s *Store) CheckinFigures(ctx context.Context, weeks []string) ([]map[string]string, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(weeks))
+	keys := make([]string, len(weeks))
 	for i, w := range weeks {
-		cmds[i] = pipe.HGetAll(ctx, s.CheckinStatsKey(w))
+		keys[i] = s.CheckinStatsKey(w)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	out, err := s.hashes(ctx, keys)
+	if err != nil {
 		return nil, fmt.Errorf("read figures: %w", err)
-	}
-	out := make([]map[string]string, len(weeks))
-	for i, c := range cmds {
-		out[i] = c.Val()
 	}
 	return out, nil
 }

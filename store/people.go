@@ -47,15 +47,29 @@ func (s *Store) eachMember(ctx context.Context, key string, page int64, f func(s
 // Profiles reads people's profiles in one round trip (an empty map for
 // someone unknown).
 func (s *Store) Profiles(ctx context.Context, people []string) ([]map[string]string, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(people))
+	keys := make([]string, len(people))
 	for i, p := range people {
-		cmds[i] = pipe.HGetAll(ctx, s.pkey(p, kProfile))
+		keys[i] = s.pkey(p, kProfile)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	out, err := s.hashes(ctx, keys)
+	if err != nil {
 		return nil, fmt.Errorf("read profiles: %w", err)
 	}
-	out := make([]map[string]string, len(people))
+	return out, nil
+}
+
+// hashes reads whole hashes in one round trip (an empty map for a key
+// that does not exist).
+func (s *Store) hashes(ctx context.Context, keys []string) ([]map[string]string, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HGetAll(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]map[string]string, len(keys))
 	for i, c := range cmds {
 		out[i] = c.Val()
 	}
