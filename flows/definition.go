@@ -3,8 +3,8 @@ package flows
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/lifeline-org/lifeline/flows/overlay"
@@ -155,11 +155,7 @@ func Load(base, override fs.FS) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	def := &Definition{Flows: map[string]*Flow{}, Sources: map[string]string{}}
 	for _, name := range names {
 		var f Flow
@@ -223,12 +219,7 @@ func (d *Definition) Check(msgs MessageChecker, vars map[string]bool) []Problem 
 			probs = append(probs, Problem{File: "flows", Reason: fmt.Sprintf("required flow %q is missing", id)})
 		}
 	}
-	ids := make([]string, 0, len(d.Flows))
-	for id := range d.Flows {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(d.Flows)) {
 		probs = append(probs, d.checkFlow(d.Flows[id], msgs, vars)...)
 	}
 	return probs
@@ -267,11 +258,7 @@ func (d *Definition) checkFlow(f *Flow, msgs MessageChecker, vars map[string]boo
 	if f.Title != "" {
 		msg("", f.Title)
 	}
-	nodeIDs := make([]string, 0, len(f.Nodes))
-	for id := range f.Nodes {
-		nodeIDs = append(nodeIDs, id)
-	}
-	sort.Strings(nodeIDs)
+	nodeIDs := slices.Sorted(maps.Keys(f.Nodes))
 	for _, id := range nodeIDs {
 		n := f.Nodes[id]
 		switch k := n.Kind(); k {

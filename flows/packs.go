@@ -1,9 +1,9 @@
 package flows
 
 import (
-	"fmt"
 	"io/fs"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lifeline-org/lifeline/flows/overlay"
@@ -40,16 +40,12 @@ func (p *Pack) Data() map[string]string {
 // LoadPacks reads every *.yaml pack from base, then from override.
 func LoadPacks(base, override fs.FS) (map[string]*Pack, error) {
 	packs := map[string]*Pack{}
-	err := overlay.Read(base, override, func(name string, data []byte) error {
-		var p Pack
-		if err := overlay.Decode(data, &p); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+	err := overlay.Each(base, override, func(name string, p *Pack) error {
 		if p.Country == "" {
 			p.Country = overlay.Stem(name)
 		}
 		p.File = name
-		packs[p.Country] = &p
+		packs[p.Country] = p
 		return nil
 	})
 	if err != nil {
@@ -67,12 +63,7 @@ func CheckPack(p *Pack, now time.Time) []Problem {
 			probs = append(probs, Problem{File: p.File, Node: k, Reason: "entry is missing"})
 		}
 	}
-	keys := make([]string, 0, len(p.Entries))
-	for k := range p.Entries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(p.Entries)) {
 		e := p.Entries[k]
 		if e.Value == "" || e.Source == "" {
 			probs = append(probs, Problem{File: p.File, Node: k, Reason: "entry needs a value and a source"})

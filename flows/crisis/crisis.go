@@ -64,16 +64,12 @@ const EchoRun = 5
 // whose lists replace the base's language by language.
 func Load(base, override fs.FS) (map[string]*List, error) {
 	lists := map[string]*List{}
-	err := overlay.Read(base, override, func(name string, data []byte) error {
-		var l List
-		if err := overlay.Decode(data, &l); err != nil {
-			return fmt.Errorf("crisis/%s: %w", name, err)
-		}
-		lists[overlay.Stem(name)] = &l
+	err := overlay.Each(base, override, func(name string, l *List) error {
+		lists[overlay.Stem(name)] = l
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("crisis/%w", err)
 	}
 	return lists, nil
 }

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -42,6 +43,19 @@ func Decode(data []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	return dec.Decode(v)
+}
+
+// Each decodes every file Read reads into a fresh T (strictly, as Decode
+// does) and calls fn with the file's name and the value; a file that does
+// not decode stops it with an error naming the file.
+func Each[T any](base, override fs.FS, fn func(name string, v *T) error) error {
+	return Read(base, override, func(name string, data []byte) error {
+		v := new(T)
+		if err := Decode(data, v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return fn(name, v)
+	})
 }
 
 // Stem is a file's name without its folder and ".yaml": the language of a

@@ -3,6 +3,7 @@ package overlay_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -38,6 +39,26 @@ func TestRead(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || !slices.Equal(got, []string{"a.yaml"}) {
 		t.Fatalf("after an error: read %q, %v", got, err)
+	}
+}
+
+// TestEach: every file decoded into its own value, in Read's order; a file
+// that does not decode is an error naming it.
+func TestEach(t *testing.T) {
+	type pack struct {
+		Country string `yaml:"country"`
+	}
+	base := fstest.MapFS{"b.yaml": {Data: []byte("country: ke\n")}, "a.yaml": {Data: []byte("country: ug\n")}}
+	var got []*pack
+	if err := overlay.Each(base, nil, func(name string, p *pack) error {
+		got = append(got, p)
+		return nil
+	}); err != nil || len(got) != 2 || got[0].Country != "ug" || got[1].Country != "ke" {
+		t.Fatalf("decoded %v, %v", got, err)
+	}
+	bad := fstest.MapFS{"x.yaml": {Data: []byte("contry: ke\n")}}
+	if err := overlay.Each(bad, nil, func(string, *pack) error { return nil }); err == nil || !strings.HasPrefix(err.Error(), "x.yaml: ") {
+		t.Fatalf("a file that does not decode: %v", err)
 	}
 }
 
