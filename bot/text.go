@@ -22,3 +22,15 @@ func CleanText(s string, max int) string {
 	}
 	return s
 }
+
+// SplitList splits a comma-separated list (an environment variable, a
+// flag, a query parameter), trimming each item and dropping empty ones.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

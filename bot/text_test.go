@@ -1,6 +1,9 @@
 package bot
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestCleanText: invalid bytes become U+FFFD, control characters go but
 // newlines and tabs stay, and the text is cut at max runes (not bytes).
@@ -21,5 +24,15 @@ func TestCleanText(t *testing.T) {
 		if got := CleanText(tc.in, tc.max); got != tc.want {
 			t.Errorf("CleanText(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 		}
+	}
+}
+
+// TestSplitList: items trimmed, empty ones dropped.
+func TestSplitList(t *testing.T) {
+	if got := SplitList(" a, b ,,c ,"); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("got %q", got)
+	}
+	if got := SplitList(" , "); got != nil {
+		t.Fatalf("nothing but commas: got %q", got)
 	}
 }

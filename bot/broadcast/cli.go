@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/runner"
 )
 
@@ -123,11 +124,7 @@ type list []string
 
 func (l *list) String() string { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
+	*l = append(*l, bot.SplitList(v)...)
 	return nil
 }
 

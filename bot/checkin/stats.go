@@ -511,16 +511,6 @@ func period(now time.Time, from, to string) (time.Time, time.Time, error) {
 	return start, end, nil
 }
 
-func splitBy(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // Main runs `lifeline stats [--from DATE] [--to DATE] [--by gender,age]
 // [--json]`: it prints the check-in figures and returns the exit code
 // (2 for bad arguments, 1 when Redis fails).
@@ -543,7 +533,7 @@ func Main(ctx context.Context, rt *runner.Runtime, cfg Config, args []string, st
 		fmt.Fprintln(stderr, "lifeline stats:", err)
 		return 2
 	}
-	t, err := s.Stats(ctx, start, end, splitBy(*by))
+	t, err := s.Stats(ctx, start, end, bot.SplitList(*by))
 	if err != nil {
 		fmt.Fprintln(stderr, "lifeline stats:", err)
 		if errors.Is(err, ErrBadQuery) {
@@ -576,7 +566,7 @@ func (s *Scheduler) StatsHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		t, err := s.Stats(r.Context(), start, end, splitBy(q.Get("by")))
+		t, err := s.Stats(r.Context(), start, end, bot.SplitList(q.Get("by")))
 		if err != nil {
 			if errors.Is(err, ErrBadQuery) {
 				http.Error(w, err.Error(), http.StatusBadRequest)

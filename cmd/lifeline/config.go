@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"io"
@@ -64,16 +65,34 @@ type setting struct {
 	set             func(c *Config, v string) error
 }
 
-// rate sets a positive number of messages per second.
-func rate(field func(*Config) *float64) func(*Config, string) error {
+// positive sets a number that parse reads from the value and that is
+// above zero; otherwise the value is refused with must, which says what
+// it must be.
+func positive[T int | float64 | time.Duration](parse func(string) (T, error), must string, field func(*Config) *T) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			return fmt.Errorf("must be a positive number")
+		x, err := parse(v)
+		if err != nil || x <= 0 {
+			return errors.New(must)
 		}
-		*field(c) = f
+		*field(c) = x
 		return nil
 	}
+}
+
+// rate sets a positive number of messages per second.
+func rate(field func(*Config) *float64) func(*Config, string) error {
+	parse := func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }
+	return positive(parse, "must be a positive number", field)
+}
+
+// duration sets a positive duration such as 15s or 1m.
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return positive(time.ParseDuration, "must be a positive duration such as 15s", field)
+}
+
+// count sets a positive whole number.
+func count(field func(*Config) *int) func(*Config, string) error {
+	return positive(strconv.Atoi, "must be a positive whole number", field)
 }
 
 func str(p func(c *Config) *string) func(*Config, string) error {
@@ -158,55 +177,14 @@ var settings = []setting{
 	{"HTTP_IDLE_TIMEOUT", "30s", "How long an idle kept-alive HTTP connection stays open.", duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
 	{"HTTP_MAX_CONNS", "1024", "Most HTTP connections open at once; more are closed on arrival.", count(func(c *Config) *int { return &c.HTTPMaxConns })},
 	{"HTTP_MAX_CONNS_PER_IP", "256", "Most HTTP connections open at once from one IP address (behind a proxy, keep it above the proxy's concurrency).", count(func(c *Config) *int { return &c.HTTPMaxConnsPerIP })},
-	{"WEBHOOK_IP_RATE", "300", "Most webhook and API requests per second from one IP address; more get 429.", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return fmt.Errorf("must be a positive whole number")
-		}
-		c.WebhookIPRate = n
-		return nil
-	}},
-	{"RETENTION_DAYS", "365", "A person silent for longer gets one last notice, then is erased.", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return fmt.Errorf("must be a whole number of days")
-		}
-		c.RetentionDays = n
-		return nil
-	}},
-}
-
-// duration sets a positive duration such as 15s or 1m.
-func duration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("must be a positive duration such as 15s")
-		}
-		*field(c) = d
-		return nil
-	}
-}
-
-// count sets a positive whole number.
-func count(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return fmt.Errorf("must be a positive whole number")
-		}
-		*field(c) = n
-		return nil
-	}
+	{"WEBHOOK_IP_RATE", "300", "Most webhook and API requests per second from one IP address; more get 429.", count(func(c *Config) *int { return &c.WebhookIPRate })},
+	{"RETENTION_DAYS", "365", "A person silent for longer gets one last notice, then is erased.", positive(strconv.Atoi, "must be a whole number of days", func(c *Config) *int { return &c.RetentionDays })},
 }
 
 func ids(p func(c *Config) *[]int64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		var out []int64
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
+		for _, s := range bot.SplitList(v) {
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
 				return fmt.Errorf("%q is not a Telegram id", s)

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -154,7 +153,7 @@ func sealerFor(cfg *Config, log *slog.Logger) (*store.Sealer, error) {
 		return nil, fmt.Errorf("LIFELINE_DATA_KEY: %w", err)
 	}
 	var older [][]byte
-	for _, s := range splitList(cfg.OldDataKeys) {
+	for _, s := range bot.SplitList(cfg.OldDataKeys) {
 		k, err := store.ParseKey(s)
 		if err != nil {
 			return nil, fmt.Errorf("LIFELINE_OLD_DATA_KEYS: %w", err)
@@ -463,16 +462,6 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		return fatal
 	}
 	return fatal
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // telegramCommands builds the bot's command menu, name and description in
