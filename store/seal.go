@@ -9,6 +9,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,6 +108,25 @@ func (s *Sealer) Open(sealed []byte) ([]byte, error) {
 		return nil, ErrSealed
 	}
 	return plain, nil
+}
+
+// SealJSON seals the JSON of v, which must be plain data (no channel,
+// function or cycle), whose encoding cannot fail; it panics if it does.
+func (s *Sealer) SealJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("store: SealJSON of data JSON cannot encode: " + err.Error())
+	}
+	return s.Seal(b)
+}
+
+// OpenJSON opens what SealJSON sealed into v.
+func (s *Sealer) OpenJSON(sealed []byte, v any) error {
+	plain, err := s.Open(sealed)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, v)
 }
 
 // SealedWith returns the id of the key that sealed b.

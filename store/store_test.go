@@ -280,6 +280,13 @@ func TestSealer(t *testing.T) {
 	if old.PersonID("sms", "+1") == old.PersonID("telegram", "+1") {
 		t.Fatal("ids must differ by channel")
 	}
+	var lines []string
+	if err := rotated.OpenJSON(old.SealJSON([]string{"a", "b"}), &lines); err != nil || len(lines) != 2 || lines[1] != "b" {
+		t.Fatalf("JSON sealed under the old key: %q, %v", lines, err)
+	}
+	if err := old.OpenJSON(tampered, &lines); !errors.Is(err, store.ErrSealed) {
+		t.Fatalf("tampered JSON: %v", err)
+	}
 }
 
 func TestReseal(t *testing.T) {

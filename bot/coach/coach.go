@@ -3,7 +3,6 @@ package coach
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -174,8 +173,7 @@ func (m *Module) Group(ctx context.Context, u *models.Update) error {
 
 // record keeps a coach's action durably, once per platform id.
 func (m *Module) record(ctx context.Context, id string, e event) error {
-	b, _ := json.Marshal(e) // plain data
-	return m.st.RecordCoachAction(ctx, id, m.rt.Sealer().Seal(b))
+	return m.st.RecordCoachAction(ctx, id, m.rt.Sealer().SealJSON(e))
 }
 
 // Run handles escalations, coaches' actions and timers until ctx ends.
@@ -397,8 +395,7 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 		Lang: c.Lang, Channel: c.Channel, State: StateOpen, Opened: now}
 	var excerpt []byte
 	if len(c.Excerpt) > 0 {
-		b, _ := json.Marshal(c.Excerpt)
-		excerpt = m.rt.Sealer().Seal(b)
+		excerpt = m.rt.Sealer().SealJSON(c.Excerpt)
 	}
 	timers := []store.CaseTimer{{Alias: alias, Kind: store.TimerReannounce, At: now.Add(m.cfg.Reannounce[c.Priority])}}
 	// One trusted coach: the coach who last helped is asked first, and

@@ -2,7 +2,6 @@ package coach
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -17,12 +16,8 @@ import (
 // handleEvent carries out one coach action: a Claim press, a command, or
 // words for the person whose case the coach holds.
 func (m *Module) handleEvent(ctx context.Context, sealed []byte) error {
-	plain, err := m.rt.Sealer().Open(sealed)
 	var e event
-	if err == nil {
-		err = json.Unmarshal(plain, &e)
-	}
-	if err != nil {
+	if err := m.rt.Sealer().OpenJSON(sealed, &e); err != nil {
 		m.log.Error("coach action unreadable; dropped", "event", "coach_event_unreadable", "error", err)
 		return nil
 	}
@@ -90,12 +85,8 @@ func (m *Module) excerpt(ctx context.Context, alias string) string {
 	if err != nil || raw == nil {
 		return ""
 	}
-	plain, err := m.rt.Sealer().Open(raw)
-	if err != nil {
-		return ""
-	}
 	var lines []string
-	if json.Unmarshal(plain, &lines) != nil {
+	if m.rt.Sealer().OpenJSON(raw, &lines) != nil {
 		return ""
 	}
 	return strings.Join(lines, "\n")

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -24,19 +23,12 @@ type Case struct {
 // maxExcerpt is how many of the person's last messages a case carries.
 const maxExcerpt = 3
 
-func (r *Runtime) sealCase(c Case) []byte {
-	b, _ := json.Marshal(c) // plain data: cannot fail
-	return r.sealer.Seal(b)
-}
+func (r *Runtime) sealCase(c Case) []byte { return r.sealer.SealJSON(c) }
 
 // OpenCase decodes a sealed case from the case stream.
 func (r *Runtime) OpenCase(sealed []byte) (Case, error) {
 	var c Case
-	plain, err := r.sealer.Open(sealed)
-	if err != nil {
-		return c, err
-	}
-	return c, json.Unmarshal(plain, &c)
+	return c, r.sealer.OpenJSON(sealed, &c)
 }
 
 // Escalate records a case for person from outside a turn (a missed

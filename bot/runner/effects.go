@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
@@ -78,20 +77,13 @@ type pendingEffect struct {
 	Wiped   bool              `json:"wiped,omitempty"`
 }
 
-func (r *Runtime) sealEffect(p pendingEffect) []byte {
-	b, _ := json.Marshal(p) // plain data: cannot fail
-	return r.sealer.Seal(b)
-}
+func (r *Runtime) sealEffect(p pendingEffect) []byte { return r.sealer.SealJSON(p) }
 
 // handleEffect carries out one queued effect. An error leaves the entry to
 // be tried again.
 func (r *Runtime) handleEffect(ctx context.Context, _ string, e store.Entry) error {
-	plain, err := r.sealer.Open(e.Payload)
 	var p pendingEffect
-	if err == nil {
-		err = json.Unmarshal(plain, &p)
-	}
-	if err != nil {
+	if err := r.sealer.OpenJSON(e.Payload, &p); err != nil {
 		r.log.Error("queued effect unreadable; dropped", "event", "effect_unreadable", "error", err)
 		return nil
 	}

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/lifeline-org/lifeline/bot"
@@ -24,13 +23,9 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 	person := r.sealer.PersonID(in.Channel, in.Address)
 	addr := in.Address
 	in.Address = "" // kept once, sealed, in the profile
-	payload, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
 	fresh, err := r.store.Accept(ctx, store.Accepted{
 		Person: person, MessageID: in.MessageID, Channel: in.Channel,
-		Sealed: r.sealer.Seal(payload), Address: r.sealer.Seal([]byte(addr)),
+		Sealed: r.sealer.SealJSON(in), Address: r.sealer.Seal([]byte(addr)),
 		PlatformMsg: in.PlatformMsg, At: in.At,
 	})
 	if err != nil {
@@ -51,10 +46,7 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 // written, without them writing: a scheduled check-in. id names the trigger
 // so a retried trigger runs once.
 func (r *Runtime) Trigger(ctx context.Context, person, flow, id string) error {
-	payload, err := json.Marshal(bot.Inbound{Flow: flow, MessageID: id, At: r.now()})
-	if err != nil {
-		return err
-	}
-	_, err = r.store.AcceptFor(ctx, person, id, r.sealer.Seal(payload), r.now())
+	sealed := r.sealer.SealJSON(bot.Inbound{Flow: flow, MessageID: id, At: r.now()})
+	_, err := r.store.AcceptFor(ctx, person, id, sealed, r.now())
 	return err
 }

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -44,8 +43,7 @@ func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []bot.O
 
 // queued seals a delivery for the person's outbox.
 func (r *Runtime) queued(d bot.Delivery) store.Queued {
-	b, _ := json.Marshal(d) // plain data: cannot fail
-	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.Seal(b), Once: d.Once}
+	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.SealJSON(d), Once: d.Once}
 }
 
 func (r *Runtime) relayDelivery(t *store.Turn, msgs []bot.Outbound) (bot.Delivery, bool) {
@@ -286,11 +284,7 @@ func (r *Runtime) clear(ctx context.Context, ch bot.Channel, d bot.Delivery) {
 
 func (r *Runtime) openDelivery(sealed []byte) (bot.Delivery, error) {
 	var d bot.Delivery
-	plain, err := r.sealer.Open(sealed)
-	if err != nil {
-		return d, err
-	}
-	return d, json.Unmarshal(plain, &d)
+	return d, r.sealer.OpenJSON(sealed, &d)
 }
 
 // Enqueue queues a delivery outside a turn (broadcasts, coach relays).

@@ -210,12 +210,8 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
 	in.Plan, in.Notes = r.kept(t.Profile)
 	for _, raw := range t.Inbox {
-		plain, err := r.sealer.Open(raw)
 		var m bot.Inbound
-		if err == nil {
-			err = json.Unmarshal(plain, &m)
-		}
-		if err != nil {
+		if err := r.sealer.OpenJSON(raw, &m); err != nil {
 			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
 			continue
 		}
