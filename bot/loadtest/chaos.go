@@ -272,7 +272,7 @@ func Chaos(ctx context.Context, t testing.TB, cfg ChaosConfig) (res *ChaosResult
 		}
 	}
 	for _, p := range r.procs {
-		if err := p.waitReady(ctx, 60*time.Second); err != nil {
+		if _, err := p.waitOK(ctx, "/readyz", 60*time.Second, 50*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
@@ -427,7 +427,7 @@ func (r *chaosRun) killBot(ctx context.Context, rng *mrand.Rand) (Fault, time.Ti
 	if err := p.start(); err != nil {
 		return f, time.Time{}, err
 	}
-	healthy, err := p.waitHealthy(ctx, 30*time.Second)
+	healthy, err := p.waitOK(ctx, "/healthz", 30*time.Second, 25*time.Millisecond)
 	if err != nil {
 		return f, time.Time{}, err
 	}

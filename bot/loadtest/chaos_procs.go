@@ -109,12 +109,13 @@ func (p *botProc) stop() {
 	}
 }
 
-// waitHealthy polls /healthz until it answers 200 and returns when it did.
-func (p *botProc) waitHealthy(ctx context.Context, within time.Duration) (time.Time, error) {
+// waitOK polls path (/healthz, /readyz) every poll until it answers 200,
+// and returns when it did.
+func (p *botProc) waitOK(ctx context.Context, path string, within, poll time.Duration) (time.Time, error) {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(within)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/healthz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+path, nil)
 		if res, err := client.Do(req); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -122,35 +123,12 @@ func (p *botProc) waitHealthy(ctx context.Context, within time.Duration) (time.T
 			}
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("%s: /healthz did not answer 200 within %s (log: %s)", p.name, within, p.logPath)
+			return time.Time{}, fmt.Errorf("%s: %s did not answer 200 within %s (log: %s)", p.name, path, within, p.logPath)
 		}
 		select {
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
-// waitReady polls /readyz until it answers 200.
-func (p *botProc) waitReady(ctx context.Context, within time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(within)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/readyz", nil)
-		if res, err := client.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: /readyz did not answer 200 within %s (log: %s)", p.name, within, p.logPath)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 }
