@@ -35,22 +35,69 @@ var (
 // are not fatal to running the bot.
 func (a *Adapter) Setup(ctx context.Context, commands map[string][]Command, names, descriptions map[string]string) error {
 	var errs []error
-	for _, lang := range slices.Sorted(maps.Keys(commands)) {
-		if err := a.setCommands(ctx, lang, commands[lang]); err != nil {
-			errs = append(errs, fmt.Errorf("telegram: commands %q: %w", lang, err))
-		}
-	}
-	for _, lang := range slices.Sorted(maps.Keys(names)) {
-		if err := a.setName(ctx, lang, names[lang]); err != nil {
-			errs = append(errs, fmt.Errorf("telegram: name %q: %w", lang, err))
-		}
-	}
-	for _, lang := range slices.Sorted(maps.Keys(descriptions)) {
-		if err := a.setDescription(ctx, lang, descriptions[lang]); err != nil {
-			errs = append(errs, fmt.Errorf("telegram: description %q: %w", lang, err))
-		}
+	errs = eachLanguage(errs, "commands", commands, func(lang string, cmds []Command) error {
+		return a.setCommands(ctx, lang, cmds)
+	})
+	for _, t := range []struct {
+		what  string
+		texts map[string]string
+		max   int
+	}{{"name", names, 64}, {"description", descriptions, 512}} {
+		errs = eachLanguage(errs, t.what, t.texts, func(lang, text string) error {
+			text = strings.TrimSpace(text)
+			if utf8.RuneCountInString(text) > t.max {
+				return fmt.Errorf("%s must be at most %d characters", t.what, t.max)
+			}
+			if cur, err := a.botText(ctx, t.what, lang); err == nil && cur == text {
+				return nil
+			}
+			return a.setBotText(ctx, t.what, lang, text)
+		})
 	}
 	return errors.Join(errs...)
+}
+
+// eachLanguage sets each language's entry of m, in language order, and
+// adds to errs what failed, naming what was set and the language.
+func eachLanguage[V any](errs []error, what string, m map[string]V, set func(lang string, v V) error) []error {
+	for _, lang := range slices.Sorted(maps.Keys(m)) {
+		err := checkLanguage(lang)
+		if err == nil {
+			err = set(lang, m[lang])
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("telegram: %s %q: %w", what, lang, err))
+		}
+	}
+	return errs
+}
+
+// botText returns the bot's "name" or "description" in lang as Telegram
+// has it.
+func (a *Adapter) botText(ctx context.Context, what, lang string) (string, error) {
+	if what == "name" {
+		cur, err := a.tg.GetMyName(ctx, &tgbot.GetMyNameParams{LanguageCode: lang})
+		if err != nil {
+			return "", err
+		}
+		return cur.Name, nil
+	}
+	cur, err := a.tg.GetMyDescription(ctx, &tgbot.GetMyDescriptionParams{LanguageCode: lang})
+	if err != nil {
+		return "", err
+	}
+	return cur.Description, nil
+}
+
+// setBotText sets the bot's "name" or "description" in lang.
+func (a *Adapter) setBotText(ctx context.Context, what, lang, text string) error {
+	var err error
+	if what == "name" {
+		_, err = a.tg.SetMyName(ctx, &tgbot.SetMyNameParams{Name: text, LanguageCode: lang})
+	} else {
+		_, err = a.tg.SetMyDescription(ctx, &tgbot.SetMyDescriptionParams{Description: text, LanguageCode: lang})
+	}
+	return err
 }
 
 func checkLanguage(lang string) error {
@@ -61,9 +108,6 @@ func checkLanguage(lang string) error {
 }
 
 func (a *Adapter) setCommands(ctx context.Context, lang string, cmds []Command) error {
-	if err := checkLanguage(lang); err != nil {
-		return err
-	}
 	list := make([]models.BotCommand, 0, len(cmds))
 	for _, c := range cmds {
 		name := strings.TrimPrefix(c.Command, "/")
@@ -84,37 +128,5 @@ func (a *Adapter) setCommands(ctx context.Context, lang string, cmds []Command) 
 		Scope:        &models.BotCommandScopeAllPrivateChats{},
 		LanguageCode: lang,
 	})
-	return err
-}
-
-func (a *Adapter) setName(ctx context.Context, lang, name string) error {
-	if err := checkLanguage(lang); err != nil {
-		return err
-	}
-	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > 64 {
-		return errors.New("name must be at most 64 characters")
-	}
-	cur, err := a.tg.GetMyName(ctx, &tgbot.GetMyNameParams{LanguageCode: lang})
-	if err == nil && cur.Name == name {
-		return nil
-	}
-	_, err = a.tg.SetMyName(ctx, &tgbot.SetMyNameParams{Name: name, LanguageCode: lang})
-	return err
-}
-
-func (a *Adapter) setDescription(ctx context.Context, lang, desc string) error {
-	if err := checkLanguage(lang); err != nil {
-		return err
-	}
-	desc = strings.TrimSpace(desc)
-	if utf8.RuneCountInString(desc) > 512 {
-		return errors.New("description must be at most 512 characters")
-	}
-	cur, err := a.tg.GetMyDescription(ctx, &tgbot.GetMyDescriptionParams{LanguageCode: lang})
-	if err == nil && cur.Description == desc {
-		return nil
-	}
-	_, err = a.tg.SetMyDescription(ctx, &tgbot.SetMyDescriptionParams{Description: desc, LanguageCode: lang})
 	return err
 }
