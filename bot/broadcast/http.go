@@ -30,46 +30,43 @@ import (
 //	DELETE /api/jobs/{id}               takes a job down
 //	POST   /api/jobs/digest             sends the weekly digest now
 func (s *Service) Register(mux *http.ServeMux, gate bot.Gate) {
-	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) error) {
+	// h adds a route whose f returns what to answer with status (nothing
+	// for 204), or the error fail answers instead.
+	h := func(pattern string, status int, f func(w http.ResponseWriter, r *http.Request) (any, error)) {
 		mux.Handle(pattern, bot.StaffOnly(gate, s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := f(w, r); err != nil {
+			v, err := f(w, r)
+			if err == nil && status == http.StatusNoContent {
+				w.WriteHeader(status)
+			} else if err == nil {
+				err = reply(w, status, v)
+			}
+			if err != nil {
 				s.fail(w, r, err)
 			}
 		})))
 	}
-	h("POST /api/broadcasts", func(w http.ResponseWriter, r *http.Request) error {
+	h("POST /api/broadcasts", http.StatusCreated, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var spec Spec
 		if err := bot.DecodeJSON(w, r, &spec); err != nil {
-			return err
+			return nil, err
 		}
 		id, err := s.Create(r.Context(), spec)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusCreated, map[string]string{"id": id})
+		return map[string]string{"id": id}, err
 	})
-	h("GET /api/broadcasts", func(w http.ResponseWriter, r *http.Request) error {
-		list, err := s.List(r.Context(), 100)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, list)
+	h("GET /api/broadcasts", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return s.List(r.Context(), 100)
 	})
-	h("GET /api/broadcasts/{id}", func(w http.ResponseWriter, r *http.Request) error {
+	h("GET /api/broadcasts/{id}", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		id := r.PathValue("id")
 		if !validID(id) {
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
-		st, err := s.Get(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, st)
+		return s.Get(r.Context(), id)
 	})
-	h("POST /api/broadcasts/{id}/{action}", func(w http.ResponseWriter, r *http.Request) error {
+	h("POST /api/broadcasts/{id}/{action}", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		id := r.PathValue("id")
 		if !validID(id) {
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
 		var err error
 		switch r.PathValue("action") {
@@ -80,90 +77,55 @@ func (s *Service) Register(mux *http.ServeMux, gate bot.Gate) {
 		case "cancel":
 			err = s.Cancel(r.Context(), id)
 		default:
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		st, err := s.Get(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, st)
+		return s.Get(r.Context(), id)
 	})
-	h("GET /api/reminders", func(w http.ResponseWriter, r *http.Request) error {
-		rem, err := s.RemindersStatus(r.Context())
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, rem)
+	h("GET /api/reminders", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return s.RemindersStatus(r.Context())
 	})
-	h("PUT /api/reminders", func(w http.ResponseWriter, r *http.Request) error {
+	h("PUT /api/reminders", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var req struct {
 			Every    string    `json:"every"`
 			Audience Audience  `json:"audience"`
 			StartAt  time.Time `json:"start_at"`
 		}
 		if err := bot.DecodeJSON(w, r, &req); err != nil {
-			return err
+			return nil, err
 		}
-		rem, err := s.StartReminders(r.Context(), req.Every, req.Audience, req.StartAt)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, rem)
+		return s.StartReminders(r.Context(), req.Every, req.Audience, req.StartAt)
 	})
-	h("DELETE /api/reminders", func(w http.ResponseWriter, r *http.Request) error {
+	h("DELETE /api/reminders", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		if err := s.StopReminders(r.Context()); err != nil {
-			return err
+			return nil, err
 		}
-		rem, err := s.RemindersStatus(r.Context())
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, rem)
+		return s.RemindersStatus(r.Context())
 	})
-	h("POST /api/jobs", func(w http.ResponseWriter, r *http.Request) error {
+	h("POST /api/jobs", http.StatusCreated, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var j Job
 		if err := bot.DecodeJSON(w, r, &j); err != nil {
-			return err
+			return nil, err
 		}
-		j, err := s.PostJob(r.Context(), j)
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusCreated, j)
+		return s.PostJob(r.Context(), j)
 	})
-	h("GET /api/jobs", func(w http.ResponseWriter, r *http.Request) error {
-		jobs, err := s.ListJobs(r.Context())
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, jobs)
+	h("GET /api/jobs", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return s.ListJobs(r.Context())
 	})
-	h("GET /api/jobs/lists", func(w http.ResponseWriter, r *http.Request) error {
-		return reply(w, http.StatusOK, Lists(s.rt.Content().Def))
+	h("GET /api/jobs/lists", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return Lists(s.rt.Content().Def), nil
 	})
-	h("GET /api/jobs/{id}", func(w http.ResponseWriter, r *http.Request) error {
-		j, err := s.GetJob(r.Context(), r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, j)
+	h("GET /api/jobs/{id}", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return s.GetJob(r.Context(), r.PathValue("id"))
 	})
-	h("DELETE /api/jobs/{id}", func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.DeleteJob(r.Context(), r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+	h("DELETE /api/jobs/{id}", http.StatusNoContent, func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return nil, s.DeleteJob(r.Context(), r.PathValue("id"))
 	})
-	h("POST /api/jobs/digest", func(w http.ResponseWriter, r *http.Request) error {
+	h("POST /api/jobs/digest", http.StatusOK, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		id, err := s.SendDigest(r.Context())
-		if err != nil {
-			return err
-		}
-		return reply(w, http.StatusOK, map[string]string{"id": id})
+		return map[string]string{"id": id}, err
 	})
 }
 
