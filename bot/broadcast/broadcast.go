@@ -312,16 +312,25 @@ func (s *Service) List(ctx context.Context, limit int) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Status, 0, len(ids))
+	return found(ctx, ids, s.Get, nil)
+}
+
+// found gets each of ids in order with get, leaving out those it no
+// longer finds (ErrNotFound) and handing those to gone, when not nil.
+func found[T any](ctx context.Context, ids []string, get func(context.Context, string) (T, error), gone func(id string)) ([]T, error) {
+	out := make([]T, 0, len(ids))
 	for _, id := range ids {
-		st, err := s.Get(ctx, id)
+		v, err := get(ctx, id)
 		if errors.Is(err, ErrNotFound) {
+			if gone != nil {
+				gone(id)
+			}
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, v)
 	}
 	return out, nil
 }

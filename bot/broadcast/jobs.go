@@ -222,22 +222,12 @@ func (s *Service) ListJobs(ctx context.Context) ([]Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []Job{}
-	for _, id := range ids {
-		j, err := s.GetJob(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			// Expired away: the next listing tries again.
-			if err := s.st.UnlistJob(ctx, id); err != nil {
-				s.log.Warn("expired job left in the index", "event", "job_unlist_failed", "job", id, "error", err)
-			}
-			continue
+	return found(ctx, ids, s.GetJob, func(id string) {
+		// Expired away: the next listing tries again.
+		if err := s.st.UnlistJob(ctx, id); err != nil {
+			s.log.Warn("expired job left in the index", "event", "job_unlist_failed", "job", id, "error", err)
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, nil
+	})
 }
 
 // deleteJob takes a job down: its alerts stop and interest in it is
