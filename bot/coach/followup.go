@@ -59,9 +59,8 @@ func (m *Module) followUp(ctx context.Context, coach int64, arg string) error {
 		m.say(ctx, coach, "followup.help", nil)
 		return nil
 	}
-	c, ok := m.held(ctx, coach, alias)
+	c, ok := m.holding(ctx, coach, alias)
 	if !ok {
-		m.say(ctx, coach, "coach.no_case", nil)
 		return nil
 	}
 	if reason == "" {

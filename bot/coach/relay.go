@@ -132,11 +132,19 @@ func (m *Module) held(ctx context.Context, coach int64, alias string) (*CaseReco
 	return c, true
 }
 
-// relayToPerson passes a coach's words to the person on their own channel.
-func (m *Module) relayToPerson(ctx context.Context, coach int64, text string) error {
-	c, ok := m.held(ctx, coach, "")
+// holding is held, telling the coach when they hold no such case.
+func (m *Module) holding(ctx context.Context, coach int64, alias string) (*CaseRecord, bool) {
+	c, ok := m.held(ctx, coach, alias)
 	if !ok {
 		m.say(ctx, coach, "coach.no_case", nil)
+	}
+	return c, ok
+}
+
+// relayToPerson passes a coach's words to the person on their own channel.
+func (m *Module) relayToPerson(ctx context.Context, coach int64, text string) error {
+	c, ok := m.holding(ctx, coach, "")
+	if !ok {
 		return nil
 	}
 	m.answered(ctx, c.Alias)
@@ -162,9 +170,8 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 		}
 		m.say(ctx, coach, "coach.name_set", map[string]string{"name": arg})
 	case "case":
-		c, ok := m.held(ctx, coach, arg)
+		c, ok := m.holding(ctx, coach, arg)
 		if !ok {
-			m.say(ctx, coach, "coach.no_case", nil)
 			return nil
 		}
 		if err := m.st.SetCoachCase(ctx, m.coachID(coach), c.Alias); err != nil {
@@ -172,17 +179,15 @@ func (m *Module) command(ctx context.Context, coach int64, line string) error {
 		}
 		m.say(ctx, coach, "coach.switched", map[string]string{"alias": c.Alias})
 	case "close":
-		c, ok := m.held(ctx, coach, arg)
+		c, ok := m.holding(ctx, coach, arg)
 		if !ok {
-			m.say(ctx, coach, "coach.no_case", nil)
 			return nil
 		}
 		m.audit(ctx, coach, "case.close", c.Alias)
 		return m.close(ctx, c, true)
 	case "handover":
-		c, ok := m.held(ctx, coach, arg)
+		c, ok := m.holding(ctx, coach, arg)
 		if !ok {
-			m.say(ctx, coach, "coach.no_case", nil)
 			return nil
 		}
 		m.audit(ctx, coach, "case.handover", c.Alias)
