@@ -49,10 +49,10 @@ func (m *Module) answered(ctx context.Context, alias string) {
 // written since the alarm, everyone who can act is told. c is the case as
 // just read.
 func (m *Module) checkAnswer(ctx context.Context, c *CaseRecord) error {
-	if c.alarm.IsZero() || !c.answered.Before(c.alarm) {
+	if c.Alarm.IsZero() || !c.Answered.Before(c.Alarm) {
 		return nil
 	}
-	return m.raiseAlarm(ctx, c, c.alarmReason, m.now().Sub(c.alarm))
+	return m.raiseAlarm(ctx, c, c.AlarmReason, m.now().Sub(c.Alarm))
 }
 
 // raiseAlarm tells the coaches' group and the supervisors that a held case

@@ -306,20 +306,13 @@ func (m *Module) openID(s string) int64 {
 // CaseRecord is a case as the coach module sees it: the store's record
 // with the coach's Telegram id opened.
 type CaseRecord struct {
-	Alias, Person, Reason, Priority, Value, Lang, Channel, State string
-	Opened, Claimed, Closed                                      time.Time
-	Coach                                                        int64
+	store.CaseRecord
+	// Coach is the Telegram id of the coach holding the case (0 for none);
+	// the store's record keeps it sealed.
+	Coach int64
 	// Account is the console account holding the case ("" when nobody
 	// does, or a Telegram coach: Coach).
 	Account string
-	// Outcome is how the case ended (closed in the console).
-	Outcome string
-	// alarm is when urgent words came in (alarmReason why), answered
-	// when the coach last wrote.
-	alarm, answered time.Time
-	alarmReason     string
-	// announced is when coaches were first told (zero until they were).
-	announced time.Time
 }
 
 func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
@@ -327,13 +320,7 @@ func (m *Module) load(ctx context.Context, alias string) (*CaseRecord, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return &CaseRecord{
-		Alias: r.Alias, Person: r.Person, Reason: r.Reason, Priority: r.Priority, Value: r.Value,
-		Lang: r.Lang, Channel: r.Channel, State: r.State,
-		Opened: r.Opened, Claimed: r.Claimed, Closed: r.Closed, Coach: m.openID(r.Coach),
-		Account: accountOf(r.Coach), Outcome: r.Outcome,
-		alarm: r.Alarm, answered: r.Answered, alarmReason: r.AlarmReason, announced: r.Announced,
-	}, nil
+	return &CaseRecord{CaseRecord: *r, Coach: m.openID(r.Coach), Account: accountOf(r.Coach)}, nil
 }
 
 // Case returns a case by alias (nil if none).
@@ -379,7 +366,7 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 					return m.announce(ctx, open, "coach.case_raised")
 				}
 			}
-			if open.State == StateOpen && open.announced.IsZero() {
+			if open.State == StateOpen && open.Announced.IsZero() {
 				// Opened by an earlier try whose announcement failed.
 				return m.announceNew(ctx, open, m.openID(prof["coach"]))
 			}
@@ -391,8 +378,8 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 	if err != nil {
 		return err
 	}
-	rec := &CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority, Value: c.Value,
-		Lang: c.Lang, Channel: c.Channel, State: StateOpen, Opened: now}
+	opened := store.CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority,
+		Value: c.Value, Lang: c.Lang, Channel: c.Channel, Opened: now, PersonCases: addAlias(prof["cases"], alias)}
 	var excerpt []byte
 	if len(c.Excerpt) > 0 {
 		excerpt = m.rt.Sealer().SealJSON(c.Excerpt)
@@ -410,12 +397,11 @@ func (m *Module) handleCase(ctx context.Context, sealed []byte) error {
 	} else {
 		trusted = 0
 	}
-	err = m.st.OpenCase(ctx, store.CaseRecord{Alias: alias, Person: c.Person, Reason: c.Reason, Priority: c.Priority,
-		Value: c.Value, Lang: c.Lang, Channel: c.Channel, Opened: now, PersonCases: addAlias(prof["cases"], alias)},
-		excerpt, m.cfg.ExcerptTTL, timers...)
-	if err != nil {
+	if err := m.st.OpenCase(ctx, opened, excerpt, m.cfg.ExcerptTTL, timers...); err != nil {
 		return err
 	}
+	rec := &CaseRecord{CaseRecord: opened}
+	rec.State = StateOpen
 	m.log.Info("case opened", "event", "case_opened", "case", alias, "reason", c.Reason, "priority", c.Priority)
 	if !m.cfg.Hours.Open(now) {
 		m.tellOutOfHours(ctx, c.Person, prof, now)
