@@ -122,29 +122,38 @@ func (a *Adapter) Clear(ctx context.Context, address string, ids []int64) error 
 // delay the message that follows a clear.
 func (a *Adapter) deleteMessages(ctx context.Context, chat int64, ids []int) (failed int, err error) {
 	address := strconv.FormatInt(chat, 10)
-	for batch := range slices.Chunk(ids, maxDeleteIDs) {
+	// del waits for the global rate and makes one call: refused is a 400
+	// (Telegram will not delete that), err any other failure.
+	del := func(method string, call func() (bool, error)) (refused bool, err error) {
 		if err := a.wait(ctx, ""); err != nil {
+			return false, err
+		}
+		_, err = call()
+		if err != nil && !errors.Is(err, tgbot.ErrorBadRequest) {
+			return false, a.sendError(address, method, err)
+		}
+		return err != nil, nil
+	}
+	for batch := range slices.Chunk(ids, maxDeleteIDs) {
+		refused, err := del("deleteMessages", func() (bool, error) {
+			return a.tg.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chat, MessageIDs: batch})
+		})
+		if err != nil {
 			return failed, err
 		}
-		_, err := a.tg.DeleteMessages(ctx, &tgbot.DeleteMessagesParams{ChatID: chat, MessageIDs: batch})
-		if err == nil {
+		if !refused {
 			continue
 		}
-		if !errors.Is(err, tgbot.ErrorBadRequest) {
-			return failed, a.sendError(address, "deleteMessages", err)
-		}
 		for _, id := range batch {
-			if err := a.wait(ctx, ""); err != nil {
+			refused, err := del("deleteMessage", func() (bool, error) {
+				return a.tg.DeleteMessage(ctx, &tgbot.DeleteMessageParams{ChatID: chat, MessageID: id})
+			})
+			if err != nil {
 				return failed, err
 			}
-			_, err := a.tg.DeleteMessage(ctx, &tgbot.DeleteMessageParams{ChatID: chat, MessageID: id})
-			if err == nil {
-				continue
+			if refused {
+				failed++
 			}
-			if !errors.Is(err, tgbot.ErrorBadRequest) {
-				return failed, a.sendError(address, "deleteMessage", err)
-			}
-			failed++
 		}
 	}
 	return failed, nil
