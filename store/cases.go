@@ -148,9 +148,9 @@ func (s *Store) Case(ctx context.Context, alias string) (*CaseRecord, error) {
 	return &CaseRecord{
 		Alias: alias, Person: h["person"], Reason: h["reason"], Priority: h["priority"], Value: h["value"],
 		Lang: h["lang"], Channel: h["ch"], State: h["state"], Coach: h["coach"],
-		Opened: millis(h["opened"]), Claimed: millis(h["claimed"]), Closed: millis(h["closed"]),
-		Alarm: millis(h["alarm"]), Answered: millis(h["answered"]), AlarmReason: h["alarm_reason"],
-		Announced: millis(h["announced"]), Outcome: h["outcome"],
+		Opened: Millis(h["opened"]), Claimed: Millis(h["claimed"]), Closed: Millis(h["closed"]),
+		Alarm: Millis(h["alarm"]), Answered: Millis(h["answered"]), AlarmReason: h["alarm_reason"],
+		Announced: Millis(h["announced"]), Outcome: h["outcome"],
 	}, nil
 }
 
@@ -162,8 +162,9 @@ func (s *Store) MarkCaseAnnounced(ctx context.Context, alias string, at time.Tim
 	return nil
 }
 
-// millis reads a time kept as Unix milliseconds (zero when absent).
-func millis(v string) time.Time {
+// Millis reads a time kept as Unix milliseconds, such as a profile's
+// "first" and "last" or a case's times (zero when absent).
+func Millis(v string) time.Time {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n == 0 {
 		return time.Time{}

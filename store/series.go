@@ -28,7 +28,7 @@ type Series struct {
 }
 
 func readSeries(m map[string]string) Series {
-	r := Series{On: m["on"] == "1", Every: m["every"], Next: millis(m["next"]), Since: millis(m["since"])}
+	r := Series{On: m["on"] == "1", Every: m["every"], Next: Millis(m["next"]), Since: Millis(m["since"])}
 	r.Round, _ = strconv.Atoi(m["round"])
 	if m["audience"] != "" {
 		r.Audience = []byte(m["audience"])

@@ -1,12 +1,12 @@
 package runner
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store"
 )
 
 // Rendering: engine outputs become texts in the person's language.
@@ -64,7 +64,7 @@ func (d *Decider) myData(lang string, sess *flows.Session, profile map[string]st
 	name, _ := cat.Text(lang, flows.LabelLangName, nil)
 	lines = append(lines, line("mydata.language", map[string]string{"value": name}))
 	lines = append(lines, line("mydata.channel", map[string]string{"value": channelName(profile["ch"])}))
-	if first := millis(profile["first"]); !first.IsZero() {
+	if first := store.Millis(profile["first"]); !first.IsZero() {
 		lines = append(lines, line("mydata.since", map[string]string{"value": first.Format(time.DateOnly)}))
 	}
 	done := 0
@@ -145,12 +145,4 @@ func channelName(ch string) string {
 		return "SMS"
 	}
 	return ch
-}
-
-func millis(s string) time.Time {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(n).UTC()
 }

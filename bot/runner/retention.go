@@ -7,6 +7,7 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store"
 )
 
 // Retention erases people who have been silent for longer than Days: one
@@ -41,11 +42,11 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 			if err != nil {
 				return noticed, erased, err
 			}
-			last := millis(p["last"])
+			last := store.Millis(p["last"])
 			if last.IsZero() || now.Sub(last) < limit {
 				continue
 			}
-			notice := millis(p["retention_notice"])
+			notice := store.Millis(p["retention_notice"])
 			switch {
 			case notice.IsZero() || notice.Before(last):
 				if p["stopped"] == "" && p["unreachable"] == "" {
