@@ -3,6 +3,8 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +185,177 @@ func TestRetentionRacesAMessage(t *testing.T) {
 	if p, _ := st.Profile(ctx, person); p["addr"] == "" {
 		t.Fatal("the person's profile was erased with their message waiting")
 	}
+}
+
+// TestTwoProcessesAnswerOnceInOrder spreads people's messages over two
+// runtimes sharing one Redis, delivering some messages to both (as a
+// webhook retried at another process would be): every message is answered
+// exactly once, and each person's replies are those of their messages
+// handled one at a time, in order.
+func TestTwoProcessesAnswerOnceInOrder(t *testing.T) {
+	a, b, ch := twoProcesses(t)
+	words := []string{"hi", "1", "1", "1", "2", "1", "menu", "4", "banana", "5", "language", "2"}
+	const people = 20
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for p := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := fmt.Sprintf("+2%03d", p)
+			for i, w := range words {
+				in := bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("%s-%d", addr, i), Text: w}
+				first, second := a, b
+				if rand.IntN(2) == 0 {
+					first, second = b, a
+				}
+				if err := first.RT.Accept(ctx, in); err != nil {
+					t.Error(err)
+				}
+				if rand.IntN(3) == 0 {
+					if err := second.RT.Accept(ctx, in); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	a.Settle()
+	b.Settle()
+	got := map[string][]string{}
+	for _, line := range ch.Lines() {
+		addr, text, _ := strings.Cut(line, ": ")
+		got[addr] = append(got[addr], text)
+	}
+	seq := newHarness(t, nil, nil)
+	seq.Say("+seq", words...)
+	var want []string
+	for _, line := range seq.Lines() {
+		_, text, _ := strings.Cut(line, ": ")
+		want = append(want, text)
+	}
+	for p := range people {
+		addr := fmt.Sprintf("+2%03d", p)
+		if strings.Join(got[addr], "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: %d replies differ from the %d of one process handling the messages in order", addr, len(got[addr]), len(want))
+		}
+	}
+}
+
+// TestRedisRestartUnderLoad restarts a real redis-server (AOF, fsync
+// always) while people write. Each person sends message after message,
+// retrying one that failed with the same id until it is accepted (as a
+// webhook is redelivered): after the restart every message is answered
+// exactly once; nothing accepted is lost, nothing retried is doubled.
+func TestRedisRestartUnderLoad(t *testing.T) {
+	srv := storetest.StartServer(t)
+	rdb := srv.Client(t)
+	ns := storetest.Namespace()
+	h := newHarness(t, store.New(rdb, ns, store.WithSealer(bottest.Sealer(t))), nil)
+	ctx := context.Background()
+	var mu sync.Mutex
+	accepted := map[string]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := fmt.Sprintf("+3%03d", p)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				in := bot.Inbound{Channel: "test", Address: addr, MessageID: fmt.Sprintf("%s-%d", addr, i), Text: "menu"}
+				for {
+					c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+					err := h.RT.Accept(c, in)
+					cancel()
+					if err == nil {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				mu.Lock()
+				accepted[addr]++
+				mu.Unlock()
+				time.Sleep(40 * time.Millisecond) // under the flood limit
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	srv.Kill()
+	time.Sleep(200 * time.Millisecond)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	h.Settle()
+	replies := map[string]int{}
+	for _, line := range h.Lines() {
+		addr, _, _ := strings.Cut(line, ": ")
+		replies[addr]++
+	}
+	total := 0
+	for addr, n := range accepted {
+		total += n
+		// The first message gets the language menu; every later "menu"
+		// the main menu: one reply each.
+		if replies[addr] != n {
+			t.Errorf("%s: %d messages accepted, %d answered", addr, n, replies[addr])
+		}
+	}
+	if total == 0 {
+		t.Fatal("nothing was accepted")
+	}
+}
+
+// pendingHi records "hi" from addr and has Redis hand its work entry to
+// consumer, whose runtime is not running yet: the entry is pending for a
+// consumer that never got it. before runs next, then the runtime starts;
+// once its queues are empty the person must have had the language menu,
+// once.
+func pendingHi(t *testing.T, consumer, addr string, before func(st *store.Store, person string)) {
+	h := bottest.Start(t, bottest.Workers(2), bottest.WithConfig(func(c *runner.Config) { c.Consumer = consumer }),
+		bottest.Before(func(h *bottest.Harness) {
+			ctx := context.Background()
+			work := h.Store.Queue(h.Store.WorkStream(), "workers")
+			if err := work.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			h.Accept(bot.Inbound{Channel: "test", Address: addr, MessageID: "m1", Text: "hi"})
+			if es, err := work.Read(ctx, consumer, 10, -1); err != nil || len(es) != 1 {
+				t.Fatalf("read %v, %v", es, err)
+			}
+			before(h.Store, h.PersonID(addr))
+		}))
+	h.Settle()
+	if got := h.Lines(); len(got) != 1 || !strings.Contains(got[0], "Choose your language") {
+		t.Fatalf("replies %q, want the language menu once", got)
+	}
+}
+
+// TestStrandedEntryResumed: an entry Redis delivered to this consumer whose
+// reply never arrived (a lost connection) is found among the consumer's
+// own pending entries and handled, well before another consumer could
+// claim it as abandoned.
+func TestStrandedEntryResumed(t *testing.T) {
+	pendingHi(t, "stranded", "+4000", func(*store.Store, string) {})
+}
+
+// TestDeadHoldersEntryWaitsForItsLock: a worker died holding a person's
+// lock, its entry still pending. Taken up again, the entry waits for the
+// lock to expire and the message is answered, rather than being
+// acknowledged as if a live holder would answer it.
+func TestDeadHoldersEntryWaitsForItsLock(t *testing.T) {
+	pendingHi(t, "heir", "+4100", func(st *store.Store, person string) {
+		if _, err := st.Begin(context.Background(), person, "dead-worker", 2*time.Second, 16); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
