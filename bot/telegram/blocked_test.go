@@ -189,6 +189,24 @@ func count(said []string, want string) int {
 	return n
 }
 
+// broadcastAfter sets every chat's membership to status, then broadcasts
+// text, which each chat must get each times (0 or 1): the others are
+// skipped.
+func (w *blockWorld) broadcastAfter(t *testing.T, status models.ChatMemberType, text string, each int, chats ...int64) {
+	t.Helper()
+	for _, chat := range chats {
+		w.block(t, chat, status)
+	}
+	if st, want := w.broadcast(t, text), int64(each*len(chats)); st.Sent != want || st.Skipped != int64(len(chats))-want {
+		t.Errorf("broadcast %q: sent %d, skipped %d; want %d, %d", text, st.Sent, st.Skipped, want, int64(len(chats))-want)
+	}
+	for _, chat := range chats {
+		if n := count(w.fake.BotSaid(chat), text); n != each {
+			t.Errorf("chat %d got the broadcast %q %d times, want %d", chat, text, n, each)
+		}
+	}
+}
+
 // TestBlockedAndUnblocked: a person who blocks the bot is skipped by
 // broadcasts and check-ins (and counted as such); once they unblock it
 // they get both again, and someone who had turned check-ins off before
@@ -201,16 +219,7 @@ func TestBlockedAndUnblocked(t *testing.T) {
 	w.checkinsOff(t, off)
 	mood := w.text("checkin.mood")
 
-	w.block(t, on, telegramtest.StatusBlocked)
-	w.block(t, off, telegramtest.StatusBlocked)
-	if st := w.broadcast(t, "News while blocked"); st.Sent != 0 || st.Skipped != 2 {
-		t.Errorf("broadcast while blocked: sent %d, skipped %d; want 0, 2", st.Sent, st.Skipped)
-	}
-	for _, chat := range []int64{on, off} {
-		if n := count(w.fake.BotSaid(chat), "News while blocked"); n != 0 {
-			t.Errorf("chat %d blocked the bot but got the broadcast", chat)
-		}
-	}
+	w.broadcastAfter(t, telegramtest.StatusBlocked, "News while blocked", 0, on, off)
 	first := w.fireCheckin(t, on)
 	if n := count(w.fake.BotSaid(on), mood); n != 0 {
 		t.Errorf("a check-in was sent to a person who blocked the bot")
@@ -223,16 +232,7 @@ func TestBlockedAndUnblocked(t *testing.T) {
 		t.Errorf("check-ins not sent to unreachable people counted %d, want 1", n)
 	}
 
-	w.block(t, on, telegramtest.StatusUnblocked)
-	w.block(t, off, telegramtest.StatusUnblocked)
-	if st := w.broadcast(t, "News after unblocking"); st.Sent != 2 || st.Skipped != 0 {
-		t.Errorf("broadcast after unblocking: sent %d, skipped %d; want 2, 0", st.Sent, st.Skipped)
-	}
-	for _, chat := range []int64{on, off} {
-		if n := count(w.fake.BotSaid(chat), "News after unblocking"); n != 1 {
-			t.Errorf("chat %d got the broadcast after unblocking %d times, want 1", chat, n)
-		}
-	}
+	w.broadcastAfter(t, telegramtest.StatusUnblocked, "News after unblocking", 1, on, off)
 	w.fireCheckin(t, on)
 	if n := count(w.fake.BotSaid(on), mood); n != 1 {
 		t.Errorf("check-in after unblocking sent %d times, want 1", n)
