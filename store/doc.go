@@ -7,7 +7,8 @@
 //
 // It is the only package that imports go-redis; everyone else calls its
 // typed operations. Sessions cross it as bytes (flows.WriteSession makes
-// them); it seals them at rest.
+// them); it seals them at rest with the sealer it is built with
+// (WithSealer).
 //
 // Imports: nothing from Lifeline.
 package store

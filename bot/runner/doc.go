@@ -12,5 +12,6 @@
 //
 // Imports: bot, flows, flows/content, flows/crisis and store. Never a
 // channel adapter or a module: channels reach it through bot.Receiver,
-// modules through OnEffect and OnAction, and cmd/lifeline wires them.
+// modules through OnEffect and OnAction (before it runs: runner.go), and
+// cmd/lifeline wires them.
 package runner

@@ -15,6 +15,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
+	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
@@ -283,4 +284,29 @@ func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 		c.n.Add(1)
 		return next(ctx, cmds)
 	}
+}
+
+// TestBuiltComplete: a runtime needs a store that seals; handlers are
+// added before it runs turns, and adding one afterwards panics rather
+// than racing with the turns.
+func TestBuiltComplete(t *testing.T) {
+	panics := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", what)
+			}
+		}()
+		f()
+	}
+	panics("a store without a sealer", func() {
+		runner.New(runner.Config{Store: store.New(storetest.Shared(t), storetest.Namespace()), Content: bottest.Content(t)})
+	})
+	h := bottest.Start(t, bottest.Idle())
+	h.RT.OnEffect(func(context.Context, string, map[string]string, flows.Effect) {})
+	if err := h.RT.ProcessPerson(context.Background(), "nobody"); err != nil {
+		t.Fatal(err)
+	}
+	panics("OnEffect after a turn", func() { h.RT.OnEffect(func(context.Context, string, map[string]string, flows.Effect) {}) })
+	panics("OnAction after a turn", func() { h.RT.OnAction("late", nil) })
 }
