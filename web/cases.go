@@ -147,13 +147,10 @@ func (c *Console) cases(w http.ResponseWriter, r *http.Request, s *session) erro
 			return err
 		}
 	}
-	switch r.URL.Query().Get("msg") {
-	case "taken":
+	if m := r.URL.Query().Get("msg"); m == "taken" {
 		d.Err = "console.cases.taken"
-	case "closed":
-		d.Msg = "console.cases.closed"
-	case "handed":
-		d.Msg = "console.cases.handed"
+	} else if m == "closed" || m == "handed" {
+		d.Msg = "console.cases." + m
 	}
 	c.render(w, r, s, "cases", d)
 	return nil
@@ -298,15 +295,8 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) e
 		d.Reply = c.savedReply(ctx, s, cs, d, id)
 		d.Count = sms.Measure(d.Reply)
 	}
-	switch r.URL.Query().Get("msg") {
-	case "sent":
-		d.Msg = "console.cases.sent"
-	case "noted":
-		d.Msg = "console.cases.noted"
-	case "planned":
-		d.Msg = "console.cases.planned"
-	case "claimed":
-		d.Msg = "console.cases.claimed"
+	if m := r.URL.Query().Get("msg"); slices.Contains([]string{"sent", "noted", "planned", "claimed"}, m) {
+		d.Msg = "console.cases." + m
 	}
 	if full {
 		// Opening a conversation is written in the audit log.
@@ -482,10 +472,7 @@ func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, s *session)
 		if text == "" || len([]rune(text)) > 4000 {
 			return refuse(http.StatusBadRequest, "console.error.bad_input")
 		}
-		now := c.now()
-		b, _ := json.Marshal(bot.Note{At: now, Coach: s.acct.Name, Text: text})
-		field := fmt.Sprintf("%s%d", bot.FieldNotePrefix, now.UnixNano())
-		err = c.st.SetProfile(ctx, cs.Person, map[string]string{field: string(c.cfg.Sealer.Seal(b))})
+		err = c.addNote(ctx, s, cs.Person, text)
 		if err == nil {
 			c.audit(ctx, s, "case.note", alias)
 			back += "?msg=noted#notes"
@@ -529,10 +516,7 @@ func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, s *session)
 			return refuse(http.StatusBadRequest, "console.cases.handover_bad")
 		}
 		if note := strings.TrimSpace(r.PostFormValue("note")); note != "" {
-			now := c.now()
-			b, _ := json.Marshal(bot.Note{At: now, Coach: s.acct.Name, Text: note})
-			field := fmt.Sprintf("%s%d", bot.FieldNotePrefix, now.UnixNano())
-			if err := c.st.SetProfile(ctx, cs.Person, map[string]string{field: string(c.cfg.Sealer.Seal(b))}); err != nil {
+			if err := c.addNote(ctx, s, cs.Person, note); err != nil {
 				return err
 			}
 		}
@@ -570,6 +554,15 @@ func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
+}
+
+// addNote keeps a coach's note about person, sealed in their profile, one
+// field per note (two coaches writing at once both keep theirs).
+func (c *Console) addNote(ctx context.Context, s *session, person, text string) error {
+	now := c.now()
+	b, _ := json.Marshal(bot.Note{At: now, Coach: s.acct.Name, Text: text})
+	field := fmt.Sprintf("%s%d", bot.FieldNotePrefix, now.UnixNano())
+	return c.st.SetProfile(ctx, person, map[string]string{field: string(c.cfg.Sealer.Seal(b))})
 }
 
 // lines splits a text area into its non-empty lines.

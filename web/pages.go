@@ -267,25 +267,34 @@ func (c *Console) readCompose(r *http.Request, d *broadcastsData) (broadcast.Spe
 	return spec, nil
 }
 
+// compose reads the composer's form and counts its audience.
+func (c *Console) compose(w http.ResponseWriter, r *http.Request) (*broadcastsData, broadcast.Spec, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, broadcast.Spec{}, refuse(http.StatusBadRequest, "console.error.bad_input")
+	}
+	d := c.composeData(r)
+	spec, err := c.readCompose(r, d)
+	if err != nil {
+		return nil, spec, err
+	}
+	reach, err := c.cfg.Broadcasts.Reach(r.Context(), spec.Audience)
+	if err != nil {
+		return nil, spec, err
+	}
+	d.Reach = &reach
+	return d, spec, nil
+}
+
 // composeBroadcast previews or sends the composer's broadcast. It refuses
 // a text missing in some languages unless "send the default language to
 // the rest" is ticked, and asks once more for an urgent one (it ignores
 // quiet hours).
 func (c *Console) composeBroadcast(w http.ResponseWriter, r *http.Request, s *session) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
-	if err := r.ParseForm(); err != nil {
-		return refuse(http.StatusBadRequest, "console.error.bad_input")
-	}
-	d := c.composeData(r)
-	spec, err := c.readCompose(r, d)
+	d, spec, err := c.compose(w, r)
 	if err != nil {
 		return err
 	}
-	reach, err := c.cfg.Broadcasts.Reach(r.Context(), spec.Audience)
-	if err != nil {
-		return err
-	}
-	d.Reach = &reach
 	show := func(status int) error {
 		if list, err := c.cfg.Broadcasts.List(r.Context(), 50); err == nil {
 			d.List = list
@@ -324,19 +333,11 @@ func (c *Console) composeBroadcast(w http.ResponseWriter, r *http.Request, s *se
 // previewJSON answers the composer's live counts: each text's SMS
 // encoding and segments, and the audience's reach.
 func (c *Console) previewJSON(w http.ResponseWriter, r *http.Request, s *session) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
-	if err := r.ParseForm(); err != nil {
-		return refuse(http.StatusBadRequest, "console.error.bad_input")
-	}
-	d := c.composeData(r)
-	spec, err := c.readCompose(r, d)
+	d, _, err := c.compose(w, r)
 	if err != nil {
 		return err
 	}
-	reach, err := c.cfg.Broadcasts.Reach(r.Context(), spec.Audience)
-	if err != nil {
-		return err
-	}
+	reach := *d.Reach
 	p := &page{Lang: s.lang, texts: c.cfg.Texts}
 	out := map[string]any{"reach": reach, "reach_text": p.T("console.broadcasts.reach", "people", reach.People, "skipped", reach.Unreachable)}
 	counts := map[string]string{}

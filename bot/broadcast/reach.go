@@ -18,35 +18,47 @@ type Reach struct {
 // reach, person by person as the sending does.
 func (s *Service) Reach(ctx context.Context, aud Audience) (Reach, error) {
 	r := Reach{ByLanguage: map[string]int{}}
+	err := s.eachProfile(ctx, func(p map[string]string) {
+		lang := s.rt.Language(p)
+		if !aud.matches(p, lang) {
+			return
+		}
+		if !reachable(p) {
+			r.Unreachable++
+			return
+		}
+		r.People++
+		r.ByLanguage[lang]++
+	})
+	return r, err
+}
+
+func reachable(p map[string]string) bool {
+	return p["addr"] != "" && p["stopped"] != "1" && p["unreachable"] != "1"
+}
+
+// eachProfile calls f with every person's profile, once each.
+func (s *Service) eachProfile(ctx context.Context, f func(map[string]string)) error {
 	seen := map[string]bool{} // SSCAN may return a member twice
 	var cursor uint64
 	for {
 		ids, next, err := s.st.ScanAudience(ctx, s.st.PeopleKey(), cursor, s.cfg.Batch)
 		if err != nil {
-			return r, fmt.Errorf("count audience: %w", err)
+			return fmt.Errorf("read the people: %w", err)
 		}
 		profs, err := s.st.Profiles(ctx, ids)
 		if err != nil {
-			return r, fmt.Errorf("count audience: %w", err)
+			return fmt.Errorf("read the people: %w", err)
 		}
 		for i, p := range profs {
 			if len(p) == 0 || seen[ids[i]] {
 				continue
 			}
 			seen[ids[i]] = true
-			lang := s.rt.Language(p)
-			if !aud.matches(p, lang) {
-				continue
-			}
-			if p["addr"] == "" || p["stopped"] == "1" || p["unreachable"] == "1" {
-				r.Unreachable++
-				continue
-			}
-			r.People++
-			r.ByLanguage[lang]++
+			f(p)
 		}
 		if next == 0 {
-			return r, nil
+			return nil
 		}
 		cursor = next
 	}
@@ -72,36 +84,17 @@ func (s *Service) JobReaches(ctx context.Context, jobs []Job) (map[string]JobRea
 		}
 		out[j.ID] = JobReach{Interest: n}
 	}
-	seen := map[string]bool{}
-	var cursor uint64
-	for {
-		ids, next, err := s.st.ScanAudience(ctx, s.st.PeopleKey(), cursor, s.cfg.Batch)
-		if err != nil {
-			return nil, fmt.Errorf("count job matches: %w", err)
+	err := s.eachProfile(ctx, func(p map[string]string) {
+		if alerts, _ := subscribed(p); !alerts || !reachable(p) {
+			return
 		}
-		profs, err := s.st.Profiles(ctx, ids)
-		if err != nil {
-			return nil, fmt.Errorf("count job matches: %w", err)
-		}
-		for i, p := range profs {
-			if len(p) == 0 || seen[ids[i]] || p["addr"] == "" || p["stopped"] == "1" || p["unreachable"] == "1" {
-				continue
-			}
-			seen[ids[i]] = true
-			if alerts, _ := subscribed(p); !alerts {
-				continue
-			}
-			for _, j := range jobs {
-				if jobMatches(&j, p) {
-					r := out[j.ID]
-					r.Matches++
-					out[j.ID] = r
-				}
+		for _, j := range jobs {
+			if jobMatches(&j, p) {
+				r := out[j.ID]
+				r.Matches++
+				out[j.ID] = r
 			}
 		}
-		if next == 0 {
-			return out, nil
-		}
-		cursor = next
-	}
+	})
+	return out, err
 }

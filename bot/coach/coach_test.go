@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-telegram/bot/models"
-
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/coach"
@@ -167,26 +165,8 @@ func claimedBy(t *testing.T, fake *telegramtest.Server, coach int64) string {
 // pressClaim presses the Claim button of case alias as user from, in chat.
 func pressClaim(t *testing.T, fake *telegramtest.Server, chat, from int64, alias string) int64 {
 	t.Helper()
-	// The button may come a moment after the card's text: wait for it.
-	var msgID int
-	var data string
-	waitFor(t, "a Claim button for "+alias, func() bool {
-		for _, m := range fake.Messages(chat) {
-			for _, b := range m.Buttons {
-				if strings.HasSuffix(b.Data, "claim:"+alias) {
-					msgID, data = m.ID, b.Data
-					return true
-				}
-			}
-		}
-		return false
-	})
-	u := telegramtest.CallbackUpdate(chat, msgID, data)
-	u.CallbackQuery.From = models.User{ID: from, FirstName: "C"}
-	if chat < 0 {
-		u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
-	}
-	return fake.Queue(u)[0]
+	// The button may come a moment after the card's text: ButtonUpdate waits.
+	return fake.Queue(fake.ButtonUpdate(t, chat, from, "claim:"+alias))[0]
 }
 
 // drained waits until Telegram update id was taken and the coach module

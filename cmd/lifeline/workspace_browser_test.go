@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/go-telegram/bot/models"
 
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
 	"github.com/lifeline-org/lifeline/web/webtest"
@@ -46,22 +45,7 @@ func newestAlias(t *testing.T, b *webtest.Browser, seen map[string]bool, within 
 // returns the press of its Claim button by the Telegram coach.
 func groupClaim(t *testing.T, fake *telegramtest.Server, alias string) func() {
 	t.Helper()
-	var msgID int
-	var data string
-	waitFor(t, "a Claim button for "+alias+" in the group", func() bool {
-		for _, m := range fake.Messages(coachGroup) {
-			for _, bt := range m.Buttons {
-				if strings.HasSuffix(bt.Data, "claim:"+alias) {
-					msgID, data = m.ID, bt.Data
-					return true
-				}
-			}
-		}
-		return false
-	})
-	u := telegramtest.CallbackUpdate(coachGroup, msgID, data)
-	u.CallbackQuery.From = models.User{ID: telegramCoach, FirstName: "C"}
-	u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
+	u := fake.ButtonUpdate(t, coachGroup, telegramCoach, "claim:"+alias)
 	return func() { fake.Queue(u) }
 }
 

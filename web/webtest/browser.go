@@ -191,35 +191,29 @@ func (b *Browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 // Text returns the text of the first element matching the CSS selector.
 func (b *Browser) Text(css string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		b.t.Fatalf("read %s: %v", css, err)
-	}
-	return s
+	return run(b, "read "+css, chromedp.Text(chromedp.CSS(css)))
 }
 
 // Value returns the value of the first input matching the CSS selector.
 func (b *Browser) Value(css string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(css)))
-	if err != nil {
-		b.t.Fatalf("read %s: %v", css, err)
-	}
-	return s
+	return run(b, "read "+css, chromedp.Value(chromedp.CSS(css)))
 }
 
 // Eval evaluates a JavaScript expression in the page.
 func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()
+	return run(b, "evaluate "+expr, chromedp.Evaluate[T](expr))
+}
+
+// run runs one action that returns a value, failing the test on an error.
+func run[T any](b *Browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, a)
 	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
+		b.t.Fatalf("%s: %v", what, err)
 	}
 	return v
 }
@@ -245,13 +239,7 @@ func (b *Browser) WaitTrue(what, expr string, within time.Duration) {
 // Open navigates the tab and returns the page's HTTP status.
 func (b *Browser) Open(url string) int64 {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
-	defer cancel()
-	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
-	if err != nil {
-		b.t.Fatalf("open %s: %v", url, err)
-	}
-	return resp.Status
+	return run(b, "open "+url, chromedp.NavigateResponse(url)).Status
 }
 
 // Submit clicks the element (a submit button) and waits for the page it

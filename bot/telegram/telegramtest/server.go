@@ -716,3 +716,30 @@ func disconnect(w http.ResponseWriter) {
 		_ = conn.Close()
 	}
 }
+
+// ButtonUpdate waits (up to 10 s) for a button in chat whose callback data
+// ends with suffix, and returns the update of from pressing it; in a group
+// (chat < 0) the press comes from the group. Queue it to press.
+func (s *Server) ButtonUpdate(t testing.TB, chat, from int64, suffix string) *models.Update {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, m := range s.Messages(chat) {
+			for _, b := range m.Buttons {
+				if strings.HasSuffix(b.Data, suffix) {
+					u := CallbackUpdate(chat, m.ID, b.Data)
+					u.CallbackQuery.From = models.User{ID: from, FirstName: "C"}
+					if chat < 0 {
+						u.CallbackQuery.Message.Message.Chat.Type = models.ChatTypeSupergroup
+					}
+					return u
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("telegramtest: no button ending %q in chat %d", suffix, chat)
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
