@@ -105,6 +105,7 @@ var answerTitles = []struct{ topic, title string }{
 	{"selfcheck_sign", "Self-check: signs answered yes"},
 	{"checkin.problem", "Check-ins: problems at work"},
 	{"checkin.contact", "Check-ins: asked a coach to write"},
+	{"case_outcome", "Cases closed, by outcome"},
 	{"case_helped", "After a case: did the coach help"},
 }
 

@@ -158,7 +158,7 @@ func TestWorkspaceInBrowser(t *testing.T) {
 	signIn(b3, s.url, "root", "root-password-123")
 	b3.Open(s.url + "/console/")
 	overview := webtest.Eval[string](b3, `[...document.querySelectorAll("section.figures")].map(s => s.textContent).join("\n")`)
-	if !strings.Contains(overview, "case_outcome") || !strings.Contains(overview, "job_found") {
+	if !strings.Contains(overview, "Cases closed, by outcome") || !strings.Contains(overview, "job_found") {
 		t.Errorf("the overview does not count the outcome:\n%s", overview)
 	}
 
