@@ -34,6 +34,11 @@ type Flow struct {
 	Title string           `yaml:"title"` // message id naming the flow in menus
 	Start string           `yaml:"start"`
 	Nodes map[string]*Node `yaml:"nodes"`
+	// Guideline names the section of the ILO guidelines on economic
+	// reintegration the flow draws on ("3f.4"). Metadata for content
+	// reviewers, never shown to people; required of every lesson_* flow
+	// (content.Check).
+	Guideline string `yaml:"guideline,omitempty"`
 }
 
 // Node is one step of a flow. Exactly one of Say, Ask, Input, Branch, Call or

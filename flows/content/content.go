@@ -132,6 +132,7 @@ func (c *Content) Check(now time.Time, extra ...string) []flows.Problem {
 		}
 	}
 	probs := c.Def.Check(c.Catalog, vars)
+	probs = append(probs, checkGuidelines(c.Def)...)
 	ids := append(slices.Clone(flows.EngineMessages), RuntimeMessages...)
 	for _, id := range append(ids, extra...) {
 		if missing := c.Catalog.Missing(id); len(missing) > 0 {
