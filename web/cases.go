@@ -403,7 +403,7 @@ func (c *Console) savedReply(ctx context.Context, s *session, cs *coach.CaseReco
 	if !cat.Has(lang) {
 		lang = cat.Default()
 	}
-	data := c.cfg.Content.Data()
+	data := c.cfg.Content.DataFor(lang)
 	data["coach"] = s.acct.Name
 	text, err := cat.Text(lang, id, data)
 	if err != nil {

@@ -486,7 +486,7 @@ func (c *Console) jobsData(r *http.Request, s *session) (*jobsData, error) {
 	lang := s.contentLang(cat.Default(), cat.Has)
 	lists := broadcast.Lists(c.cfg.Content.Def)
 	label := func(key, v string) choice {
-		l, err := cat.Text(lang, lists.Labels[key], c.cfg.Content.Data())
+		l, err := cat.Text(lang, lists.Labels[key], c.cfg.Content.DataFor(lang))
 		if err != nil || l == "" {
 			l = v
 		}
@@ -589,7 +589,7 @@ func (c *Console) contentPage(w http.ResponseWriter, r *http.Request, s *session
 	for id, f := range c.cfg.Content.Def.Flows {
 		title := id
 		if f.Title != "" {
-			if t, err := cat.Text(lang, f.Title, c.cfg.Content.Data()); err == nil {
+			if t, err := cat.Text(lang, f.Title, c.cfg.Content.DataFor(lang)); err == nil {
 				title = t
 			}
 		}
@@ -655,7 +655,7 @@ func (c *Console) lessonPage(w http.ResponseWriter, r *http.Request, s *session)
 	for range 24 {
 		next, outs, _ := flows.Step(ct.Def, sess, in, now)
 		for _, o := range outs {
-			data := ct.Data()
+			data := ct.DataFor(lang)
 			for k, v := range o.Data {
 				data[k] = v
 			}

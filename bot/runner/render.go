@@ -13,7 +13,7 @@ import (
 // Render turns engine outputs into texts in lang.
 func (d *Decider) render(lang string, outs []flows.Output) []bot.Outbound {
 	cat := d.content.Catalog
-	data := d.content.Data()
+	data := d.content.DataFor(lang)
 	res := make([]bot.Outbound, 0, len(outs))
 	for _, o := range outs {
 		dd := data
@@ -36,7 +36,11 @@ func (d *Decider) render(lang string, outs []flows.Output) []bot.Outbound {
 			if opt.Lang != "" {
 				l = opt.Lang
 			}
-			label, err := cat.Text(l, opt.Label, data)
+			ld := data
+			if l != lang {
+				ld = d.content.DataFor(l)
+			}
+			label, err := cat.Text(l, opt.Label, ld)
 			if err != nil {
 				d.log.Warn("label rendered with a problem", "event", "render_problem", "message_id", opt.Label, "lang", l, "error", err)
 			}

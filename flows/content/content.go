@@ -84,8 +84,8 @@ func Load(dir, defaultLang, pack string) (*Content, error) {
 // lists (kw.*, *.kw) and notes for translators (meta.*) are not texts.
 func (c *Content) BotTexts() []string {
 	var texts []string
-	data := c.Data()
 	for _, lang := range c.Catalog.Languages() {
+		data := c.DataFor(lang)
 		for _, id := range c.Catalog.IDs(lang) {
 			if strings.HasPrefix(id, "kw.") || strings.HasSuffix(id, ".kw") || strings.HasPrefix(id, "meta.") {
 				continue
@@ -142,6 +142,7 @@ func (c *Content) Check(now time.Time, extra ...string) []flows.Problem {
 	names := packNames(c.Packs)
 	for _, n := range names {
 		probs = append(probs, flows.CheckPack(c.Packs[n], now)...)
+		probs = append(probs, flows.CheckPackLanguages(c.Packs[n], c.Catalog.Languages())...)
 	}
 	for _, p := range crisis.Check(c.CrisisLists, c.Catalog.Languages()) {
 		probs = append(probs, flows.Problem{File: "locales/crisis", Reason: p})
@@ -161,5 +162,11 @@ var RuntimeMessages = []string{
 	"cmd.menu", "cmd.language", "cmd.coach", "cmd.stop", "cmd.start", "cmd.delete", "cmd.clear", "cmd.mydata",
 }
 
-// Data returns the template data for rendering: the resource pack entries.
+// Data returns the resource pack entries as template data in the pack's
+// default language (flows.PackLang).
 func (c *Content) Data() map[string]string { return c.Pack.Data() }
+
+// DataFor returns the template data for rendering a text in lang: the
+// resource pack entries in lang, isolated for a right-to-left language
+// (flows.Pack.DataFor). Every text a person reads is rendered with it.
+func (c *Content) DataFor(lang string) map[string]string { return c.Pack.DataFor(lang) }
