@@ -85,6 +85,54 @@ func lessonNumber(t *testing.T, c *content.Content, id string) string {
 	return ""
 }
 
+// laterLesson opens a lesson from the main menu, pressing "more topics"
+// until its page of the rights menu, and goes through its content note and
+// messages to its question.
+func laterLesson(t *testing.T, c *content.Content, id string) []string {
+	t.Helper()
+	f := c.Def.Flows["rights"]
+	inputs := []string{"1"}
+	for page, seen := f.Start, 0; seen < len(f.Nodes); seen++ {
+		next := ""
+		for _, ch := range f.Nodes[page].Choices {
+			if ch.ID == id {
+				inputs = append(inputs, "["+id+"]")
+				return append(inputs, lessonSteps(t, c, f.Nodes[ch.Next].Call)...)
+			}
+			if ch.ID == "more" {
+				next = ch.Next
+			}
+		}
+		if next == "" {
+			break
+		}
+		inputs = append(inputs, "[more]")
+		page = next
+	}
+	t.Fatalf("rights menu has no %q", id)
+	return nil
+}
+
+// lessonSteps presses "Continue" on a lesson's content note and on each
+// paced run of messages, up to the quiz.
+func lessonSteps(t *testing.T, c *content.Content, flow string) []string {
+	t.Helper()
+	f := c.Def.Flows[flow]
+	var out []string
+	if f.Nodes["note"] != nil {
+		out = append(out, "[go]")
+	}
+	for _, n := range []string{"intro", "part2", "part3"} {
+		if f.Nodes[n] != nil && f.Nodes[n].Continue {
+			out = append(out, "[continue]")
+		}
+	}
+	if f.Nodes["quiz"] == nil {
+		t.Fatalf("%s has no quiz", flow)
+	}
+	return out
+}
+
 func TestTranscripts(t *testing.T) {
 	c := load(t)
 	lesson := documentsLesson(c, t)
@@ -113,6 +161,21 @@ func TestTranscripts(t *testing.T) {
 	for it, word := range map[string]string{"menu": "menú", "coach": "necesito ayuda", "stop": "parar", "delete": "borrar"} {
 		cases["intent_"+it+".es"] = concat(onboard["es"], lesson[:3], []string{word, "1"})
 	}
+	// The lessons on the last page of topics, through the menu, in English,
+	// Spanish (the other answer) and Arabic.
+	onboard["ar"] = onboarding(t, c, "hello", "ar")
+	for _, l := range []struct{ id, right, wrong string }{
+		{"equal_pay", "same", "normal"},
+		{"bargaining", "rules", "nothing"},
+		{"report_safely", "plan", "now"},
+		{"migrant_rights", "still", "none"},
+		{"fragile", "talk", "yes"},
+	} {
+		for lang, answer := range map[string]string{"en": l.right, "es": l.wrong, "ar": l.right} {
+			cases["lesson_"+l.id+"."+lang] = concat(onboard[lang], laterLesson(t, c, l.id), []string{"[" + answer + "]", "[done]"})
+		}
+	}
+	cases["lesson_fragile_coach.en"] = concat(onboard["en"], laterLesson(t, c, "fragile"), []string{"[talk]", "[coach]"})
 	cases["intent_stop_start.en"] = concat(onboard["en"], lesson[:3], []string{"stop", "hello", "start"})
 	cases["intent_delete_yes.en"] = concat(onboard["en"], lesson[:3], []string{"delete", "[delete_yes]", "hi"})
 	for name, inputs := range cases {
