@@ -233,6 +233,7 @@ Usage:
   lifeline [serve]      run every configured channel (no credentials: chat in this terminal)
   lifeline check [DIR]  validate content (flows, locales, packs, cadence); DIR defaults to CONTENT_DIR
   lifeline crisis [-lang L]  read messages on stdin, print "urgent<TAB>phrase" or "-" for each
+  lifeline translations status | export LANG [-o F] | import F  [--dir DIR]  review status; PO files for translators
   lifeline stats [--from D --to D --by gender,age]  anonymous programme figures (cells under 5 hidden)
   lifeline staff add NAME --role ROLE [--password-stdin]   a console account (prints a one-time sign-in link)
   lifeline staff list | disable | enable | reset | unlock NAME

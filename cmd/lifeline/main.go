@@ -71,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 0
 	case "crisis":
 		return crisisCmd(args, cfg, stdin, stdout, stderr)
+	case "translations":
+		return translationsCmd(args, stdout, stderr)
 	case "check":
 		dir := cfg.ContentDir
 		if len(args) > 0 {
