@@ -112,10 +112,9 @@ func parseText(v any) (text, bool) {
 
 // entry is one message of one language, with the file it lives in.
 type entry struct {
-	text  text
-	file  string // file name, e.g. core.es.yaml
-	inDir bool   // in the project directory (not only in the base)
-	part  string // the part of the file name before the tag ("core"); "" for <tag>.yaml
+	text text
+	file string // file name, e.g. core.es.yaml
+	part string // the part of the file name before the tag ("core"); "" for <tag>.yaml
 }
 
 // Review is what a review file records of one message.
@@ -157,19 +156,16 @@ func Open(dir string, base fs.FS) (*Project, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	for _, src := range []struct {
-		fsys  fs.FS
-		inDir bool
-	}{{base, false}, {os.DirFS(dir), true}} {
-		if src.fsys == nil {
+	for _, fsys := range []fs.FS{base, os.DirFS(dir)} {
+		if fsys == nil {
 			continue
 		}
-		names, err := fs.Glob(src.fsys, "*.yaml")
+		names, err := fs.Glob(fsys, "*.yaml")
 		if err != nil {
 			return nil, err
 		}
 		for _, name := range names {
-			if err := p.readFile(src.fsys, name, src.inDir); err != nil {
+			if err := p.readFile(fsys, name); err != nil {
 				return nil, err
 			}
 		}
@@ -202,7 +198,7 @@ func splitName(name string) (part, lang string) {
 	return "", s
 }
 
-func (p *Project) readFile(fsys fs.FS, name string, inDir bool) error {
+func (p *Project) readFile(fsys fs.FS, name string) error {
 	buf, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return err
@@ -226,7 +222,7 @@ func (p *Project) readFile(fsys fs.FS, name string, inDir bool) error {
 		if !ok {
 			return fmt.Errorf("%s: %s: neither a text nor plural forms", name, id)
 		}
-		p.msgs[lang][id] = &entry{text: t, file: name, inDir: inDir, part: part}
+		p.msgs[lang][id] = &entry{text: t, file: name, part: part}
 	}
 	return nil
 }
