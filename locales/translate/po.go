@@ -119,6 +119,9 @@ func parsePO(r io.Reader, name string) (map[string]string, []poEntry, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff") // a byte order mark some editors write
+		}
 		errAt := func(reason string) error { return fmt.Errorf("%s:%d: %s", name, n, reason) }
 		switch {
 		case line == "":

@@ -250,3 +250,19 @@ func TestTranslationYAMLEdit(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTranslationPOParse reads what editors write: a byte order mark,
+// CRLF line ends, a text wrapped over several strings, flags beside fuzzy.
+func TestTranslationPOParse(t *testing.T) {
+	po := "\ufeff# x\r\nmsgid \"\"\r\nmsgstr \"\"\r\n\"Language: es\\n\"\r\n\r\n" +
+		"#, fuzzy, c-format\r\nmsgctxt \"a\"\r\nmsgid \"A\"\r\nmsgstr \"\"\r\n\"uno \"\r\n\"dos\\n\"\r\n" +
+		"msgctxt \"b\"\nmsgid \"B\"\nmsgstr \"tres\"\n"
+	header, entries, err := parsePO(strings.NewReader(po), "x.po")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []poEntry{{ctx: "a", id: "A", str: "uno dos\n", fuzzy: true, line: 9}, {ctx: "b", id: "B", str: "tres", line: 14}}
+	if header["Language"] != "es" || !slices.Equal(entries, want) {
+		t.Errorf("header %v, entries %+v", header, entries)
+	}
+}
