@@ -66,11 +66,12 @@ func LangDigit(t testing.TB, lang string) string {
 	return fmt.Sprint(i + 1)
 }
 
-// Text renders message id in lang with the shipped content's data.
+// Text renders message id in lang as the runtime does: with the shipped
+// resource pack in lang (Content.DataFor).
 func Text(t testing.TB, lang, id string) string {
 	t.Helper()
 	c := Content(t)
-	s, err := c.Catalog.Text(lang, id, c.Data())
+	s, err := c.Catalog.Text(lang, id, c.DataFor(lang))
 	if err != nil {
 		t.Fatalf("%s %s: %v", lang, id, err)
 	}

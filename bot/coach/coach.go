@@ -430,7 +430,7 @@ func (m *Module) announceNew(ctx context.Context, c *CaseRecord, trusted int64) 
 func (m *Module) tellOutOfHours(ctx context.Context, person string, prof map[string]string, now time.Time) {
 	hours := int(m.cfg.Hours.NextOpen(now).Sub(now).Hours() + 0.99)
 	lang := m.rt.Language(prof)
-	text, err := m.rt.Content().Catalog.Plural(lang, "coach.out_of_hours", hours, m.rt.Content().Data())
+	text, err := m.rt.Content().Catalog.Plural(lang, "coach.out_of_hours", hours, m.rt.Content().DataFor(lang))
 	if err != nil {
 		m.log.Warn("message rendered with a problem", "event", "render_problem", "message_id", "coach.out_of_hours", "error", err)
 	}

@@ -79,7 +79,7 @@ func TestCrisisInEveryLanguage(t *testing.T) {
 			if n != 1 || cs.Reason != "crisis" || cs.Priority != "urgent" || cs.Lang != tc.lang {
 				t.Fatalf("case %+v (%d cases), want one urgent crisis case in %s", cs, n, tc.lang)
 			}
-			if !strings.Contains(want, c.Data()["emergency"]) {
+			if !strings.Contains(want, c.DataFor(tc.lang)["emergency"]) {
 				t.Errorf("the crisis reply %q lacks the emergency number", want)
 			}
 			// The person is where they were: the menu still answers.
