@@ -21,6 +21,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot/broadcast"
 	"github.com/lifeline-org/lifeline/bot/checkin"
 	"github.com/lifeline-org/lifeline/bot/coach"
+	"github.com/lifeline-org/lifeline/flows"
 	"github.com/lifeline-org/lifeline/flows/content"
 	"github.com/lifeline-org/lifeline/locales"
 	"github.com/lifeline-org/lifeline/store"
@@ -370,9 +371,6 @@ func (p *page) T(id string, args ...any) string {
 	return s
 }
 
-// rtl lists the console languages written right to left.
-var rtl = []string{"ar", "fa", "he", "ur", "ps", "dv", "yi"}
-
 func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, name string, data any) {
 	p := &page{Name: name, Data: data, texts: c.cfg.Texts}
 	if s != nil {
@@ -396,9 +394,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, nam
 	} else {
 		p.Lang = c.language(r, "")
 	}
-	base, _, _ := strings.Cut(p.Lang, "-")
 	p.Dir = "ltr"
-	if slices.Contains(rtl, base) {
+	if flows.RightToLeft(p.Lang) {
 		p.Dir = "rtl"
 	}
 	if f, ok := data.(interface{ flash() (string, string) }); ok {
