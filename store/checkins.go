@@ -38,6 +38,14 @@ type CheckinItem struct {
 // person: each with a due time is (re)scheduled, each without removed.
 func (s *Store) SetCheckinItems(ctx context.Context, person string, items []CheckinItem) error {
 	pipe := s.rdb.Pipeline()
+	s.setCheckinItems(ctx, pipe, person, items)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("set check-in items: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) setCheckinItems(ctx context.Context, pipe redis.Pipeliner, person string, items []CheckinItem) {
 	for _, it := range items {
 		member := it.Kind + "|" + person
 		if it.Due.IsZero() {
@@ -46,10 +54,6 @@ func (s *Store) SetCheckinItems(ctx context.Context, person string, items []Chec
 			pipe.ZAdd(ctx, s.CheckinDueKey(), redis.Z{Score: float64(it.Due.UnixMilli()), Member: member})
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("set check-in items: %w", err)
-	}
-	return nil
 }
 
 // ClaimedCheckin is a check-in item a process took to handle.

@@ -26,6 +26,23 @@ const maxUpdateTries = 16
 // unknown or erased person it returns ErrNoProfile without calling f. It
 // returns the profile as written.
 func (s *Store) UpdateProfile(ctx context.Context, person string, f func(p map[string]string) (map[string]string, error)) (map[string]string, error) {
+	return s.updateProfile(ctx, person, f, nil)
+}
+
+// UpdateProfileSchedule is UpdateProfile that also sets the person's
+// check-in items, as items computes them from the profile as written, in
+// the same transaction: two updates at once (a subscription and a time
+// zone, handled by two workers) cannot leave the due set out of step with
+// the profile.
+func (s *Store) UpdateProfileSchedule(ctx context.Context, person string, f func(p map[string]string) (map[string]string, error),
+	items func(p map[string]string) []CheckinItem) (map[string]string, error) {
+	return s.updateProfile(ctx, person, f, func(pipe redis.Pipeliner, p map[string]string) {
+		s.setCheckinItems(ctx, pipe, person, items(p))
+	})
+}
+
+func (s *Store) updateProfile(ctx context.Context, person string, f func(p map[string]string) (map[string]string, error),
+	also func(pipe redis.Pipeliner, p map[string]string)) (map[string]string, error) {
 	key := s.pkey(person, kProfile)
 	var out map[string]string
 	txf := func(tx *redis.Tx) error {
@@ -40,10 +57,19 @@ func (s *Store) UpdateProfile(ctx context.Context, person string, f func(p map[s
 		if err != nil {
 			return err
 		}
-		if len(set) == 0 {
+		if len(set) == 0 && also == nil {
 			out = p
 			return nil
 		}
+		for k, v := range set {
+			if v == "" {
+				delete(p, k)
+			} else {
+				p[k] = v
+			}
+		}
+		// Written only if the profile is as read (WATCH): otherwise tried
+		// again from a fresh read.
 		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 			for k, v := range set {
 				if v == "" {
@@ -52,17 +78,13 @@ func (s *Store) UpdateProfile(ctx context.Context, person string, f func(p map[s
 					pipe.HSet(ctx, key, k, v)
 				}
 			}
+			if also != nil {
+				also(pipe, p)
+			}
 			return nil
 		})
 		if err != nil {
 			return err
-		}
-		for k, v := range set {
-			if v == "" {
-				delete(p, k)
-			} else {
-				p[k] = v
-			}
 		}
 		out = p
 		return nil

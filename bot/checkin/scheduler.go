@@ -221,16 +221,13 @@ func atoi(v string) int { n, _ := strconv.Atoi(v); return n }
 // update changes a person's profile atomically and brings their items in
 // the due set in line with it.
 func (s *Scheduler) update(ctx context.Context, person string, f func(p map[string]string) map[string]string) (map[string]string, error) {
-	p, err := s.st.UpdateProfile(ctx, person, func(p map[string]string) (map[string]string, error) { return f(p), nil })
-	if err != nil {
-		return nil, err
-	}
-	return p, s.sync(ctx, person, p)
+	// The due set is written with the profile, in one transaction.
+	return s.st.UpdateProfileSchedule(ctx, person, func(p map[string]string) (map[string]string, error) { return f(p), nil }, dueItems)
 }
 
-// sync makes the due set hold exactly the person's pending items, at the
-// times their profile says. An empty profile removes them all.
-func (s *Scheduler) sync(ctx context.Context, person string, p map[string]string) error {
+// dueItems are the person's pending items, at the times their profile
+// says (none for an empty profile).
+func dueItems(p map[string]string) []store.CheckinItem {
 	items := make([]store.CheckinItem, 0, len(kinds))
 	for _, k := range kinds {
 		it := store.CheckinItem{Kind: k.kind}
@@ -239,7 +236,13 @@ func (s *Scheduler) sync(ctx context.Context, person string, p map[string]string
 		}
 		items = append(items, it)
 	}
-	if err := s.st.SetCheckinItems(ctx, person, items); err != nil {
+	return items
+}
+
+// sync makes the due set hold exactly the person's pending items, at the
+// times their profile says. An empty profile removes them all.
+func (s *Scheduler) sync(ctx context.Context, person string, p map[string]string) error {
+	if err := s.st.SetCheckinItems(ctx, person, dueItems(p)); err != nil {
 		return fmt.Errorf("sync schedule: %w", err)
 	}
 	return nil
