@@ -284,6 +284,10 @@ func TestTwoCoachesClaimAtOnce(t *testing.T) {
 	if won != 1 || lost != 1 {
 		t.Fatalf("won %d, lost %d: want exactly one winner", won, lost)
 	}
+	// The person is told through the outbox, after the coaches: wait for
+	// it, then for any second telling that would follow.
+	waitFor(t, "the survivor told", func() bool { return count(fake, survivor, "is with you now") >= 1 })
+	time.Sleep(500 * time.Millisecond)
 	if n := count(fake, survivor, "is with you now"); n != 1 {
 		t.Fatalf("survivor told %d times", n)
 	}
