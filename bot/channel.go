@@ -9,7 +9,8 @@ import (
 
 // Inbound is one thing a person did on a channel, normalised.
 type Inbound struct {
-	// Channel is the adapter's name ("telegram", "sms", "console").
+	// Channel is the adapter's name ("telegram", "sms", "whatsapp",
+	// "console").
 	Channel string `json:"ch"`
 	// Address is where replies go (a Telegram chat id, a phone number). It
 	// is personal data: the runtime encrypts it at rest and never logs it.
@@ -51,6 +52,17 @@ type Outbound struct {
 	// Protect asks the channel to keep the message from being forwarded
 	// or saved (Telegram's protect_content): lessons and a coach's words.
 	Protect bool `json:"protect,omitempty"`
+	// Purpose names why Lifeline started this message, when the person
+	// did not just ask for it: the flow a check-in or reminder started
+	// ("checkin", "checkin_reminder", "case_feedback"), or "broadcast",
+	// "job", "coach". Empty for a reply to the person's own message.
+	// WhatsApp needs it to choose a template outside the 24-hour window.
+	Purpose string `json:"purpose,omitempty"`
+	// Lang and Last are stamped by the runtime on a message with a
+	// Purpose: the person's language, and when they last wrote (Unix ms,
+	// the profile's "last"; 0 if unknown).
+	Lang string `json:"lang,omitempty"`
+	Last int64  `json:"last,omitempty"`
 }
 
 // OutOption is a rendered button or numbered choice.

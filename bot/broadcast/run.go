@@ -461,6 +461,12 @@ func (s *Service) serve(ctx context.Context, id string, w *work, person string, 
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
+	msgs = append([]bot.Outbound(nil), msgs...)
+	for i := range msgs {
+		// The kind (broadcast, reminder, job, digest) is the purpose a
+		// channel with a reply window chooses its template by.
+		msgs[i].Purpose = w.Kind
+	}
 	// A send once begun runs to its record, even when the process is
 	// stopping: only a crash can leave it unrecorded.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

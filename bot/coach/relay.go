@@ -113,6 +113,7 @@ func (m *Module) tell(ctx context.Context, person string, out bot.Outbound, msg 
 		return err
 	}
 	out.Text = m.rt.Render(m.rt.Language(prof), msg, data)
+	out.Purpose = "coach" // a WhatsApp template outside the reply window
 	_, err = m.rt.SendTo(ctx, person, []bot.Outbound{out})
 	return err
 }

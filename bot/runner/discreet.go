@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/lifeline-org/lifeline/bot"
@@ -26,8 +27,14 @@ func Silent(profile map[string]string) bool { return profile[bot.SoundField] == 
 // person cannot forward or save.
 func LessonFlow(id string) bool { return strings.HasPrefix(id, "lesson_") }
 
-// look says how the messages of one inbound are delivered.
-type look struct{ silent, protect bool }
+// look says how the messages of one inbound are delivered. purpose, lang
+// and last mark messages Lifeline started (see bot.Outbound.Purpose), so
+// a channel with a reply window (WhatsApp) can choose a template.
+type look struct {
+	silent, protect bool
+	purpose, lang   string
+	last            int64
+}
 
 // lookOf is the look of what the engine answers to in in one step from
 // flow from to flow to: silent when the runtime started the flow (in.Flow,
@@ -42,6 +49,12 @@ func (l look) apply(msgs []bot.Outbound) []bot.Outbound {
 	for i := range msgs {
 		msgs[i].Silent = msgs[i].Silent || l.silent
 		msgs[i].Protect = msgs[i].Protect || l.protect
+		if msgs[i].Purpose == "" {
+			msgs[i].Purpose = l.purpose
+		}
+		if msgs[i].Purpose != "" {
+			msgs[i].Lang, msgs[i].Last = l.lang, l.last
+		}
 	}
 	return msgs
 }
@@ -49,8 +62,17 @@ func (l look) apply(msgs []bot.Outbound) []bot.Outbound {
 // started returns copies of msgs marked for a person who did not ask for
 // them at this moment (SendTo, SendOnce): silent unless profile asks for
 // sound.
-func started(profile map[string]string, msgs []bot.Outbound) []bot.Outbound {
-	return look{silent: Silent(profile)}.apply(append([]bot.Outbound(nil), msgs...))
+// A message with a Purpose also gets the person's language, lang, and
+// the time they last wrote.
+func started(profile map[string]string, lang string, msgs []bot.Outbound) []bot.Outbound {
+	return look{silent: Silent(profile), lang: lang, last: lastWrote(profile)}.apply(append([]bot.Outbound(nil), msgs...))
+}
+
+// lastWrote is when the person last wrote (the profile's "last", Unix
+// ms), or 0.
+func lastWrote(profile map[string]string) int64 {
+	n, _ := strconv.ParseInt(profile["last"], 10, 64)
+	return n
 }
 
 // soundLine is the MY DATA line about sound, or "" where it does not

@@ -38,7 +38,7 @@ func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []bot.O
 	if err != nil {
 		return false, err
 	}
-	return true, r.Enqueue(ctx, bot.Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: started(p, msgs), Once: key})
+	return true, r.Enqueue(ctx, bot.Delivery{Person: person, Channel: p["ch"], Address: string(addr), Msgs: started(p, r.Language(p), msgs), Once: key})
 }
 
 // queued seals a delivery for the person's outbox.

@@ -168,6 +168,10 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 		}
 		next, outs, effs := flows.Step(def, sess, input, m.At)
 		look := lookOf(m, sess.Flow, next.Flow, field(in.Profile, res.Profile, bot.SoundField))
+		if m.Flow != "" {
+			// Lifeline started this flow: its purpose is the flow's id.
+			look.purpose, look.lang, look.last = m.Flow, lang(), lastWrote(in.Profile)
+		}
 		sess = next
 		for _, e := range effs {
 			outs = d.inTurn(in, &res, &sess, e, outs)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -45,8 +46,9 @@ const (
 
 // unreachableCodes mean the number cannot receive our texts: unknown or
 // unreachable handset (30003, 30005), landline or unreachable carrier
-// (30006), invalid number (21211), not a mobile number (21614).
-var unreachableCodes = map[int]bool{30003: true, 30005: true, 30006: true, codeInvalidTo: true, 21614: true}
+// (30006), invalid number (21211), not a mobile number (21614); on
+// WhatsApp, no WhatsApp account at the number (63003, 63024).
+var unreachableCodes = map[int]bool{30003: true, 30005: true, 30006: true, codeInvalidTo: true, 21614: true, 63003: true, 63024: true}
 
 // Config is the SMS channel's configuration.
 type Config struct {
@@ -56,6 +58,8 @@ type Config struct {
 	AuthToken  string
 	// From is the sending number, in E.164. MessagingServiceSID sends
 	// through a Messaging Service instead (or as well). One is required.
+	// A From of "whatsapp:+<E.164>" makes the adapter the WhatsApp
+	// channel instead (see whatsapp.go).
 	From                string
 	MessagingServiceSID string
 	// APIURL (env TWILIO_API_URL) replaces Twilio's API base URL, for tests
@@ -69,6 +73,9 @@ type Config struct {
 	// MPS is the most messages to send per second (default 1, a long
 	// code's rate).
 	MPS float64
+	// Templates are the WhatsApp channel's Content templates, for
+	// messages Lifeline starts outside the 24-hour window. Ignored on SMS.
+	Templates Templates
 }
 
 // Adapter is the SMS channel. It implements bot.Channel.
@@ -83,6 +90,8 @@ type Adapter struct {
 	OnWait func(time.Duration)
 
 	cfg       Config
+	whatsapp  bool // From is a whatsapp: address
+	skipped   atomic.Int64
 	log       *slog.Logger
 	now       func() time.Time
 	apiURL    *url.URL // nil: leave twilio-go's URL alone
@@ -122,6 +131,15 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 	if cfg.From == "" && cfg.MessagingServiceSID == "" {
 		return nil, errors.New("sms: a From number or a messaging service SID is required")
 	}
+	wa := strings.HasPrefix(cfg.From, WhatsAppPrefix)
+	if wa {
+		if n, err := NormalizeE164(strings.TrimPrefix(cfg.From, WhatsAppPrefix)); err != nil || WhatsAppPrefix+n != cfg.From {
+			return nil, errors.New("whatsapp: the sender must be whatsapp:+ and a number in E.164")
+		}
+		if cfg.MessagingServiceSID != "" {
+			return nil, errors.New("whatsapp: send from the whatsapp: number, not a messaging service")
+		}
+	}
 	if math.IsNaN(cfg.MPS) || math.IsInf(cfg.MPS, 0) || cfg.MPS < 0 {
 		return nil, fmt.Errorf("sms: messages per second must be a positive number, not %v", cfg.MPS)
 	}
@@ -135,6 +153,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Adapter, error) {
 		transport: http.DefaultTransport,
 		limiter:   &limiter{interval: time.Duration(float64(time.Second) / cfg.MPS)},
 		keywords:  map[string]time.Time{},
+		whatsapp:  wa,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -179,8 +198,13 @@ func isAlnum(s string) bool {
 	return true
 }
 
-// Name is "sms".
-func (a *Adapter) Name() string { return channelName }
+// Name is "sms", or "whatsapp" for the WhatsApp channel.
+func (a *Adapter) Name() string {
+	if a.whatsapp {
+		return whatsAppChannel
+	}
+	return channelName
+}
 
 // Run hands texts from the webhook to in until ctx ends. SMS arrives by
 // webhook only, so Run just holds the receiver; while it is not running
@@ -223,6 +247,9 @@ func (a *Adapter) Send(ctx context.Context, address string, msg bot.Outbound) (i
 	if err != nil {
 		return 0, &bot.SendError{Unreachable: true, Code: codeInvalidTo, Err: err}
 	}
+	if a.whatsapp {
+		return 0, a.sendWhatsApp(ctx, to, msg)
+	}
 	if a.suppressed(to) {
 		a.log.Info("sms reply dropped: twilio answered a carrier keyword")
 		return 0, nil
@@ -232,23 +259,29 @@ func (a *Adapter) Send(ctx context.Context, address string, msg bot.Outbound) (i
 		a.log.Warn("sms send skipped: empty message")
 		return 0, nil
 	}
-	parts := Split(text, maxSegmentsPerPart)
+	return 0, a.sendParts(ctx, to, text, maxSegmentsPerPart)
+}
+
+// sendParts sends text to to in parts of at most maxSegments segments,
+// each after waiting for the rate limiter.
+func (a *Adapter) sendParts(ctx context.Context, to, text string, maxSegments int) error {
+	parts := Split(text, maxSegments)
 	for i, part := range parts {
 		waitStart := time.Now()
 		if err := a.limiter.wait(ctx); err != nil {
-			return 0, &bot.SendError{Retryable: true, Err: err}
+			return &bot.SendError{Retryable: true, Err: err}
 		}
 		if a.OnWait != nil {
 			a.OnWait(time.Since(waitStart))
 		}
 		if se := a.sendPart(ctx, to, part); se != nil {
 			if !se.Retryable && !se.Unreachable && !se.OptedOut {
-				a.log.Warn("sms send rejected", "code", se.Code, "part", i, "parts", len(parts), "error", se.Err)
+				a.log.Warn(a.Name()+" send rejected", "code", se.Code, "part", i, "parts", len(parts), "error", se.Err)
 			}
-			return 0, se
+			return se
 		}
 	}
-	return 0, nil
+	return nil
 }
 
 // render is the text of msg with its options as a numbered list:
@@ -268,7 +301,18 @@ func render(msg bot.Outbound) string {
 }
 
 func (a *Adapter) sendPart(ctx context.Context, to, body string) *bot.SendError {
+	params := a.params(to)
+	params.SetBody(body)
+	return a.create(ctx, params)
+}
+
+// params are a message's parameters to to (E.164) but its content: the
+// sender, and the status callback.
+func (a *Adapter) params(to string) *openapi.CreateMessageParams {
 	params := &openapi.CreateMessageParams{}
+	if a.whatsapp {
+		to = WhatsAppPrefix + to
+	}
 	params.SetTo(to)
 	if a.cfg.From != "" {
 		params.SetFrom(a.cfg.From)
@@ -276,11 +320,18 @@ func (a *Adapter) sendPart(ctx context.Context, to, body string) *bot.SendError 
 	if a.cfg.MessagingServiceSID != "" {
 		params.SetMessagingServiceSid(a.cfg.MessagingServiceSID)
 	}
-	params.SetBody(body)
 	if a.publicURL != "" {
-		params.SetStatusCallback(a.publicURL + StatusPath)
+		path := StatusPath
+		if a.whatsapp {
+			path = WhatsAppStatusPath
+		}
+		params.SetStatusCallback(a.publicURL + path)
 	}
+	return params
+}
 
+// create posts one message to the Messages API.
+func (a *Adapter) create(ctx context.Context, params *openapi.CreateMessageParams) *bot.SendError {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	t := &apiTransport{ctx: ctx, base: a.transport, apiURL: a.apiURL}
@@ -291,7 +342,7 @@ func (a *Adapter) sendPart(ctx context.Context, to, body string) *bot.SendError 
 	if t.status >= 200 && t.status < 300 {
 		// Twilio took the message; only its answer was unreadable.
 		// Sending again would send it twice.
-		a.log.Warn("sms sent, but the api response was unreadable", "error", err)
+		a.log.Warn(a.Name()+" sent, but the api response was unreadable", "error", err)
 		return nil
 	}
 	return a.sendError(err, t)
@@ -340,7 +391,7 @@ func (a *Adapter) sendError(err error, t *apiTransport) *bot.SendError {
 		se.OptedOut = true
 	case unreachableCodes[code]:
 		se.Unreachable = true
-	case status == http.StatusTooManyRequests || code == codeTooManyRequests || status >= 500:
+	case status == http.StatusTooManyRequests || code == codeTooManyRequests || code == codeWhatsAppRate || status >= 500:
 		se.Retryable = true
 		se.RetryAfter = parseRetryAfter(t.retryAfter, a.now())
 	}

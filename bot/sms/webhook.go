@@ -27,13 +27,19 @@ const maxWebhookBody = 64 << 10
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 
 // Register adds the Twilio webhooks to mux: POST InboundPath for texts and
-// POST StatusPath for delivery reports.
+// POST StatusPath for delivery reports (WhatsAppInboundPath and
+// WhatsAppStatusPath for the WhatsApp channel).
 //
 // A text that cannot be recorded is answered 503. Twilio sends it again
 // only if the webhook URL asks for retries on 5xx with a connection
 // override fragment (rc and rp, see Twilio's "webhook connection
 // overrides"); otherwise that text is lost.
 func (a *Adapter) Register(mux *http.ServeMux) {
+	if a.whatsapp {
+		mux.HandleFunc("POST "+WhatsAppInboundPath, a.handleInbound)
+		mux.HandleFunc("POST "+WhatsAppStatusPath, a.handleStatus)
+		return
+	}
 	mux.HandleFunc("POST "+InboundPath, a.handleInbound)
 	mux.HandleFunc("POST "+StatusPath, a.handleStatus)
 }
@@ -47,45 +53,73 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	sid := form.Get("MessageSid")
 	if sid == "" {
-		a.log.Warn("sms inbound without message sid")
+		a.log.Warn(a.Name() + " inbound without message sid")
 		http.Error(w, "missing MessageSid", http.StatusBadRequest)
 		return
 	}
-	from, err := NormalizeE164(form.Get("From"))
+	from, err := a.address(form.Get("From"))
 	if err != nil {
 		// Nothing to reply to: acknowledge so Twilio does not retry.
-		a.log.Warn("sms inbound from an invalid sender number, ignored", "message_sid", sid)
+		a.log.Warn(a.Name()+" inbound from an invalid sender number, ignored", "message_sid", sid)
 		writeTwiML(w)
 		return
 	}
 	body := form.Get("Body")
 	media, _ := strconv.Atoi(form.Get("NumMedia"))
 	in := bot.Inbound{
-		Channel:   channelName,
+		Channel:   a.Name(),
 		Address:   from,
 		MessageID: sid,
 		Text:      body,
 		NotText:   media > 0 && strings.TrimSpace(body) == "",
 		At:        a.now(),
 	}
+	if a.whatsapp {
+		// Locations, contacts, reactions and the like come with no text,
+		// or with a text Lifeline should not take for the person's words.
+		in.NotText = strings.TrimSpace(body) == "" || media > 0 || form.Get("Latitude") != ""
+		a.acceptInbound(w, r, in)
+		return
+	}
 	if IsHelpKeyword(body) {
 		// The carriers' HELP gets the information reply (HelpReply).
 		in.Choice = bot.ActionOption(HelpAction, "")
 	}
+	if a.currentReceiver() != nil {
+		// Noted before Accept, which may already send the turn's replies.
+		a.noteInbound(from, IsCarrierKeyword(body))
+	}
+	a.acceptInbound(w, r, in)
+}
+
+// acceptInbound hands in to the receiver and answers Twilio: 200 once it
+// is recorded, 503 otherwise.
+func (a *Adapter) acceptInbound(w http.ResponseWriter, r *http.Request, in bot.Inbound) {
 	recv := a.currentReceiver()
 	if recv == nil {
-		a.log.Warn("sms inbound before the channel runs, twilio will retry", "message_sid", sid)
+		a.log.Warn(a.Name()+" inbound before the channel runs, twilio will retry", "message_sid", in.MessageID)
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
-	// Noted before Accept, which may already send the turn's replies.
-	a.noteInbound(from, IsCarrierKeyword(body))
 	if err := recv.Accept(r.Context(), in); err != nil {
-		a.log.Error("sms inbound not recorded, twilio will retry", "message_sid", sid, "error", err)
+		a.log.Error(a.Name()+" inbound not recorded, twilio will retry", "message_sid", in.MessageID, "error", err)
 		http.Error(w, "not recorded", http.StatusServiceUnavailable)
 		return
 	}
 	writeTwiML(w)
+}
+
+// address is a webhook's From or To as the channel's address: E.164, and
+// on WhatsApp without the whatsapp: prefix, which it must have.
+func (a *Adapter) address(s string) (string, error) {
+	if a.whatsapp {
+		rest, ok := strings.CutPrefix(s, WhatsAppPrefix)
+		if !ok {
+			return "", errors.New("not a whatsapp: address")
+		}
+		s = rest
+	}
+	return NormalizeE164(s)
 }
 
 // handleStatus takes a delivery report and tells OnStatus of numbers that
@@ -100,12 +134,12 @@ func (a *Adapter) handleStatus(w http.ResponseWriter, r *http.Request) {
 	code, _ := strconv.Atoi(form.Get("ErrorCode"))
 	optedOut := code == codeOptedOut
 	unreachable := unreachableCodes[code]
-	a.log.Debug("sms delivery report", "message_sid", sid, "message_status", status, "error_code", code)
+	a.log.Debug(a.Name()+" delivery report", "message_sid", sid, "message_status", status, "error_code", code)
 	if optedOut || unreachable {
-		to, err := NormalizeE164(form.Get("To"))
+		to, err := a.address(form.Get("To"))
 		switch {
 		case err != nil:
-			a.log.Warn("sms delivery report with an invalid recipient number", "message_sid", sid, "error_code", code)
+			a.log.Warn(a.Name()+" delivery report with an invalid recipient number", "message_sid", sid, "error_code", code)
 		case a.OnStatus != nil:
 			a.OnStatus(r.Context(), to, unreachable, optedOut)
 		}

@@ -38,6 +38,7 @@ type Config struct {
 	TwilioAuthToken           string
 	TwilioFrom                string
 	TwilioMessagingServiceSID string
+	TwilioWhatsAppFrom        string
 	TwilioAPIURL              string
 	TwilioMPS                 float64
 	TelegramMPS               float64
@@ -134,10 +135,17 @@ var settings = []setting{
 	{"TELEGRAM_WEBHOOK_URL", "", "Public URL of POST /telegram/webhook; set it to use a webhook instead of long polling.", str(func(c *Config) *string { return &c.TelegramWebhookURL })},
 	{"TELEGRAM_MPS", "30", "Messages per second this process may send through Telegram, all chats together; Telegram allows a bot about 30, so with N processes give each 30/N.", rate(func(c *Config) *float64 { return &c.TelegramMPS })},
 	{"TELEGRAM_WEBHOOK_SECRET", "", "Secret token Telegram sends with each webhook call (1-256 of A-Z a-z 0-9 _ -).", str(func(c *Config) *string { return &c.TelegramWebhookSecret })},
-	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID; with the token and a sender, turns SMS on.", str(func(c *Config) *string { return &c.TwilioAccountSID })},
+	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID; with the token and a sender, turns SMS (and WhatsApp) on.", str(func(c *Config) *string { return &c.TwilioAccountSID })},
 	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token; also checks webhook signatures.", str(func(c *Config) *string { return &c.TwilioAuthToken })},
 	{"TWILIO_FROM", "", "Sending phone number in E.164 (or use TWILIO_MESSAGING_SERVICE_SID).", str(func(c *Config) *string { return &c.TwilioFrom })},
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "Twilio Messaging Service to send from, instead of TWILIO_FROM.", str(func(c *Config) *string { return &c.TwilioMessagingServiceSID })},
+	{"TWILIO_WHATSAPP_FROM", "", "WhatsApp sender as whatsapp:+E.164; with the account SID and token, turns WhatsApp on (templates: CONTENT_DIR/whatsapp_templates.yaml).", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "whatsapp:+") {
+			return errors.New("must be whatsapp:+ and the sender's number in E.164")
+		}
+		c.TwilioWhatsAppFrom = v
+		return nil
+	}},
 	{"TWILIO_API_URL", "", "Other base URL for Twilio's REST API (tests, a regional proxy). Empty: Twilio's.", str(func(c *Config) *string { return &c.TwilioAPIURL })},
 	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", rate(func(c *Config) *float64 { return &c.TwilioMPS })},
 	{"STAFF_API_TOKEN", "", "Deprecated: one shared bearer token for the staff API (/api/...). Make a token per account in the console instead.", str(func(c *Config) *string { return &c.StaffAPIToken })},
@@ -209,7 +217,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	if c.TelegramEnabled() || c.SMSEnabled() {
+	if c.TelegramEnabled() || c.SMSEnabled() || c.WhatsAppEnabled() {
 		if c.DataKey == "" {
 			return nil, fmt.Errorf("LIFELINE_DATA_KEY is required when a channel is on (make one with: head -c32 /dev/urandom | base64)")
 		}
@@ -223,6 +231,11 @@ func (c *Config) TelegramEnabled() bool { return c.TelegramToken != "" }
 // SMSEnabled reports whether the SMS channel is configured.
 func (c *Config) SMSEnabled() bool {
 	return c.TwilioAccountSID != "" && c.TwilioAuthToken != "" && (c.TwilioFrom != "" || c.TwilioMessagingServiceSID != "")
+}
+
+// WhatsAppEnabled reports whether the WhatsApp channel is configured.
+func (c *Config) WhatsAppEnabled() bool {
+	return c.TwilioAccountSID != "" && c.TwilioAuthToken != "" && c.TwilioWhatsAppFrom != ""
 }
 
 // PrintHelp lists every environment variable with its default and help.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -264,6 +265,15 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 		text.Register(mux)
 		channels = append(channels, text)
 	}
+	var wa *sms.Adapter
+	if cfg.WhatsAppEnabled() {
+		wa, err = newWhatsApp(cfg, log)
+		if err != nil {
+			return err
+		}
+		wa.Register(mux)
+		channels = append(channels, wa)
+	}
 	var term *console.Adapter
 	if len(channels) == 0 {
 		term = console.New(stdin, stdout)
@@ -295,17 +305,18 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 			return err
 		}
 	}
-	if text != nil {
-		text.OnWait = func(d time.Duration) { met.Wait("sms", d) }
-	}
-	if text != nil {
-		text.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) {
+	for _, a := range []*sms.Adapter{text, wa} {
+		if a == nil {
+			continue
+		}
+		a.OnWait = func(d time.Duration) { met.Wait(a.Name(), d) }
+		a.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) {
 			fields := map[string]string{"unreachable": "1"}
 			if optedOut {
 				fields = map[string]string{"stopped": "1", "optout": "carrier"}
 			}
-			if err := st.SetProfile(ctx, rt.PersonID(text.Name(), address), fields); err != nil {
-				log.Warn("delivery status not recorded", "event", "sms_status_failed", "error", err)
+			if err := st.SetProfile(ctx, rt.PersonID(a.Name(), address), fields); err != nil {
+				log.Warn("delivery status not recorded", "event", a.Name()+"_status_failed", "error", err)
 			}
 		}
 	}
@@ -374,6 +385,9 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	}
 	if text != nil {
 		text.Bind(receiver)
+	}
+	if wa != nil {
+		wa.Bind(receiver)
 	}
 	srv := newHTTPServer(cfg, perIPLimit(mux, cfg.WebhookIPRate, log))
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -533,4 +547,25 @@ func channelNames(chs []bot.Channel) []string {
 		out = append(out, c.Name())
 	}
 	return out
+}
+
+// newWhatsApp builds the WhatsApp channel: the Twilio adapter in its
+// WhatsApp mode, with the templates of CONTENT_DIR/whatsapp_templates.yaml
+// (none without it: then nothing Lifeline starts reaches a person silent
+// for over 24 hours).
+func newWhatsApp(cfg *Config, log *slog.Logger) (*sms.Adapter, error) {
+	var tpl sms.Templates
+	if cfg.ContentDir != "" {
+		var err error
+		if tpl, err = sms.LoadTemplates(filepath.Join(cfg.ContentDir, "whatsapp_templates.yaml")); err != nil {
+			return nil, fmt.Errorf("whatsapp templates: %w", err)
+		}
+	}
+	if len(tpl) == 0 {
+		log.Warn("no WhatsApp templates: messages Lifeline starts outside the 24-hour window will be skipped", "event", "whatsapp_no_templates")
+	}
+	return sms.New(sms.Config{
+		AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioWhatsAppFrom,
+		APIURL: cfg.TwilioAPIURL, PublicURL: cfg.PublicURL, MPS: cfg.TwilioMPS, Templates: tpl,
+	}, log)
 }

@@ -1,0 +1,232 @@
+package sms
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/bottest"
+)
+
+const (
+	testWAFrom   = "whatsapp:+15005550006"
+	testCheckin  = "HX0123456789abcdef0123456789abcdef"
+	testBcastSID = "HXfedcba9876543210fedcba9876543210"
+)
+
+var testTemplates = Templates{
+	"checkin":   {"en": {ContentSID: testCheckin, Variables: []string{"text", "options"}}},
+	"broadcast": {"es": {ContentSID: testBcastSID}},
+}
+
+// whatsApp edits a test config into the WhatsApp channel's.
+func whatsApp(c *Config) { c.From, c.Templates = testWAFrom, testTemplates }
+
+func waForm(sid, body string) url.Values {
+	f := inboundForm(sid, WhatsAppPrefix+testTo, body)
+	f.Set("To", testWAFrom)
+	return f
+}
+
+func TestWhatsAppInbound(t *testing.T) {
+	at := newTestClock().Now()
+	loc := waForm("SM3", "")
+	loc.Set("Latitude", "51.5")
+	loc.Set("Longitude", "-0.1")
+	tests := []struct {
+		name   string
+		req    webhookRequest
+		status int
+		want   []bot.Inbound
+	}{
+		{"text", webhookRequest{path: WhatsAppInboundPath, form: waForm("SM1", "Hola")}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM1", Text: "Hola", At: at}}},
+		{"photo with caption is not text", webhookRequest{path: WhatsAppInboundPath, form: withMedia(waForm("SM2", "look"), "1")}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM2", Text: "look", NotText: true, At: at}}},
+		{"location", webhookRequest{path: WhatsAppInboundPath, form: loc}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM3", NotText: true, At: at}}},
+		{"HELP reaches the runtime as text", webhookRequest{path: WhatsAppInboundPath, form: waForm("SM4", "HELP")}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM4", Text: "HELP", At: at}}},
+		{"a plain number is not a whatsapp address", webhookRequest{path: WhatsAppInboundPath, form: inboundForm("SM5", testTo, "hi")}, 200, nil},
+		{"bad signature", webhookRequest{path: WhatsAppInboundPath, form: waForm("SM6", "hi"), sig: "bm9wZQ=="}, 403, nil},
+		{"no sms path on the whatsapp channel", webhookRequest{path: InboundPath, form: waForm("SM7", "hi")}, 404, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestAdapter(t, nil, whatsApp)
+			if env.a.Name() != "whatsapp" {
+				t.Fatalf("name %q", env.a.Name())
+			}
+			rec := bottest.NewReceiver(nil)
+			run(t, env.a, rec)
+			mux := http.NewServeMux()
+			env.a.Register(mux)
+			if w := tc.req.do(t, mux); w.Code != tc.status {
+				t.Errorf("status %d, want %d", w.Code, tc.status)
+			}
+			got := rec.Accepted()
+			if len(got) != len(tc.want) {
+				t.Fatalf("accepted %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("accepted[%d] = %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestWhatsAppStopAnswered: Twilio does not answer STOP on WhatsApp, so
+// the runtime's answer to it is sent.
+func TestWhatsAppStopAnswered(t *testing.T) {
+	env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: created()}, whatsApp)
+	run(t, env.a, bottest.NewReceiver(nil))
+	mux := http.NewServeMux()
+	env.a.Register(mux)
+	if w := (webhookRequest{path: WhatsAppInboundPath, form: waForm("SM1", "STOP")}).do(t, mux); w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if _, err := env.a.Send(context.Background(), testTo, bot.Outbound{Text: "You will get no more messages."}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(env.api.Requests()); n != 1 {
+		t.Fatalf("%d requests, want the answer to STOP", n)
+	}
+}
+
+func TestWhatsAppSend(t *testing.T) {
+	now := newTestClock().Now()
+	recent := now.Add(-23 * time.Hour).UnixMilli()
+	old := now.Add(-25 * time.Hour).UnixMilli()
+	opts := []bot.OutOption{{ID: "a", Label: "Fine"}, {ID: "b", Label: "Not\nwell"}}
+	tests := []struct {
+		name     string
+		msg      bot.Outbound
+		mocks    []mock
+		want     url.Values // the one request's form, but StatusCallback
+		skipped  int64
+		wantCode int
+	}{
+		{"reply is free-form", bot.Outbound{Text: "Hello", Options: opts}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "Body": {"Hello\n1 Fine\n2 Not\nwell"}}, 0, 0},
+		{"check-in within the window is free-form", bot.Outbound{Text: "How are you?", Purpose: "checkin", Lang: "en", Last: recent}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "Body": {"How are you?"}}, 0, 0},
+		{"check-in outside the window is its template", bot.Outbound{Text: "How are\nyou?", Options: opts, Purpose: "checkin", Lang: "en", Last: old}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "ContentSid": {testCheckin},
+				"ContentVariables": {`{"1":"How are you?","2":"1 Fine, 2 Not well"}`}}, 0, 0},
+		{"never wrote counts as outside", bot.Outbound{Text: "News", Purpose: "broadcast", Lang: "es"}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "ContentSid": {testBcastSID}}, 0, 0},
+		{"no template for the language: skipped", bot.Outbound{Text: "News", Purpose: "broadcast", Lang: "en", Last: old}, nil, nil, 1, 0},
+		{"no template for the purpose: skipped", bot.Outbound{Text: "Job", Purpose: "job", Lang: "en", Last: old}, nil, nil, 1, 0},
+		{"outside the window at Twilio: not retried", bot.Outbound{Text: "Hi", Purpose: "checkin", Lang: "en", Last: recent},
+			[]mock{{Status: 400, Body: `{"code":63016,"message":"outside window","status":400}`}}, nil, 0, 63016},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mocks := map[string][]mock{}
+			if tc.mocks != nil {
+				mocks["POST "+messagesPath] = tc.mocks
+			}
+			env := newTestAdapter(t, mocks, whatsApp)
+			_, err := env.a.Send(context.Background(), testTo, tc.msg)
+			if tc.wantCode != 0 {
+				se := bot.AsSendError(err)
+				if err == nil || se.Code != tc.wantCode || se.Retryable {
+					t.Fatalf("err %v, want code %d not retryable", err, tc.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := env.a.Skipped(); got != tc.skipped {
+				t.Errorf("skipped %d, want %d", got, tc.skipped)
+			}
+			if tc.skipped > 0 {
+				if !strings.Contains(env.logs.String(), "event=whatsapp_no_template") || strings.Contains(env.logs.String(), "News") {
+					t.Errorf("log: %s", env.logs)
+				}
+				return
+			}
+			reqs := env.api.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests", len(reqs))
+			}
+			got := reqs[0].Form
+			if got.Get("StatusCallback") != testPublic+WhatsAppStatusPath {
+				t.Errorf("status callback %q", got.Get("StatusCallback"))
+			}
+			got.Del("StatusCallback")
+			if got.Encode() != tc.want.Encode() {
+				t.Errorf("sent %v\nwant %v", got, tc.want)
+			}
+			if v := got.Get("ContentVariables"); v != "" && !json.Valid([]byte(v)) {
+				t.Errorf("variables not JSON: %s", v)
+			}
+		})
+	}
+}
+
+func TestWhatsAppStatus(t *testing.T) {
+	env := newTestAdapter(t, nil, whatsApp)
+	var got []string
+	env.a.OnStatus = func(_ context.Context, address string, unreachable, _ bool) {
+		if unreachable {
+			got = append(got, address)
+		}
+	}
+	mux := http.NewServeMux()
+	env.a.Register(mux)
+	f := url.Values{"MessageSid": {"SM1"}, "From": {testWAFrom}, "To": {"whatsapp:" + testTo}, "MessageStatus": {"failed"}, "ErrorCode": {"63024"}}
+	if w := (webhookRequest{path: WhatsAppStatusPath, form: f}).do(t, mux); w.Code != 200 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if len(got) != 1 || got[0] != testTo {
+		t.Errorf("OnStatus got %v", got)
+	}
+}
+
+func TestWhatsAppNew(t *testing.T) {
+	for _, from := range []string{"whatsapp:15005550006", "whatsapp:+1 500 555 0006", "whatsapp:"} {
+		if _, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: from}, nil); err == nil {
+			t.Errorf("From %q accepted", from)
+		}
+	}
+	if _, err := New(Config{AccountSID: testSID, AuthToken: testToken, From: testWAFrom, MessagingServiceSID: testService}, nil); err == nil {
+		t.Error("a messaging service accepted with a whatsapp sender")
+	}
+}
+
+func TestParseTemplates(t *testing.T) {
+	good := "checkin:\n  en: {sid: " + testCheckin + ", variables: [text]}\n  es: {sid: " + testCheckin + "}\n"
+	tpl, err := ParseTemplates([]byte(good))
+	if err != nil || tpl["checkin"]["es"].ContentSID != testCheckin || tpl["checkin"]["en"].Variables[0] != "text" {
+		t.Fatalf("%+v %v", tpl, err)
+	}
+	for _, bad := range []string{
+		"checkin:\n  en: {sid: SM123}\n",
+		"checkin:\n  en: {sid: " + testCheckin + ", variables: [name]}\n",
+		"checkin: [1, 2]\n",
+	} {
+		if _, err := ParseTemplates([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	dir := t.TempDir()
+	if tpl, err := LoadTemplates(filepath.Join(dir, "none.yaml")); err != nil || tpl != nil {
+		t.Errorf("missing file: %v %v", tpl, err)
+	}
+	p := filepath.Join(dir, "t.yaml")
+	os.WriteFile(p, []byte("checkin:\n  en: {sid: nope}\n"), 0o644)
+	if _, err := LoadTemplates(p); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("bad file: %v", err)
+	}
+}
