@@ -100,6 +100,20 @@ func TestRequestsMatchTwilioOpenAPI(t *testing.T) {
 			t.Errorf("Prism refused a long message: %v", err)
 		}
 	}
+	// The WhatsApp channel's free-form message and template.
+	wa, err := New(Config{AccountSID: sid, AuthToken: "tok", From: "whatsapp:+15005550006", APIURL: base, PublicURL: "https://lifeline.example.org", MPS: 100,
+		Templates: Templates{"checkin": {"en": {ContentSID: "HX0123456789abcdef0123456789abcdef", Variables: []string{"text", "options"}}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []bot.Outbound{
+		{Text: "Choose a topic:", Options: []bot.OutOption{{ID: "a", Label: "Your documents"}}},
+		{Text: "How are you?", Options: []bot.OutOption{{ID: "a", Label: "Fine"}}, Purpose: "checkin", Lang: "en"},
+	} {
+		if _, err := wa.Send(context.Background(), "+447700900123", msg); err != nil {
+			t.Errorf("Prism refused a WhatsApp request (purpose %q): %v", msg.Purpose, err)
+		}
+	}
 	// Prism does check: a request without To is refused, and the adapter
 	// reports it as not retryable.
 	form := url.Values{"Body": {"hi"}, "From": {"+15005550006"}}

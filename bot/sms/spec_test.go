@@ -12,8 +12,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 )
 
 var (
@@ -152,9 +154,10 @@ func TestMessagesSpecExtract(t *testing.T) {
 	}
 }
 
-// TestSendMatchesTwilioSpec checks every request Send makes against
-// Twilio's description of the Messages API.
-func TestSendMatchesTwilioSpec(t *testing.T) {
+// specChecker checks requests against the extract of Twilio's
+// description of the Messages API.
+func specChecker(t *testing.T) func(t *testing.T, reqs []smstest.Request) {
+	t.Helper()
 	b, err := os.ReadFile(specExtract)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +174,39 @@ func TestSendMatchesTwilioSpec(t *testing.T) {
 	}
 	pathRE := regexp.MustCompile("^" + strings.Replace(regexp.QuoteMeta(spec.Path), regexp.QuoteMeta("{AccountSid}"), "([^/]+)", 1) + "$")
 	sidRE := regexp.MustCompile(spec.AccountSidPattern)
+	return func(t *testing.T, reqs []smstest.Request) {
+		t.Helper()
+		for i, r := range reqs {
+			if r.Method != spec.Method {
+				t.Errorf("request %d: method %s, spec has %s", i, r.Method, spec.Method)
+			}
+			m := pathRE.FindStringSubmatch(r.Path)
+			if m == nil {
+				t.Errorf("request %d: path %s does not match %s", i, r.Path, spec.Path)
+			} else if !sidRE.MatchString(m[1]) {
+				t.Errorf("request %d: account sid in path does not match %s", i, spec.AccountSidPattern)
+			}
+			if r.ContentType != spec.ContentType {
+				t.Errorf("request %d: content type %s, spec has %s", i, r.ContentType, spec.ContentType)
+			}
+			for k := range r.Form {
+				if !slices.Contains(spec.FormParams, k) {
+					t.Errorf("request %d: form parameter %s is not in the spec", i, k)
+				}
+			}
+			for _, k := range spec.Required {
+				if r.Form.Get(k) == "" {
+					t.Errorf("request %d: required parameter %s missing", i, k)
+				}
+			}
+		}
+	}
+}
 
+// TestSendMatchesTwilioSpec checks every request Send makes against
+// Twilio's description of the Messages API.
+func TestSendMatchesTwilioSpec(t *testing.T) {
+	check := specChecker(t)
 	configs := map[string]func(*Config){
 		"from number":       nil,
 		"messaging service": func(c *Config) { c.From, c.MessagingServiceSID = "", testService },
@@ -191,30 +226,28 @@ func TestSendMatchesTwilioSpec(t *testing.T) {
 			if len(reqs) != 2 {
 				t.Fatalf("%d requests, want 2", len(reqs))
 			}
-			for i, r := range reqs {
-				if r.Method != spec.Method {
-					t.Errorf("request %d: method %s, spec has %s", i, r.Method, spec.Method)
-				}
-				m := pathRE.FindStringSubmatch(r.Path)
-				if m == nil {
-					t.Errorf("request %d: path %s does not match %s", i, r.Path, spec.Path)
-				} else if !sidRE.MatchString(m[1]) {
-					t.Errorf("request %d: account sid in path does not match %s", i, spec.AccountSidPattern)
-				}
-				if r.ContentType != spec.ContentType {
-					t.Errorf("request %d: content type %s, spec has %s", i, r.ContentType, spec.ContentType)
-				}
-				for k := range r.Form {
-					if !slices.Contains(spec.FormParams, k) {
-						t.Errorf("request %d: form parameter %s is not in the spec", i, k)
-					}
-				}
-				for _, k := range spec.Required {
-					if r.Form.Get(k) == "" {
-						t.Errorf("request %d: required parameter %s missing", i, k)
-					}
-				}
-			}
+			check(t, reqs)
 		})
 	}
+}
+
+// TestWhatsAppMatchesTwilioSpec checks the WhatsApp channel's requests,
+// free-form and template, against the same description.
+func TestWhatsAppMatchesTwilioSpec(t *testing.T) {
+	check := specChecker(t)
+	env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: append(created(), created()...)}, whatsApp)
+	old := newTestClock().Now().Add(-25 * time.Hour).UnixMilli()
+	for _, msg := range []bot.Outbound{
+		{Text: "Choose a topic:", Options: []bot.OutOption{{ID: "a", Label: "Your documents"}}},
+		{Text: "How are you?", Options: []bot.OutOption{{ID: "a", Label: "Fine"}}, Purpose: "checkin", Lang: "en", Last: old},
+	} {
+		if _, err := env.a.Send(context.Background(), testTo, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := env.api.Requests()
+	if len(reqs) != 2 || reqs[0].Form.Get("Body") == "" || reqs[1].Form.Get("ContentSid") == "" {
+		t.Fatalf("want a free-form message and a template, got %+v", reqs)
+	}
+	check(t, reqs)
 }
