@@ -88,6 +88,9 @@ type Adapter struct {
 	// OnWait, when set, hears how long each send waited for the rate
 	// limiter (for metrics).
 	OnWait func(time.Duration)
+	// OnSkip, when set, hears of each message the WhatsApp channel did
+	// not send for want of a template (for metrics; see Skipped).
+	OnSkip func(purpose string)
 
 	cfg       Config
 	whatsapp  bool // From is a whatsapp: address

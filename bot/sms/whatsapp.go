@@ -144,6 +144,9 @@ func (a *Adapter) sendWhatsApp(ctx context.Context, to string, msg bot.Outbound)
 	tpl, ok := a.cfg.Templates[msg.Purpose][msg.Lang]
 	if !ok {
 		a.skipped.Add(1)
+		if a.OnSkip != nil {
+			a.OnSkip(msg.Purpose)
+		}
 		a.log.Warn("whatsapp send skipped: outside the 24-hour window and no template",
 			"event", "whatsapp_no_template", "purpose", msg.Purpose, "lang", msg.Lang)
 		return nil

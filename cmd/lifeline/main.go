@@ -310,6 +310,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 			continue
 		}
 		a.OnWait = func(d time.Duration) { met.Wait(a.Name(), d) }
+		a.OnSkip = func(string) { met.Outbound(a.Name(), "no_template") }
 		a.OnStatus = func(ctx context.Context, address string, unreachable, optedOut bool) {
 			fields := map[string]string{"unreachable": "1"}
 			if optedOut {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -181,6 +182,17 @@ func TestWhatsAppJourney(t *testing.T) {
 	waitFor(t, "the reminder skipped", func() bool {
 		return strings.Contains(logs.String(), "event=whatsapp_no_template purpose=checkin_reminder lang=en")
 	})
+	mresp, err := http.Get(public + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{`lifeline_outbound_total{channel="whatsapp",result="no_template"}`, `lifeline_inbound_total{channel="whatsapp",result="accepted"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
 	if len(late.forms()) != before+1 {
 		t.Errorf("the reminder was sent without a template: %v", late.forms()[before+1:])
 	}
