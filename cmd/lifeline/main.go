@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -134,6 +136,13 @@ func check(dir string, cfg *Config, stdout, stderr io.Writer) int {
 	for _, p := range c.Check(time.Now(), goMessages()...) {
 		fmt.Fprintln(stdout, p)
 		failed = failed || !p.Warning
+	}
+	if dir != "" {
+		problems, bad := checkWhatsAppTemplates(filepath.Join(dir, whatsAppTemplatesFile), c.Catalog.Languages())
+		for _, p := range problems {
+			fmt.Fprintln(stdout, p)
+		}
+		failed = failed || bad
 	}
 	if failed {
 		return 1
@@ -550,6 +559,37 @@ func channelNames(chs []bot.Channel) []string {
 	return out
 }
 
+// whatsAppTemplatesFile, in CONTENT_DIR, lists the WhatsApp channel's
+// templates (sms.ParseTemplates).
+const whatsAppTemplatesFile = "whatsapp_templates.yaml"
+
+// whatsAppPurposes are the purposes Lifeline gives the messages it starts
+// (bot.Outbound.Purpose): the flows it triggers, the broadcast kinds, and
+// a coach's message.
+var whatsAppPurposes = []string{checkin.FlowCheckin, checkin.FlowReminder, coach.FeedbackFlow,
+	broadcast.KindBroadcast, broadcast.KindReminder, broadcast.KindJob, broadcast.KindDigest, "coach"}
+
+// checkWhatsAppTemplates reads the templates file at path, if there is
+// one: an unreadable file is an error, a purpose Lifeline never uses or a
+// language the content lacks a warning.
+func checkWhatsAppTemplates(path string, langs []string) (problems []string, failed bool) {
+	tpl, err := sms.LoadTemplates(path)
+	if err != nil {
+		return []string{err.Error()}, true
+	}
+	for _, purpose := range slices.Sorted(maps.Keys(tpl)) {
+		if !slices.Contains(whatsAppPurposes, purpose) {
+			problems = append(problems, fmt.Sprintf("%s: %s: warning: not a purpose Lifeline uses (%s)", whatsAppTemplatesFile, purpose, strings.Join(whatsAppPurposes, ", ")))
+		}
+		for _, lang := range slices.Sorted(maps.Keys(tpl[purpose])) {
+			if !slices.Contains(langs, lang) {
+				problems = append(problems, fmt.Sprintf("%s: %s/%s: warning: no such language in the content", whatsAppTemplatesFile, purpose, lang))
+			}
+		}
+	}
+	return problems, false
+}
+
 // newWhatsApp builds the WhatsApp channel: the Twilio adapter in its
 // WhatsApp mode, with the templates of CONTENT_DIR/whatsapp_templates.yaml
 // (none without it: then nothing Lifeline starts reaches a person silent
@@ -558,7 +598,7 @@ func newWhatsApp(cfg *Config, log *slog.Logger) (*sms.Adapter, error) {
 	var tpl sms.Templates
 	if cfg.ContentDir != "" {
 		var err error
-		if tpl, err = sms.LoadTemplates(filepath.Join(cfg.ContentDir, "whatsapp_templates.yaml")); err != nil {
+		if tpl, err = sms.LoadTemplates(filepath.Join(cfg.ContentDir, whatsAppTemplatesFile)); err != nil {
 			return nil, fmt.Errorf("whatsapp templates: %w", err)
 		}
 	}

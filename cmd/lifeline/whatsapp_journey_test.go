@@ -208,3 +208,33 @@ func TestWhatsAppJourney(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckWhatsAppTemplates: `lifeline check` reads the templates file,
+// refusing a bad one and warning of an unknown purpose or language.
+func TestCheckWhatsAppTemplates(t *testing.T) {
+	cases := []struct {
+		name, file string
+		code       int
+		want       string
+	}{
+		{"good", waTemplateFile, 0, "content ok"},
+		{"bad sid", "checkin:\n  en: {sid: SM1}\n", 1, "sid must be a Content SID"},
+		{"unknown purpose and language", "chekin:\n  xx: {sid: " + waCheckinSID + "}\n", 0,
+			"whatsapp_templates.yaml: chekin: warning: not a purpose Lifeline uses"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "whatsapp_templates.yaml"), []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runCmd(t, nil, "", "check", dir)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want %d; output lacks %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+			if tc.name == "unknown purpose and language" && !strings.Contains(out, "chekin/xx: warning: no such language") {
+				t.Errorf("no language warning:\n%s", out)
+			}
+		})
+	}
+}
