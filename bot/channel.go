@@ -54,8 +54,10 @@ type Outbound struct {
 	Protect bool `json:"protect,omitempty"`
 	// Purpose names why Lifeline started this message, when the person
 	// did not just ask for it: the flow a check-in or reminder started
-	// ("checkin", "checkin_reminder", "case_feedback"), or "broadcast",
-	// "job", "coach". Empty for a reply to the person's own message.
+	// ("checkin", "checkin_reminder", "case_feedback"), a broadcast's
+	// kind ("broadcast", "reminder", "job", "digest"), "coach", or
+	// "retention" (the last notice before erasure). Empty for a reply to
+	// the person's own message.
 	// WhatsApp needs it to choose a template outside the 24-hour window.
 	Purpose string `json:"purpose,omitempty"`
 	// Lang and Last are stamped by the runtime on a message with a

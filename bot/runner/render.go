@@ -147,6 +147,8 @@ func channelName(ch string) string {
 		return "Telegram"
 	case "sms":
 		return "SMS"
+	case "whatsapp":
+		return "WhatsApp"
 	}
 	return ch
 }

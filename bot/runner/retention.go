@@ -57,7 +57,7 @@ func (r *Runtime) SweepRetention(ctx context.Context, now time.Time, ret Retenti
 					text := r.Render(r.Language(p), "retention.notice", nil)
 					// Once per silence: a pass that stops before recording the
 					// notice does not send it again.
-					if _, err := r.SendOnce(ctx, person, "retention:"+p["last"], []bot.Outbound{{Text: text}}); err != nil {
+					if _, err := r.SendOnce(ctx, person, "retention:"+p["last"], []bot.Outbound{{Text: text, Purpose: "retention"}}); err != nil {
 						return noticed, erased, err
 					}
 				}

@@ -564,10 +564,10 @@ func channelNames(chs []bot.Channel) []string {
 const whatsAppTemplatesFile = "whatsapp_templates.yaml"
 
 // whatsAppPurposes are the purposes Lifeline gives the messages it starts
-// (bot.Outbound.Purpose): the flows it triggers, the broadcast kinds, and
-// a coach's message.
+// (bot.Outbound.Purpose): the flows it triggers, the broadcast kinds, a
+// coach's message and the notice before erasure.
 var whatsAppPurposes = []string{checkin.FlowCheckin, checkin.FlowReminder, coach.FeedbackFlow,
-	broadcast.KindBroadcast, broadcast.KindReminder, broadcast.KindJob, broadcast.KindDigest, "coach"}
+	broadcast.KindBroadcast, broadcast.KindReminder, broadcast.KindJob, broadcast.KindDigest, "coach", "retention"}
 
 // checkWhatsAppTemplates reads the templates file at path, if there is
 // one: an unreadable file is an error, a purpose Lifeline never uses or a
