@@ -39,6 +39,7 @@ type Config struct {
 	TwilioFrom                string
 	TwilioMessagingServiceSID string
 	TwilioWhatsAppFrom        string
+	TwilioWhatsAppMPS         float64
 	TwilioAPIURL              string
 	TwilioMPS                 float64
 	TelegramMPS               float64
@@ -148,6 +149,7 @@ var settings = []setting{
 	}},
 	{"TWILIO_API_URL", "", "Other base URL for Twilio's REST API (tests, a regional proxy). Empty: Twilio's.", str(func(c *Config) *string { return &c.TwilioAPIURL })},
 	{"TWILIO_MPS", "1", "Messages per second one Twilio sender may send.", rate(func(c *Config) *float64 { return &c.TwilioMPS })},
+	{"TWILIO_WHATSAPP_MPS", "10", "Messages per second the WhatsApp sender may send (Twilio allows a WhatsApp sender 80).", rate(func(c *Config) *float64 { return &c.TwilioWhatsAppMPS })},
 	{"STAFF_API_TOKEN", "", "Deprecated: one shared bearer token for the staff API (/api/...). Make a token per account in the console instead.", str(func(c *Config) *string { return &c.StaffAPIToken })},
 	{"CASE_TARGETS", "urgent=15m,normal=24h,low=72h", "How long a case may wait for a coach, by priority; the console's queue marks a case waiting longer.", func(c *Config, v string) error {
 		c.CaseTargets = map[string]time.Duration{}

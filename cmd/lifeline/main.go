@@ -607,6 +607,6 @@ func newWhatsApp(cfg *Config, log *slog.Logger) (*sms.Adapter, error) {
 	}
 	return sms.New(sms.Config{
 		AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioWhatsAppFrom,
-		APIURL: cfg.TwilioAPIURL, PublicURL: cfg.PublicURL, MPS: cfg.TwilioMPS, Templates: tpl,
+		APIURL: cfg.TwilioAPIURL, PublicURL: cfg.PublicURL, MPS: cfg.TwilioWhatsAppMPS, Templates: tpl,
 	}, log)
 }
