@@ -75,19 +75,8 @@ func Load(base, override fs.FS, def string) (*Catalog, error) {
 	}
 	c.bundle = i18n.NewBundle(defTag)
 	c.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
-	for _, fsys := range []fs.FS{base, override} {
-		if fsys == nil {
-			continue
-		}
-		names, err := fs.Glob(fsys, "*.yaml")
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range names {
-			if err := c.loadFile(fsys, name); err != nil {
-				return nil, err
-			}
-		}
+	if err := EachFile(c.loadFile, base, override); err != nil {
+		return nil, err
 	}
 	if c.raw[def] == nil {
 		return nil, fmt.Errorf("default language %q has no locale file", def)
@@ -106,6 +95,26 @@ func Load(base, override fs.FS, def string) (*Catalog, error) {
 		c.localize[l] = i18n.NewLocalizer(c.bundle, l)
 	}
 	return c, nil
+}
+
+// EachFile calls f with every *.yaml at the top of each file system in
+// turn (nil ones skipped): the shipped texts, then an override's.
+func EachFile(f func(fsys fs.FS, name string) error, fsyss ...fs.FS) error {
+	for _, fsys := range fsyss {
+		if fsys == nil {
+			continue
+		}
+		names, err := fs.Glob(fsys, "*.yaml")
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if err := f(fsys, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (c *Catalog) loadFile(fsys fs.FS, name string) error {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -287,6 +286,3 @@ func checkPassword(encoded, pw string) bool {
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
-
-// itoa is strconv.Itoa for templates and audit targets.
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -292,7 +292,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	if id := r.URL.Query().Get("reply"); id != "" && full {
-		d.Reply = c.savedReply(ctx, s, cs, d, id)
+		d.Reply = c.savedReply(s, cs, id)
 		d.Count = sms.Measure(d.Reply)
 	}
 	if m := r.URL.Query().Get("msg"); slices.Contains([]string{"sent", "noted", "planned", "claimed"}, m) {
@@ -394,7 +394,7 @@ func (c *Console) keptOf(prof map[string]string) (bot.Plan, []bot.Note) {
 }
 
 // savedReply renders a saved reply in the person's language.
-func (c *Console) savedReply(ctx context.Context, s *session, cs *coach.CaseRecord, d *caseData, id string) string {
+func (c *Console) savedReply(s *session, cs *coach.CaseRecord, id string) string {
 	if !strings.HasPrefix(id, "reply.") {
 		return ""
 	}

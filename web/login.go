@@ -239,9 +239,7 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, s *session
 	if err != nil {
 		return err
 	}
-	if r.URL.Query().Get("enrol") == "1" || s.enrol {
-		d.Enrol = s.enrol
-	}
+	d.Enrol = s.enrol
 	c.render(w, r, s, "account", d)
 	return nil
 }

@@ -829,21 +829,12 @@ func (c *Console) addAccount(w http.ResponseWriter, r *http.Request, s *session)
 		c.audit(r.Context(), s, "account.create", name+" ("+role+")")
 		d.Link, d.LinkFor = signInLink(r, token), name
 		d.Msg = "console.accounts.created"
-		if d, err = c.withLink(r, d); err != nil {
-			return err
-		}
 	}
 	if d.Err != "" {
 		w.WriteHeader(http.StatusBadRequest)
 	}
 	c.render(w, r, s, "accounts", d)
 	return nil
-}
-
-func (c *Console) withLink(r *http.Request, d *accountsData) (*accountsData, error) {
-	list, err := c.st.Accounts(r.Context())
-	d.Accounts = list
-	return d, err
 }
 
 func (c *Console) accountAdmin(w http.ResponseWriter, r *http.Request, s *session) error {

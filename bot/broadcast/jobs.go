@@ -318,7 +318,7 @@ func chose(prof map[string]string, prefix, v string) bool {
 // decide says what a person gets from a broadcast: an outcome to record
 // now (skipped, none) or the messages to send.
 func (s *Service) decide(w *work, prof map[string]string) (string, []bot.Outbound) {
-	if prof["addr"] == "" || prof["stopped"] == "1" || prof["unreachable"] == "1" {
+	if !reachable(prof) {
 		return outSkipped, nil
 	}
 	lang := s.rt.Language(prof)

@@ -41,8 +41,8 @@ func accountOf(coach string) string {
 	return name
 }
 
-// Log is the case conversation log the module writes coaches' answers to
-// (nil: not kept).
+// caseLog is the case conversation log the module writes coaches'
+// answers to.
 func (m *Module) caseLog() *workspace.Log {
 	return workspace.New(m.st, m.rt.Sealer(), m.now)
 }

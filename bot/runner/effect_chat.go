@@ -3,6 +3,7 @@ package runner
 import (
 	"maps"
 
+	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows"
 )
 
@@ -22,7 +23,12 @@ var myDataEffect = effectKind{
 	inTurn: func(d *Decider, in TurnInput, res *TurnResult, sess *flows.Session, _ flows.Effect, outs []flows.Output) []flows.Output {
 		merged := maps.Clone(in.Profile)
 		maps.Copy(merged, res.Profile)
-		summary := d.myData(sessLang(sess, d.content), sess, merged, in.Plan, in.Notes)
+		var plan *bot.Plan
+		var notes []bot.Note
+		if in.Kept != nil {
+			plan, notes = in.Kept()
+		}
+		summary := d.myData(sessLang(sess, d.content), sess, merged, plan, notes)
 		return append([]flows.Output{{Msg: myDataMsg, Data: map[string]string{"summary": summary}}}, outs...)
 	},
 }

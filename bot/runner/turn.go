@@ -46,10 +46,9 @@ type TurnInput struct {
 	Now     time.Time
 	// CanClear says whether the person's channel can delete messages.
 	CanClear bool
-	// Plan and Notes are what the person's coach keeps (opened from the
-	// profile), for MY DATA.
-	Plan  *bot.Plan
-	Notes []bot.Note
+	// Kept opens what the person's coach keeps in the profile (the plan and
+	// notes), for MY DATA only: nothing is decrypted on other turns.
+	Kept func() (*bot.Plan, []bot.Note)
 }
 
 // TurnResult is what a turn decided; the runner seals and commits it.
@@ -212,7 +211,7 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 	}
 	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: sess, Now: r.now()}
 	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
-	in.Plan, in.Notes = r.kept(t.Profile)
+	in.Kept = func() (*bot.Plan, []bot.Note) { return r.kept(t.Profile) }
 	for _, raw := range t.Inbox {
 		var m bot.Inbound
 		if err := r.sealer.OpenJSON(raw, &m); err != nil {

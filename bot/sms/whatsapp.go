@@ -134,7 +134,7 @@ func (a *Adapter) Skipped() int64 { return a.skipped.Load() }
 func (a *Adapter) sendWhatsApp(ctx context.Context, to string, msg bot.Outbound) error {
 	text := render(msg)
 	if strings.TrimSpace(text) == "" {
-		a.log.Warn("whatsapp send skipped: empty message")
+		a.log.Warn("whatsapp send skipped: empty message", "event", "whatsapp_empty")
 		return nil
 	}
 	if msg.Purpose == "" || a.now().Sub(time.UnixMilli(msg.Last)) < Window {
@@ -174,7 +174,8 @@ func (a *Adapter) sendWhatsApp(ctx context.Context, to string, msg bot.Outbound)
 	}
 	if se := a.create(ctx, params); se != nil {
 		if !se.Retryable && !se.Unreachable && !se.OptedOut {
-			a.log.Warn("whatsapp template rejected", "code", se.Code, "purpose", msg.Purpose, "lang", msg.Lang, "error", se.Err)
+			// The code only: Twilio's message text can quote the number.
+			a.log.Warn("whatsapp template rejected", "event", "whatsapp_template_rejected", "code", se.Code, "purpose", msg.Purpose, "lang", msg.Lang)
 		}
 		return se
 	}

@@ -92,13 +92,7 @@ func golden(t *testing.T, name, got string) {
 // TestEveryLesson runs every lesson to its end in English and Spanish.
 func TestEveryLesson(t *testing.T) {
 	c := load(t)
-	var lessons []string
-	for id := range c.Def.Flows {
-		if strings.HasPrefix(id, "lesson_") {
-			lessons = append(lessons, id)
-		}
-	}
-	sort.Strings(lessons)
+	lessons := lessonIDs(c)
 	if len(lessons) < 8 {
 		t.Fatalf("want at least 8 lessons, have %v", lessons)
 	}
@@ -166,4 +160,16 @@ func TestSelfCheck(t *testing.T) {
 			})
 		}
 	}
+}
+
+// lessonIDs are the ids of every lesson flow, sorted.
+func lessonIDs(c *content.Content) []string {
+	var lessons []string
+	for id := range c.Def.Flows {
+		if strings.HasPrefix(id, "lesson_") {
+			lessons = append(lessons, id)
+		}
+	}
+	sort.Strings(lessons)
+	return lessons
 }

@@ -22,13 +22,7 @@ import (
 // (testdata/sensitive/<tag>.txt).
 func TestLessonsOpenNeutrally(t *testing.T) {
 	c := load(t)
-	var lessons []string
-	for id := range c.Def.Flows {
-		if strings.HasPrefix(id, "lesson_") {
-			lessons = append(lessons, id)
-		}
-	}
-	sort.Strings(lessons)
+	lessons := lessonIDs(c)
 	for _, lang := range c.Catalog.Languages() {
 		words := sensitiveWords(t, lang)
 		for _, lesson := range lessons {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/lifeline-org/lifeline/locales"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 	"gopkg.in/yaml.v3"
@@ -156,19 +157,8 @@ func Open(dir string, base fs.FS) (*Project, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	for _, fsys := range []fs.FS{base, os.DirFS(dir)} {
-		if fsys == nil {
-			continue
-		}
-		names, err := fs.Glob(fsys, "*.yaml")
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range names {
-			if err := p.readFile(fsys, name); err != nil {
-				return nil, err
-			}
-		}
+	if err := locales.EachFile(p.readFile, base, os.DirFS(dir)); err != nil {
+		return nil, err
 	}
 	if len(p.msgs[Source]) == 0 {
 		return nil, fmt.Errorf("%s: no English (%s) texts", dir, Source)
