@@ -36,8 +36,11 @@ var ErrNoAccount = errors.New("no such account")
 // ErrAccountExists means the name is taken.
 var ErrAccountExists = errors.New("an account with this name exists")
 
-func (s *Store) accountKey(name string) string { return s.Key("acct", name) }
-func (s *Store) accountsKey() string           { return s.Key("accts") }
+// Every key of the staff accounts shares the hash tag {acct}, so an
+// account changes with its sessions, links and tokens in one transaction
+// on Redis Cluster too.
+func (s *Store) accountKey(name string) string { return s.Key("{acct}", "a", name) }
+func (s *Store) accountsKey() string           { return s.Key("{acct}", "all") }
 
 // CreateAccount adds a; it fails with ErrAccountExists when the name is
 // taken.
@@ -140,8 +143,8 @@ type ConsoleSession struct {
 	Seen    time.Time
 }
 
-func (s *Store) csessKey(hash string) string    { return s.Key("csess", hash) }
-func (s *Store) acctSessKey(name string) string { return s.Key("acct", name, "sessions") }
+func (s *Store) csessKey(hash string) string    { return s.Key("{acct}", "sess", hash) }
+func (s *Store) acctSessKey(name string) string { return s.Key("{acct}", "a", name, "sessions") }
 
 // StartConsoleSession records a session for account under the hash of its
 // id, expiring after idle.
@@ -224,9 +227,9 @@ func (s *Store) SetSignInLink(ctx context.Context, hash, account string, ttl tim
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if old != "" {
-			p.Del(ctx, s.Key("link", old))
+			p.Del(ctx, s.Key("{acct}", "link", old))
 		}
-		p.Set(ctx, s.Key("link", hash), account, ttl)
+		p.Set(ctx, s.Key("{acct}", "link", hash), account, ttl)
 		p.HSet(ctx, s.accountKey(account), "link", hash)
 		return nil
 	})
@@ -239,7 +242,7 @@ func (s *Store) SetSignInLink(ctx context.Context, hash, account string, ttl tim
 // SignInLink returns the account a link's hash stands for, or ErrNoAccount
 // when it expired or was used.
 func (s *Store) SignInLink(ctx context.Context, hash string) (string, error) {
-	name, err := s.rdb.Get(ctx, s.Key("link", hash)).Result()
+	name, err := s.rdb.Get(ctx, s.Key("{acct}", "link", hash)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNoAccount
 	}
@@ -251,7 +254,7 @@ func (s *Store) SignInLink(ctx context.Context, hash string) (string, error) {
 
 // UseSignInLink removes a link once it has been used.
 func (s *Store) UseSignInLink(ctx context.Context, hash string) error {
-	if err := s.rdb.Del(ctx, s.Key("link", hash)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, s.Key("{acct}", "link", hash)).Err(); err != nil {
 		return fmt.Errorf("sign-in link: %w", err)
 	}
 	return nil
@@ -260,7 +263,7 @@ func (s *Store) UseSignInLink(ctx context.Context, hash string) error {
 // CountFailure adds one failed sign-in for key (an account or an address)
 // within window, and returns how many there were in it.
 func (s *Store) CountFailure(ctx context.Context, key string, window time.Duration) (int64, error) {
-	k := s.Key("fail", key)
+	k := s.Key("{acct}", "fail", key)
 	var n *redis.IntCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		n = p.Incr(ctx, k)
@@ -275,7 +278,7 @@ func (s *Store) CountFailure(ctx context.Context, key string, window time.Durati
 
 // Failures returns the failed sign-ins counted for key.
 func (s *Store) Failures(ctx context.Context, key string) (int64, error) {
-	n, err := s.rdb.Get(ctx, s.Key("fail", key)).Int64()
+	n, err := s.rdb.Get(ctx, s.Key("{acct}", "fail", key)).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -287,7 +290,7 @@ func (s *Store) Failures(ctx context.Context, key string) (int64, error) {
 
 // ClearFailures forgets the failed sign-ins of key.
 func (s *Store) ClearFailures(ctx context.Context, key string) error {
-	if err := s.rdb.Del(ctx, s.Key("fail", key)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, s.Key("{acct}", "fail", key)).Err(); err != nil {
 		return fmt.Errorf("clear sign-in failures: %w", err)
 	}
 	return nil
@@ -306,8 +309,8 @@ type APIToken struct {
 // AddAPIToken records a token's hash for account.
 func (s *Store) AddAPIToken(ctx context.Context, t APIToken) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.Key("apitoken", t.Hash), "acct", t.Account, "label", t.Label, "created", t.Created.UTC().Format(time.RFC3339))
-		p.SAdd(ctx, s.Key("acct", t.Account, "tokens"), t.Hash)
+		p.HSet(ctx, s.Key("{acct}", "token", t.Hash), "acct", t.Account, "label", t.Label, "created", t.Created.UTC().Format(time.RFC3339))
+		p.SAdd(ctx, s.Key("{acct}", "a", t.Account, "tokens"), t.Hash)
 		return nil
 	})
 	if err != nil {
@@ -319,7 +322,7 @@ func (s *Store) AddAPIToken(ctx context.Context, t APIToken) error {
 // APITokenAccount returns the account a token hash belongs to, or
 // ErrNoAccount.
 func (s *Store) APITokenAccount(ctx context.Context, hash string) (string, error) {
-	name, err := s.rdb.HGet(ctx, s.Key("apitoken", hash), "acct").Result()
+	name, err := s.rdb.HGet(ctx, s.Key("{acct}", "token", hash), "acct").Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNoAccount
 	}
@@ -331,13 +334,13 @@ func (s *Store) APITokenAccount(ctx context.Context, hash string) (string, error
 
 // APITokens lists account's tokens.
 func (s *Store) APITokens(ctx context.Context, account string) ([]APIToken, error) {
-	hashes, err := s.rdb.SMembers(ctx, s.Key("acct", account, "tokens")).Result()
+	hashes, err := s.rdb.SMembers(ctx, s.Key("{acct}", "a", account, "tokens")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list API tokens: %w", err)
 	}
 	var out []APIToken
 	for _, h := range hashes {
-		m, err := s.rdb.HGetAll(ctx, s.Key("apitoken", h)).Result()
+		m, err := s.rdb.HGetAll(ctx, s.Key("{acct}", "token", h)).Result()
 		if err != nil {
 			return nil, fmt.Errorf("list API tokens: %w", err)
 		}
@@ -355,8 +358,8 @@ func (s *Store) APITokens(ctx context.Context, account string) ([]APIToken, erro
 // RevokeAPIToken deletes a token of account.
 func (s *Store) RevokeAPIToken(ctx context.Context, account, hash string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.Key("apitoken", hash))
-		p.SRem(ctx, s.Key("acct", account, "tokens"), hash)
+		p.Del(ctx, s.Key("{acct}", "token", hash))
+		p.SRem(ctx, s.Key("{acct}", "a", account, "tokens"), hash)
 		return nil
 	})
 	if err != nil {

@@ -218,8 +218,14 @@ func (s *Store) ReleaseBroadcastScan(ctx context.Context, id, token string) erro
 
 // ScanAudience reads up to about count person ids of the set source from
 // cursor (SSCAN; 0 starts, and a next of 0 means the set is read).
+//
+// The source PeopleKey is everyone, read shard by shard.
 func (s *Store) ScanAudience(ctx context.Context, source string, cursor uint64, count int) (ids []string, next uint64, err error) {
-	ids, next, err = s.rdb.SScan(ctx, source, cursor, "", int64(count)).Result()
+	if source == s.PeopleKey() {
+		ids, next, err = s.scanShards(ctx, "people", cursor, count)
+	} else {
+		ids, next, err = s.rdb.SScan(ctx, source, cursor, "", int64(count)).Result()
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("read audience: %w", err)
 	}
@@ -264,7 +270,7 @@ func (s *Store) AddChunk(ctx context.Context, id, token, cursor, next string, pe
 // payload comma-joined person ids). It vanishes when the broadcast ends:
 // reads find nothing then.
 func (s *Store) BroadcastChunks(id string) *Queue {
-	return &Queue{rdb: s.rdb, Stream: s.broadcastKey(id, "chunks"), Group: chunkGroup, fixed: true}
+	return &Queue{rdb: s.rdb, Streams: []string{s.broadcastKey(id, "chunks")}, Group: chunkGroup, fixed: true}
 }
 
 // BroadcastServed reports, for each person, whether the broadcast served

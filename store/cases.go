@@ -70,18 +70,24 @@ type CaseTimer struct {
 
 func (t CaseTimer) member() string { return t.Alias + "|" + t.Kind }
 
-func (s *Store) caseKey(alias string) string    { return s.Key("case", alias) }
-func (s *Store) excerptKey(alias string) string { return s.Key("case", alias, "excerpt") }
-func (s *Store) caseTimersKey() string          { return s.Key("case", "timers") }
-func (s *Store) openCasesKey() string           { return s.Key("cases", "open") }
-func (s *Store) coachKey(coach string) string   { return s.Key("coach", coach) }
+// Every key of the cases shares the hash tag {case}: a case changes with
+// its timers, the open set and its coach's record in one transaction on
+// Redis Cluster too. Cases are few beside messages, so one slot holds
+// them.
+func (s *Store) caseKey(alias string) string    { return s.Key("{case}", "c", alias) }
+func (s *Store) excerptKey(alias string) string { return s.Key("{case}", "c", alias, "excerpt") }
+func (s *Store) caseTimersKey() string          { return s.Key("{case}", "timers") }
+func (s *Store) openCasesKey() string           { return s.Key("{case}", "open") }
+func (s *Store) coachKey(coach string) string   { return s.Key("{case}", "coach", coach) }
 
 // CaseQueue is the queue of escalations the runtime records and the coach
 // module turns into cases.
-func (s *Store) CaseQueue() *Queue { return s.Queue(s.CaseStream(), "coaches") }
+func (s *Store) CaseQueue() *Queue { return s.ShardedQueue(s.CaseStreams(), "coaches") }
 
 // CoachQueue is the queue of what coaches did (RecordCoachAction).
-func (s *Store) CoachQueue() *Queue { return s.Queue(s.Key("coach", "in"), "coaches") }
+// Its keys share the hash tag {coach}, so recording an action is one
+// script on Redis Cluster too.
+func (s *Store) CoachQueue() *Queue { return s.Queue(s.Key("{coach}", "in"), "coaches") }
 
 var recordCoachScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) == false then return 0 end
@@ -92,7 +98,7 @@ return 1
 // RecordCoachAction queues a coach's sealed action on CoachQueue, once per
 // platform id (within IdempotencyTTL).
 func (s *Store) RecordCoachAction(ctx context.Context, id string, sealed []byte) error {
-	err := recordCoachScript.Run(ctx, s.rdb, []string{s.Key("coach", "seen", id), s.CoachQueue().Stream},
+	err := recordCoachScript.Run(ctx, s.rdb, []string{s.Key("{coach}", "seen", id), s.CoachQueue().Streams[0]},
 		IdempotencyTTL.Milliseconds(), sealed).Err()
 	if err != nil {
 		return fmt.Errorf("record coach action: %w", err)
@@ -111,16 +117,21 @@ func (s *Store) ReserveCaseAlias(ctx context.Context, alias string) (bool, error
 
 // OpenCase records c (its alias reserved) as open, with its sealed excerpt
 // (none when empty) kept for excerptTTL and its first timers, and names it
-// in the person's profile ("case"), in one transaction: a retry after a
-// failure finds the case, and never opens a second one.
+// in the person's profile ("case"): the profile first, then the case in
+// one transaction (the person's keys and the cases' lie in different
+// slots). Both steps can be repeated: a retry after a failure finds the
+// case, and never opens a second one.
 func (s *Store) OpenCase(ctx context.Context, c CaseRecord, excerpt []byte, excerptTTL time.Duration, timers ...CaseTimer) error {
-	pipe := s.rdb.TxPipeline()
 	if c.Person != "" {
-		pipe.HSet(ctx, s.pkey(c.Person, kProfile), "case", c.Alias)
+		fields := []any{"case", c.Alias}
 		if c.PersonCases != "" {
-			pipe.HSet(ctx, s.pkey(c.Person, kProfile), "cases", c.PersonCases)
+			fields = append(fields, "cases", c.PersonCases)
+		}
+		if err := s.rdb.HSet(ctx, s.pkey(c.Person, kProfile), fields...).Err(); err != nil {
+			return fmt.Errorf("open case: %w", err)
 		}
 	}
+	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, s.caseKey(c.Alias), "person", c.Person, "reason", c.Reason, "priority", c.Priority, "value", c.Value,
 		"lang", c.Lang, "ch", c.Channel, "state", CaseOpen, "opened", c.Opened.UnixMilli())
 	pipe.ZAdd(ctx, s.openCasesKey(), redis.Z{Score: float64(c.Opened.UnixMilli()), Member: c.Alias})
@@ -396,7 +407,7 @@ func (s *Store) setCoachField(ctx context.Context, coach, field, v string) error
 // CaseLogTTL is how long a closed case's conversation is kept.
 const CaseLogTTL = 90 * 24 * time.Hour
 
-func (s *Store) caseLogKey(alias string) string { return s.Key("case", alias, "log") }
+func (s *Store) caseLogKey(alias string) string { return s.Key("{case}", "c", alias, "log") }
 
 // AppendCaseLog adds a sealed entry to the case's conversation.
 func (s *Store) AppendCaseLog(ctx context.Context, alias string, sealed []byte) error {

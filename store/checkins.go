@@ -11,18 +11,34 @@ import (
 
 // Check-ins are the check-in scheduler's: each person's schedule state is
 // in their own profile (fields "ci.*", UpdateProfile), and their pending
-// items in one sorted set "{ci}:due" as "<kind>|<person>" scored by due
-// time. A process claims due items into "{ci}:inflight" (scored by the end
-// of its lease, each member prefixed with its due score) and removes them
-// there once handled; items whose lease ran out go back to the due set.
-// The figures are hashes "ci:stats:<ISO week>" of counters that never name
-// a person.
+// items in their shard's sorted set "{sNN}:ci:due" as "<kind>|<person>"
+// scored by due time (in the person's slot, so the profile and the item
+// change in one transaction on Redis Cluster too). A process claims due
+// items into the shard's "{sNN}:ci:inflight" (scored by the end of its
+// lease, each member prefixed with its due score) and removes them there
+// once handled; items whose lease ran out go back to the due set. The
+// figures are hashes "ci:stats:<ISO week>" of counters that never name a
+// person.
 
-// CheckinDueKey is the sorted set of pending check-in items.
-func (s *Store) CheckinDueKey() string { return s.Key("{ci}", "due") }
+func (s *Store) checkinDueKey(shard int) string      { return s.shardKey(shard, "ci:due") }
+func (s *Store) checkinInflightKey(shard int) string { return s.shardKey(shard, "ci:inflight") }
 
-// CheckinInflightKey is the sorted set of claimed check-in items.
-func (s *Store) CheckinInflightKey() string { return s.Key("{ci}", "inflight") }
+// CheckinsPending counts the check-in items scheduled, over every shard.
+func (s *Store) CheckinsPending(ctx context.Context) (int64, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, Shards)
+	for i := range cmds {
+		cmds[i] = pipe.ZCard(ctx, s.checkinDueKey(i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("count check-ins: %w", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}
 
 // CheckinStatsKey is the hash of a week's check-in figures.
 func (s *Store) CheckinStatsKey(week string) string { return s.Key("ci", "stats", week) }
@@ -46,12 +62,13 @@ func (s *Store) SetCheckinItems(ctx context.Context, person string, items []Chec
 }
 
 func (s *Store) setCheckinItems(ctx context.Context, pipe redis.Pipeliner, person string, items []CheckinItem) {
+	due := s.checkinDueKey(ShardOf(person))
 	for _, it := range items {
 		member := it.Kind + "|" + person
 		if it.Due.IsZero() {
-			pipe.ZRem(ctx, s.CheckinDueKey(), member)
+			pipe.ZRem(ctx, due, member)
 		} else {
-			pipe.ZAdd(ctx, s.CheckinDueKey(), redis.Z{Score: float64(it.Due.UnixMilli()), Member: member})
+			pipe.ZAdd(ctx, due, redis.Z{Score: float64(it.Due.UnixMilli()), Member: member})
 		}
 	}
 }
@@ -92,27 +109,34 @@ return out
 
 // ClaimCheckins takes up to count items due by now, leased until
 // leaseEnd: until then no other process takes them, after it they are due
-// again unless CheckinDone removed them.
+// again unless CheckinDone removed them. Shards are visited from a
+// different one each call, so a busy shard does not starve the others.
 func (s *Store) ClaimCheckins(ctx context.Context, now, leaseEnd time.Time, count int) ([]ClaimedCheckin, error) {
-	res, err := claimCheckinsScript.Run(ctx, s.rdb, []string{s.CheckinDueKey(), s.CheckinInflightKey()},
-		now.UnixMilli(), leaseEnd.UnixMilli(), count).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("claim check-ins: %w", err)
-	}
-	out := make([]ClaimedCheckin, 0, len(res))
-	for _, m := range res {
-		c := ClaimedCheckin{Claim: m}
-		var rest string
-		c.Due, rest, _ = strings.Cut(m, "|")
-		c.Kind, c.Person, _ = strings.Cut(rest, "|")
-		out = append(out, c)
+	var out []ClaimedCheckin
+	first := int(s.ciTurn.Add(1))
+	for k := 0; k < Shards && len(out) < count; k++ {
+		shard := (first + k) % Shards
+		res, err := claimCheckinsScript.Run(ctx, s.rdb, []string{s.checkinDueKey(shard), s.checkinInflightKey(shard)},
+			now.UnixMilli(), leaseEnd.UnixMilli(), count-len(out)).StringSlice()
+		if err != nil {
+			return out, fmt.Errorf("claim check-ins: %w", err)
+		}
+		for _, m := range res {
+			c := ClaimedCheckin{Claim: m}
+			var rest string
+			c.Due, rest, _ = strings.Cut(m, "|")
+			c.Kind, c.Person, _ = strings.Cut(rest, "|")
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }
 
 // CheckinDone removes a handled claim.
 func (s *Store) CheckinDone(ctx context.Context, claim string) error {
-	if err := s.rdb.ZRem(ctx, s.CheckinInflightKey(), claim).Err(); err != nil {
+	_, rest, _ := strings.Cut(claim, "|")
+	_, person, _ := strings.Cut(rest, "|")
+	if err := s.rdb.ZRem(ctx, s.checkinInflightKey(ShardOf(person)), claim).Err(); err != nil {
 		return fmt.Errorf("check-in done: %w", err)
 	}
 	return nil

@@ -18,34 +18,38 @@ import (
 
 // Empty reports whether the namespace has no keys.
 func (s *Store) Empty(ctx context.Context) (bool, error) {
-	iter := s.rdb.Scan(ctx, 0, s.ns+":*", 1000).Iterator()
-	if iter.Next(ctx) {
+	errFound := errors.New("found")
+	err := s.eachKey(ctx, s.ns+":*", func(string) error { return errFound })
+	if errors.Is(err, errFound) {
 		return false, nil
 	}
-	return true, iter.Err()
+	return err == nil, err
 }
 
 // DeleteAll deletes every key of the namespace.
 func (s *Store) DeleteAll(ctx context.Context) error {
-	iter := s.rdb.Scan(ctx, 0, s.ns+":*", 1000).Iterator()
 	var batch []string
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := s.rdb.Unlink(ctx, batch...).Err()
+		// One UNLINK a key: a cluster refuses one naming several slots.
+		pipe := s.rdb.Pipeline()
+		for _, k := range batch {
+			pipe.Unlink(ctx, k)
+		}
+		_, err := pipe.Exec(ctx)
 		batch = batch[:0]
 		return err
 	}
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
+	err := s.eachKey(ctx, s.ns+":*", func(key string) error {
+		batch = append(batch, key)
 		if len(batch) == 500 {
-			if err := flush(); err != nil {
-				return err
-			}
+			return flush()
 		}
-	}
-	if err := iter.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	return flush()
@@ -77,26 +81,40 @@ func (s *Store) MemoryUsage(ctx context.Context, keys []string) ([]int64, error)
 }
 
 // SharedKeyBytes returns the bytes each key of the namespace that is not a
-// person's takes, by name without the namespace; keys under any of the
+// person's takes, by name without the namespace (the shards' keys of one
+// name summed under it, as "work"); keys under any of the
 // prefixes skip (inside the namespace) are left out.
 func (s *Store) SharedKeyBytes(ctx context.Context, skip ...string) (map[string]int64, error) {
 	out := map[string]int64{}
-	iter := s.rdb.Scan(ctx, 0, s.ns+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		name := strings.TrimPrefix(iter.Val(), s.ns+":")
-		if strings.HasPrefix(name, "{u:") || slicesHasPrefix(name, skip) {
-			continue
+	err := s.eachKey(ctx, s.ns+":*", func(key string) error {
+		name := strings.TrimPrefix(key, s.ns+":")
+		if isPersonKey(name) || slicesHasPrefix(name, skip) {
+			return nil
 		}
-		v, err := s.rdb.MemoryUsage(ctx, iter.Val(), 0).Result()
+		v, err := s.rdb.MemoryUsage(ctx, key, 0).Result()
 		if err != nil {
 			if errors.Is(err, redis.Nil) {
-				continue
+				return nil
 			}
-			return nil, err
+			return err
 		}
-		out[name] = v
-	}
-	return out, iter.Err()
+		if isShardKey(name) {
+			name = name[6:] // the shards' keys of one name together
+		}
+		out[name] += v
+		return nil
+	})
+	return out, err
+}
+
+// isShardKey reports whether a key name (without the namespace) is a
+// shard's: "{sNN}:<name>".
+func isShardKey(name string) bool { return len(name) > 6 && name[0] == '{' && name[4:6] == "}:" }
+
+// isPersonKey reports whether a key name (without the namespace) is one of
+// a person's: "{sNN}:u:<id>:<suffix>".
+func isPersonKey(name string) bool {
+	return len(name) > 8 && name[0] == '{' && name[4:8] == "}:u:"
 }
 
 func slicesHasPrefix(s string, prefixes []string) bool {

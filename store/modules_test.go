@@ -168,7 +168,7 @@ func TestBroadcastChunks(t *testing.T) {
 		if own, err := chunks.Own(ctx, "c1", 10); err != nil || len(own) != 1 {
 			t.Fatalf("own: %+v, %v", own, err)
 		}
-		if err := chunks.Hold(ctx, "c1", es[0].ID); err != nil {
+		if err := chunks.Hold(ctx, "c1", es[0]); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.MarkBroadcast(ctx, "b1", "p1", "sent"); err != nil {
@@ -187,7 +187,7 @@ func TestBroadcastChunks(t *testing.T) {
 		if es, err := chunks.Claim(ctx, "c1", 0, 1); err != nil || len(es) != 0 {
 			t.Fatalf("claim after the end: %+v, %v", es, err)
 		}
-		if n, _ := st.Redis().Exists(ctx, chunks.Stream).Result(); n != 0 {
+		if n, _ := st.Redis().Exists(ctx, chunks.Streams...).Result(); n != 0 {
 			t.Error("the chunk stream was made again after the end")
 		}
 		if active, _ := st.ActiveBroadcasts(ctx); len(active) != 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 
 	"github.com/alicebob/miniredis/v2"
@@ -64,11 +65,11 @@ func universalOptions(rawURL string) (*redis.UniversalOptions, error) {
 				return nil, fmt.Errorf("REDIS_URL: a sentinel URL needs the master name as its path")
 			}
 		} else {
-			// Each person's keys share a slot, but a turn also touches the
-			// global work and outbound queues in the same script, which a
-			// cluster refuses (CROSSSLOT). Say so now rather than fail at
-			// the first message.
-			return nil, fmt.Errorf("REDIS_URL: Redis Cluster is not supported yet (queues are global keys); use one primary, with Sentinel for failover")
+			// A cluster's blocking queue reads wait one a shard (no
+			// command may name keys of several slots): room for them
+			// beside the pool's usual size, on each node.
+			o.IsClusterMode = true
+			o.PoolSize = 10*runtime.GOMAXPROCS(0) + 8*Shards
 		}
 		return o, nil
 	}

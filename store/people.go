@@ -11,11 +11,38 @@ import (
 // starts, and a next of 0 means everyone was read; a person added or
 // removed meanwhile may be seen or not, and one may come twice).
 func (s *Store) ScanPeople(ctx context.Context, cursor uint64, count int) (ids []string, next uint64, err error) {
-	ids, next, err = s.rdb.SScan(ctx, s.PeopleKey(), cursor, "", int64(count)).Result()
+	ids, next, err = s.scanShards(ctx, "people", cursor, count)
 	if err != nil {
 		return nil, 0, fmt.Errorf("scan people: %w", err)
 	}
 	return ids, next, nil
+}
+
+// shardBits is where a sharded scan's cursor keeps the shard it is in:
+// the top byte, above any cursor one set's SSCAN returns.
+const shardBits = 56
+
+// scanShards is SSCAN over the set name of every shard in turn, with one
+// cursor: the shard in its top byte, the set's own cursor below.
+func (s *Store) scanShards(ctx context.Context, name string, cursor uint64, count int) (ids []string, next uint64, err error) {
+	shard := int(cursor >> shardBits)
+	inner := cursor & (1<<shardBits - 1)
+	for shard < Shards {
+		ids, inner, err = s.rdb.SScan(ctx, s.shardKey(shard, name), inner, "", int64(count)).Result()
+		if err != nil {
+			return nil, 0, err
+		}
+		if inner == 0 {
+			shard++
+		}
+		if len(ids) > 0 || inner != 0 {
+			break
+		}
+	}
+	if shard >= Shards {
+		return ids, 0, nil
+	}
+	return ids, uint64(shard)<<shardBits | inner, nil
 }
 
 // EachSubscriber passes every subscriber of topic to f, a page at a time
@@ -100,4 +127,20 @@ func (s *Store) ErasePersonIfSilent(ctx context.Context, person, last string) (b
 		return false, fmt.Errorf("erase silent person: %w", err)
 	}
 	return n == 1, nil
+}
+
+// IndexPeople adds people to the people index (Accept does it for
+// everyone who writes; this is for imports and tests).
+func (s *Store) IndexPeople(ctx context.Context, people ...string) error {
+	pipe := s.rdb.Pipeline()
+	for _, p := range people {
+		pipe.SAdd(ctx, s.peopleOf(p), p)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Indexed reports whether person is in the people index.
+func (s *Store) Indexed(ctx context.Context, person string) (bool, error) {
+	return s.rdb.SIsMember(ctx, s.peopleOf(person), person).Result()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -23,7 +24,7 @@ func (s *Store) Reseal(ctx context.Context, sealer *Sealer) (int, error) {
 		}
 		return sealer.Seal(plain), nil
 	}
-	err := s.scan(ctx, s.ns+":{u:*}:"+kProfile, func(key string) error {
+	err := s.scan(ctx, s.personPattern(kProfile), func(key string) error {
 		h, err := s.rdb.HGetAll(ctx, key).Result()
 		if err != nil {
 			return err
@@ -48,7 +49,7 @@ func (s *Store) Reseal(ctx context.Context, sealer *Sealer) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	for _, pattern := range []string{s.ns + ":{u:*}:" + kSession, s.ns + ":case:*:excerpt"} {
+	for _, pattern := range []string{s.personPattern(kSession), s.ns + ":{case}:c:*:excerpt"} {
 		err := s.scan(ctx, pattern, func(key string) error {
 			v, err := s.rdb.Get(ctx, key).Bytes()
 			if err == redis.Nil || len(v) == 0 || v[0] == '{' || fresh(v) {
@@ -84,16 +85,47 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]
 return 1
 `)
 
+// personPattern matches every person's key with suffix.
+func (s *Store) personPattern(suffix string) string { return s.ns + ":{s??}:u:*:" + suffix }
+
 func (s *Store) scan(ctx context.Context, pattern string, f func(key string) error) error {
-	iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
+	return s.eachKey(ctx, pattern, func(key string) error {
 		if strings.Count(key, ":") < 2 {
-			continue
+			return nil
 		}
-		if err := f(key); err != nil {
-			return err
+		return f(key)
+	})
+}
+
+// eachKey passes every key matching pattern to f (SCAN; on Redis Cluster,
+// on every master in turn).
+func (s *Store) eachKey(ctx context.Context, pattern string, f func(key string) error) error {
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := f(iter.Val()); err != nil {
+				return err
+			}
 		}
+		return iter.Err()
 	}
-	return iter.Err()
+	cc, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		return scan(ctx, s.rdb)
+	}
+	var mu sync.Mutex
+	var masters []*redis.Client
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		mu.Lock()
+		masters = append(masters, c)
+		mu.Unlock()
+		return nil
+	})
+	for _, c := range masters {
+		if err != nil {
+			break
+		}
+		err = scan(ctx, c)
+	}
+	return err
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +20,8 @@ type Store struct {
 	// sealer, when set, encrypts session envelopes at rest: a session
 	// holds a person's answers, which may be free text.
 	sealer *Sealer
+	// ciTurn picks the shard ClaimCheckins starts from.
+	ciTurn atomic.Uint32
 }
 
 // Option configures a Store at New.
@@ -70,25 +74,70 @@ const (
 // person.
 var PersonKeys = []string{kSession, kProfile, kInbox, kLock, kSeen, kSent, kRecent, kOutbox, kSLock}
 
-func (s *Store) pkey(person, suffix string) string {
-	return s.ns + ":{u:" + person + "}:" + suffix
+// Shards is how many groups people are spread over. A person belongs to
+// one shard (ShardOf), and every key of theirs, with their shard's queues
+// (work, outbound, cases, effects), people index and check-in set, carries
+// the shard's hash tag: on Redis Cluster they share one slot, so one Lua
+// script can touch a person's keys and queue their work. Sixteen spreads
+// evenly enough over a 3- or 10-master cluster and keeps the blocking
+// queue reads few; changing it would move every key, so it is fixed.
+const Shards = 16
+
+// ShardOf is the shard a person belongs to.
+func ShardOf(person string) int {
+	h := fnv.New32a()
+	h.Write([]byte(person))
+	return int(h.Sum32() % Shards)
 }
 
-// WorkStream is the stream of "this person has new messages" items.
-func (s *Store) WorkStream() string { return s.ns + ":work" }
+// shardTags are the hash tags of the shards, "{s00}" to "{s0f}".
+var shardTags = func() (t [Shards]string) {
+	for i := range t {
+		t[i] = fmt.Sprintf("{s%02x}", i)
+	}
+	return t
+}()
 
-// OutStream is the outbound queue of a channel.
-func (s *Store) OutStream(channel string) string { return s.ns + ":out:" + channel }
+func (s *Store) pkey(person, suffix string) string {
+	return s.ns + ":" + shardTags[ShardOf(person)] + ":u:" + person + ":" + suffix
+}
 
-// PeopleKey is the set of every person's id, for broadcasts and retention.
-// (It and the queues are global keys: see the README on Redis Cluster.)
+// shardKey is a key of shard i: "<ns>:{sNN}:<name>".
+func (s *Store) shardKey(i int, name string) string { return s.ns + ":" + shardTags[i] + ":" + name }
+
+// shardKeys is the key name of every shard, in shard order.
+func (s *Store) shardKeys(name string) []string {
+	out := make([]string, Shards)
+	for i := range out {
+		out[i] = s.shardKey(i, name)
+	}
+	return out
+}
+
+// WorkStreams are the streams of "this person has new messages" items, one
+// a shard.
+func (s *Store) WorkStreams() []string { return s.shardKeys("work") }
+
+// OutStreams are the outbound queues of a channel, one a shard.
+func (s *Store) OutStreams(channel string) []string { return s.shardKeys("out:" + channel) }
+
+// EffectStreams receive the after-commit work of turns, one a shard.
+func (s *Store) EffectStreams() []string { return s.shardKeys("effects") }
+
+// CaseStreams receive escalations, one a shard.
+func (s *Store) CaseStreams() []string { return s.shardKeys("cases") }
+
+// PeopleKey names the index of every person's id, for broadcasts and
+// retention. It is kept as one set a shard; ScanPeople and ScanAudience
+// read them all when given this name.
 func (s *Store) PeopleKey() string { return s.ns + ":people" }
 
-// CaseStream receives escalations.
-func (s *Store) CaseStream() string { return s.ns + ":cases" }
-
-// EffectStream receives the after-commit work of turns.
-func (s *Store) EffectStream() string { return s.ns + ":effects" }
+// Each person's own shard's keys of the above.
+func (s *Store) workOf(person string) string { return s.shardKey(ShardOf(person), "work") }
+func (s *Store) outOf(person, channel string) string {
+	return s.shardKey(ShardOf(person), "out:"+channel)
+}
+func (s *Store) peopleOf(person string) string { return s.shardKey(ShardOf(person), "people") }
 
 // Key returns a global key in the store's namespace.
 func (s *Store) Key(parts ...string) string { return s.ns + ":" + strings.Join(parts, ":") }
@@ -155,7 +204,7 @@ func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
 		re = "1"
 	}
 	n, err := acceptScript.Run(ctx, s.rdb,
-		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.WorkStream(), s.pkey(a.Person, kRecent), s.PeopleKey()},
+		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person)},
 		a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person,
 	).Int()
 	if err != nil {
@@ -180,7 +229,7 @@ return 1
 // unknown person.
 func (s *Store) AcceptFor(ctx context.Context, person, id string, sealed []byte, at time.Time) (bool, error) {
 	n, err := acceptForScript.Run(ctx, s.rdb,
-		[]string{s.pkey(person, kSeen), s.pkey(person, kInbox), s.pkey(person, kProfile), s.WorkStream()},
+		[]string{s.pkey(person, kSeen), s.pkey(person, kInbox), s.pkey(person, kProfile), s.workOf(person)},
 		at.UnixMilli(), IdempotencyTTL.Milliseconds(), id, sealed, person).Int()
 	if err != nil {
 		return false, fmt.Errorf("accept trigger: %w", err)
@@ -386,15 +435,15 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	args = append(args, len(c.Deliveries), person)
 	keys = append(keys, s.pkey(person, kOutbox))
 	for _, d := range c.Deliveries {
-		keys = append(keys, s.OutStream(d.Channel))
+		keys = append(keys, s.outOf(person, d.Channel))
 		args = append(args, outboxEntry(d))
 	}
-	keys = append(keys, s.CaseStream())
+	keys = append(keys, s.shardKey(ShardOf(person), "cases"))
 	args = append(args, len(c.Cases))
 	for _, cs := range c.Cases {
 		args = append(args, cs)
 	}
-	keys = append(keys, s.EffectStream())
+	keys = append(keys, s.shardKey(ShardOf(person), "effects"))
 	args = append(args, len(c.Effects))
 	for _, e := range c.Effects {
 		args = append(args, e)
@@ -487,7 +536,7 @@ func (s *Store) Enqueue(ctx context.Context, person string, d Queued, now time.T
 	if d.Once != "" {
 		once = "once:" + d.Once
 	}
-	n, err := enqueueScript.Run(ctx, s.rdb, []string{s.pkey(person, kOutbox), s.OutStream(d.Channel), s.pkey(person, kSeen)},
+	n, err := enqueueScript.Run(ctx, s.rdb, []string{s.pkey(person, kOutbox), s.outOf(person, d.Channel), s.pkey(person, kSeen)},
 		outboxEntry(d), person, once, now.UnixMilli(), IdempotencyTTL.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("enqueue delivery: %w", err)

@@ -35,7 +35,7 @@ func TestStore(t *testing.T) {
 			if !accept(t, st, "p1", "m2", "again") {
 				t.Fatal("a new id must be accepted")
 			}
-			q := st.Queue(st.WorkStream(), "workers")
+			q := st.ShardedQueue(st.WorkStreams(), "workers")
 			if err := q.Ensure(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestStore(t *testing.T) {
 			if _, err := st.Begin(ctx, "p2", "third", time.Minute, 16); err != nil {
 				t.Fatalf("a begin on an empty inbox took the lock: %v", err)
 			}
-			q := st.Queue(st.OutStream("console"), "senders")
+			q := st.ShardedQueue(st.OutStreams("console"), "senders")
 			_ = q.Ensure(ctx)
 			es, err := q.Read(ctx, "c1", 10, 0)
 			if err != nil || len(es) != 1 || string(es[0].Payload) != "p2" {
@@ -140,7 +140,7 @@ func TestStore(t *testing.T) {
 			if n != 0 {
 				t.Fatalf("%d keys of the person remain", n)
 			}
-			if l, _ := st.Redis().XLen(ctx, st.OutStream("gone")).Result(); l != 1 {
+			if l, _ := st.QueueDepth(ctx, st.OutStreams("gone")...); l != 1 {
 				t.Fatalf("goodbye not queued")
 			}
 			if o, err := st.NextOutbound(ctx, "p6", "tok", time.Minute); err != nil || o == nil {
@@ -200,7 +200,7 @@ func TestStore(t *testing.T) {
 			if ok, err := st.Enqueue(ctx, "p9", store.Queued{Channel: "test", ID: "c", Sealed: []byte("other"), Once: "bc:2"}, t0); err != nil || !ok {
 				t.Fatalf("another key: %v, %v", ok, err)
 			}
-			if n, _ := st.Redis().LLen(ctx, st.Key("{u:p9}", "out")).Result(); n != 2 {
+			if n, _ := st.Redis().LLen(ctx, st.PersonKeyNames("p9")[7]).Result(); n != 2 {
 				t.Fatalf("outbox holds %d deliveries, want 2", n)
 			}
 		})
@@ -221,7 +221,7 @@ func TestStore(t *testing.T) {
 			if err != nil || len(claimed) != 1 || string(claimed[0].Payload) != "job" {
 				t.Fatalf("claimed %v, %v", claimed, err)
 			}
-			if err := q.Done(ctx, claimed[0].ID); err != nil {
+			if err := q.Done(ctx, claimed[0]); err != nil {
 				t.Fatal(err)
 			}
 			if n, _ := q.Depth(ctx); n != 0 {

@@ -22,7 +22,7 @@ func (s *Store) Forget(ctx context.Context, person string, topics []string) erro
 	for _, t := range topics {
 		pipe.SRem(ctx, s.Key("sub", t), person)
 	}
-	pipe.SRem(ctx, s.PeopleKey(), person)
+	pipe.SRem(ctx, s.peopleOf(person), person)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}

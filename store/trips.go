@@ -100,21 +100,20 @@ func (c *TripCounter) Snapshot() Trips {
 // client). delivered, when not nil, is told each time a delivery's last
 // message is marked sent: whose, and when the channel had sent it.
 func (s *Store) CountTrips(delivered func(person string, at time.Time)) *TripCounter {
-	h := &tripHook{ns: s.ns, done: delivered, prefix: s.ns + ":{u:"}
+	h := &tripHook{ns: s.ns, done: delivered}
 	s.rdb.AddHook(h)
 	return &TripCounter{hook: h}
 }
 
 // tripHook recognises the store's scripts by their keys, so it follows
 // their layout (store.go): the mark-sent script has four keys, the first
-// the person's sending lock "<ns>:{u:<id>}:slock", and its fourth argument
+// the person's sending lock "<ns>:{sNN}:u:<id>:slock", and its fourth argument
 // is "1" on a delivery's last message. bot/loadtest's test fails if that
 // changes (no reply is ever seen complete).
 type tripHook struct {
-	ns     string
-	n      [NTrips]atomic.Int64
-	done   func(person string, at time.Time)
-	prefix string // "<ns>:{u:"
+	ns   string
+	n    [NTrips]atomic.Int64
+	done func(person string, at time.Time)
 }
 
 func (h *tripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -152,6 +151,8 @@ func (h *tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 				}
 			case "sadd", "srem", "hincrby":
 				k = TripEffects
+			case "xreadgroup", "xautoclaim":
+				k, _ = h.classify(cmds[0])
 			}
 		}
 		h.n[k].Add(1)
@@ -159,7 +160,7 @@ func (h *tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
-func (h *tripHook) isWork(stream string) bool { return stream == h.ns+":work" }
+func (h *tripHook) isWork(stream string) bool { return strings.HasSuffix(stream, "}:work") }
 
 // classify names a command's purpose; for a successful-looking final
 // mark-sent it also returns the person id.
@@ -173,17 +174,17 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, string) {
 		}
 		first := argString(args, 3)
 		switch {
-		case strings.HasSuffix(first, "}:"+kSeen):
+		case strings.HasSuffix(first, ":"+kSeen):
 			return TripAccept, ""
-		case strings.HasSuffix(first, "}:"+kLock):
+		case strings.HasSuffix(first, ":"+kLock):
 			switch {
 			case nkeys == 1:
 				return TripUnlock, ""
-			case nkeys == 4 && strings.HasSuffix(argString(args, 4), "}:"+kInbox):
+			case nkeys == 4 && strings.HasSuffix(argString(args, 4), ":"+kInbox):
 				return TripBegin, ""
 			}
 			return TripCommit, ""
-		case strings.HasSuffix(first, "}:"+kSLock):
+		case strings.HasSuffix(first, ":"+kSLock):
 			switch nkeys {
 			case 1:
 				return TripSendUnlock, ""
@@ -191,8 +192,8 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, string) {
 				return TripNext, ""
 			case 4:
 				if argString(args, 3+nkeys+3) == "1" {
-					if id, ok := strings.CutPrefix(strings.TrimSuffix(first, "}:"+kSLock), h.prefix); ok {
-						return TripMark, id
+					if _, rest, ok := strings.Cut(strings.TrimSuffix(first, ":"+kSLock), "}:u:"); ok {
+						return TripMark, rest
 					}
 				}
 				return TripMark, ""

@@ -184,13 +184,13 @@ func (h *Harness) Settle() {
 func (h *Harness) queues() string {
 	ctx := context.Background()
 	var b strings.Builder
-	streams := map[string]string{h.Store.WorkStream(): "workers"}
+	streams := map[string][]string{"work": h.Store.WorkStreams()}
 	if h.Ch != nil {
-		streams[h.Store.OutStream(h.Ch.Name())] = "senders"
+		streams["out:"+h.Ch.Name()] = h.Store.OutStreams(h.Ch.Name())
 	}
-	for stream, group := range streams {
-		n, err := h.Store.Queue(stream, group).Depth(ctx)
-		fmt.Fprintf(&b, "\n%s: %d entries", stream, n)
+	for name, shards := range streams {
+		n, err := h.Store.QueueDepth(ctx, shards...)
+		fmt.Fprintf(&b, "\n%s: %d entries", name, n)
 		if err != nil {
 			fmt.Fprintf(&b, " (%v)", err)
 		}

@@ -44,13 +44,11 @@ func BenchmarkEnqueueMillion(b *testing.B) {
 	})
 	p := newProc(b, st, procOpts{batch: 1000})
 	for start := 0; start < people; start += 10_000 {
-		pipe := rdb.Pipeline()
-		ids := make([]any, 0, 10_000)
+		ids := make([]string, 0, 10_000)
 		for i := start; i < start+10_000; i++ {
 			ids = append(ids, p.rt.PersonID("sms", "+1"+strconv.Itoa(10_000_000+i)))
 		}
-		pipe.SAdd(ctx, st.PeopleKey(), ids...)
-		if _, err := pipe.Exec(ctx); err != nil {
+		if err := st.IndexPeople(ctx, ids...); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -109,6 +109,7 @@ func addPeople(t testing.TB, p *proc, people ...person) {
 	t.Helper()
 	ctx := context.Background()
 	pipe := p.st.Redis().Pipeline()
+	var ids []string
 	for _, x := range people {
 		id := p.rt.PersonID(x.ch, x.addr)
 		fields := map[string]any{"ch": x.ch, "addr": p.rt.Sealer().Seal([]byte(x.addr))}
@@ -120,7 +121,10 @@ func addPeople(t testing.TB, p *proc, people ...person) {
 			pipe.SAdd(ctx, p.st.Key("sub", s), id)
 		}
 		pipe.HSet(ctx, p.svc.profileKey(id), fields)
-		pipe.SAdd(ctx, p.st.PeopleKey(), id)
+		ids = append(ids, id)
+	}
+	if err := p.st.IndexPeople(ctx, ids...); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)

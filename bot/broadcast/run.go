@@ -190,7 +190,7 @@ func (r *sendLoop) stepOne(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return true, err
 		}
-		return true, chunks.Done(ctx, e.ID)
+		return true, chunks.Done(ctx, *e)
 	}
 	due, err := s.st.ClaimWaiting(ctx, id, now, laterLease, 100)
 	if err != nil {
@@ -252,7 +252,7 @@ func (r *sendLoop) backlogged(ctx context.Context) bool {
 	}
 	r.mu.Unlock()
 	for _, ch := range chans {
-		n, err := r.s.st.QueueDepth(ctx, r.s.st.OutStream(ch))
+		n, err := r.s.st.QueueDepth(ctx, r.s.st.OutStreams(ch)...)
 		if err == nil && n > r.s.cfg.MaxBacklog {
 			return true
 		}
@@ -406,7 +406,7 @@ func (r *sendLoop) sendChunk(ctx context.Context, id string, w *work, chunks *st
 		part := todo[start:min(start+100, len(todo))]
 		// Keep the chunk ours: another process only takes a chunk left
 		// idle for ClaimIdle.
-		if err := chunks.Hold(ctx, s.cfg.Consumer, e.ID); err != nil {
+		if err := chunks.Hold(ctx, s.cfg.Consumer, *e); err != nil {
 			return err
 		}
 		profs, err := s.st.Profiles(ctx, part)

@@ -127,9 +127,6 @@ func kindField(kind string) string {
 	return ""
 }
 
-func (s *Scheduler) dueKey() string      { return s.st.CheckinDueKey() }
-func (s *Scheduler) inflightKey() string { return s.st.CheckinInflightKey() }
-
 // loc is the person's time zone.
 func (s *Scheduler) loc(p map[string]string) *time.Location {
 	return bot.Location(p[fTZ], s.cfg.DefaultTZ)

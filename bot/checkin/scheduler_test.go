@@ -427,7 +427,7 @@ func TestPauseResumeAndCadence(t *testing.T) {
 	// Leaving removes everything from the due set and counts a dropout.
 	before := e.profile(p)
 	e.s.Effect(ctx, p, before, flows.Effect{Kind: flows.EffectUnsubscribe, Topic: Topic})
-	if n, _ := st.Redis().ZCard(ctx, e.s.dueKey()).Result(); n != 0 {
+	if n, _ := st.CheckinsPending(ctx); n != 0 {
 		t.Fatalf("%d items left after opting out", n)
 	}
 	tab, err := e.s.Stats(ctx, first.AddDate(0, -1, 0), e.clk.Now(), nil)
@@ -452,7 +452,7 @@ func TestDeleteErasesSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.s.Effect(ctx, p, before, flows.Effect{Kind: flows.EffectDelete})
-	if n, _ := st.Redis().ZCard(ctx, e.s.dueKey()).Result(); n != 0 {
+	if n, _ := st.CheckinsPending(ctx); n != 0 {
 		t.Fatalf("%d items left after deletion", n)
 	}
 	// A late answer must not bring the profile back.

@@ -222,7 +222,7 @@ func (m *Module) consume(ctx context.Context, q *store.Queue, f func(context.Con
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				m.log.Warn("coach queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
+				m.log.Warn("coach queue read failed", "event", "queue_read_failed", "queue", q.Name(), "error", err)
 				time.Sleep(time.Second)
 			}
 			continue
@@ -237,11 +237,11 @@ func (m *Module) consume(ctx context.Context, q *store.Queue, f func(context.Con
 				err = f(ctx, e.Payload)
 			}
 			if err != nil {
-				m.log.Warn("coach work left for retry", "event", "coach_retry_later", "queue", q.Stream, "error", err)
+				m.log.Warn("coach work left for retry", "event", "coach_retry_later", "queue", q.Name(), "error", err)
 				continue
 			}
-			if err := q.Done(ctx, e.ID); err != nil {
-				m.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+			if err := q.Done(ctx, e); err != nil {
+				m.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Name(), "error", err)
 			}
 		}
 	}
@@ -271,7 +271,7 @@ func (m *Module) Process(ctx context.Context) error {
 				if err := loop.f(ctx, e.Payload); err != nil {
 					return err
 				}
-				if err := loop.q.Done(ctx, e.ID); err != nil {
+				if err := loop.q.Done(ctx, e); err != nil {
 					return err
 				}
 			}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/url"
-	"strconv"
 	"testing"
 
 	"github.com/lifeline-org/lifeline/bot/loadtest"
@@ -13,16 +11,11 @@ import (
 )
 
 func TestMainJSON(t *testing.T) {
-	opts := storetest.Shared(t).Options()
-	u := url.URL{Scheme: "redis", Host: opts.Addr, Path: "/" + strconv.Itoa(opts.DB)}
-	if opts.Password != "" {
-		u.User = url.UserPassword(opts.Username, opts.Password)
-	}
 	var stdout, stderr bytes.Buffer
 	// Twenty people may send 30 messages a minute each: on a fast machine
 	// a warm-up spends that budget before the window opens, so the window
 	// opens at once.
-	args := []string{"-redis", u.String(), "-people", "20", "-duration", "3s", "-warmup", "0s", "-json"}
+	args := []string{"-redis", storetest.SharedURL(t), "-people", "20", "-duration", "3s", "-warmup", "0s", "-json"}
 	code := loadtest.Main(context.Background(), args, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())

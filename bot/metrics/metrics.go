@@ -45,15 +45,15 @@ func New(st *store.Store, channels []string) *Metrics {
 			Name: "lifeline_redis_errors_total", Help: "Redis commands that failed (not counting empty replies).",
 		}),
 	}
-	queues := map[string]string{"work": st.WorkStream(), "cases": st.CaseStream()}
+	queues := map[string][]string{"work": st.WorkStreams(), "cases": st.CaseStreams()}
 	for _, ch := range channels {
-		queues["out_"+ch] = st.OutStream(ch)
+		queues["out_"+ch] = st.OutStreams(ch)
 	}
-	for name, stream := range queues {
+	for name, streams := range queues {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lifeline_queue_depth", Help: "Entries waiting in a durable queue.", ConstLabels: prometheus.Labels{"queue": name},
 		}, func() float64 {
-			return float64(scrape(func(ctx context.Context) (int64, error) { return st.QueueDepth(ctx, stream) }))
+			return float64(scrape(func(ctx context.Context) (int64, error) { return st.QueueDepth(ctx, streams...) }))
 		}))
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -299,18 +299,14 @@ func (r *Runtime) Enqueue(ctx context.Context, d bot.Delivery) error {
 // Settle waits until every queue is empty: every accepted message handled
 // and every reply sent. The console uses it after its input ends.
 func (r *Runtime) Settle(ctx context.Context) error {
-	streams := []string{r.store.WorkStream(), r.store.EffectStream()}
+	streams := append(r.store.WorkStreams(), r.store.EffectStreams()...)
 	for name := range r.channels {
-		streams = append(streams, r.store.OutStream(name))
+		streams = append(streams, r.store.OutStreams(name)...)
 	}
 	for {
-		total := int64(0)
-		for _, s := range streams {
-			n, err := r.store.QueueDepth(ctx, s)
-			if err != nil {
-				return err
-			}
-			total += n
+		total, err := r.store.QueueDepth(ctx, streams...)
+		if err != nil {
+			return err
 		}
 		if total == 0 {
 			return nil

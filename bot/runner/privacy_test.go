@@ -10,6 +10,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
 	"github.com/lifeline-org/lifeline/flows"
+	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
 func TestSeeMyData(t *testing.T) {
@@ -43,7 +44,7 @@ func TestSafeWord(t *testing.T) {
 		t.Fatal("the session still holds the safe word")
 	}
 	before := len(h.Lines())
-	depth := func() int64 { n, _ := rdb.XLen(context.Background(), st.CaseStream()).Result(); return n }
+	depth := func() int { return len(storetest.Entries(t, rdb, st.CaseStreams())) }
 	cases := depth()
 	h.Say("+900", "  BLUEBIRD ")
 	reply := h.Lines()[before:]
@@ -58,8 +59,8 @@ func TestSafeWord(t *testing.T) {
 	if depth() != cases+1 {
 		t.Fatalf("no case opened by the safe word")
 	}
-	es, _ := rdb.XRevRangeN(context.Background(), st.CaseStream(), "+", "-", 1).Result()
-	c, err := h.RT.OpenCase([]byte(es[0].Values["p"].(string)))
+	es := storetest.Entries(t, rdb, st.CaseStreams())
+	c, err := h.RT.OpenCase([]byte(es[len(es)-1].Values["p"].(string)))
 	if err != nil || c.Reason != "safe_word" || c.Priority != "urgent" {
 		t.Fatalf("case %+v, %v", c, err)
 	}
@@ -150,7 +151,7 @@ func TestRetention(t *testing.T) {
 	if n, _ := rdb.Exists(ctx, st.PersonKeyNames(gone)...).Result(); n != 0 {
 		t.Errorf("%d keys of the silent person remain", n)
 	}
-	if ok, _ := rdb.SIsMember(ctx, st.PeopleKey(), gone).Result(); ok {
+	if ok, _ := st.Indexed(ctx, gone); ok {
 		t.Error("the silent person is still in the people set")
 	}
 	if p, _ := st.Profile(ctx, kept); p["ch"] == "" {

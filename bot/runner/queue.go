@@ -35,16 +35,16 @@ import (
 // retries a failed command itself, so such a loss need not surface as an
 // error here.)
 func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
-	acks := make(chan string, 256)
+	acks := make(chan store.Entry, 256)
 	ackDone := make(chan struct{})
 	hand := &inHand{ids: map[string]time.Time{}}
 	go func() { defer close(ackDone); r.ackLoop(q, acks, hand) }()
 	var wg sync.WaitGroup
 	run := func(e store.Entry, tok string) {
 		if r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) error { return handle(ctx, tok, e) }) {
-			acks <- e.ID
+			acks <- e
 		} else {
-			hand.later(e.ID, time.Now().Add(claimIdle))
+			hand.later(e, time.Now().Add(claimIdle))
 		}
 	}
 	var send func(e store.Entry) bool
@@ -76,7 +76,7 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 			// among live processes) and the shard, so a process restarted
 			// under the same name re-enters the locks its previous life
 			// held instead of waiting for them to expire.
-			tok := fmt.Sprintf("%s/%s/%d", r.cfg.Consumer, q.Stream, i)
+			tok := fmt.Sprintf("%s/%s/%d", r.cfg.Consumer, q.Name(), i)
 			go func(c chan store.Entry) {
 				defer wg.Done()
 				for e := range c {
@@ -106,7 +106,7 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 	}()
 	dispatch := func(es []store.Entry) {
 		for _, e := range es {
-			if !hand.take(e.ID, time.Now()) {
+			if !hand.take(e, time.Now()) {
 				continue
 			}
 			if !send(e) {
@@ -120,14 +120,14 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 			lastOwn = time.Now()
 			hand.prune(lastOwn.Add(-claimIdle))
 			if err := q.EachOwn(ctx, r.cfg.Consumer, 256, func(es []store.Entry) { dispatch(es) }); err != nil && ctx.Err() == nil {
-				r.log.Warn("reading own pending entries failed", "event", "queue_own_failed", "queue", q.Stream, "error", err)
+				r.log.Warn("reading own pending entries failed", "event", "queue_own_failed", "queue", q.Name(), "error", err)
 			}
 		}
 		if time.Since(lastClaim) > claimIdle/3 {
 			lastClaim = time.Now()
 			claimed, err := q.Claim(ctx, r.cfg.Consumer, claimIdle, 64)
 			if err != nil && ctx.Err() == nil {
-				r.log.Warn("claim failed", "event", "queue_claim_failed", "queue", q.Stream, "error", err)
+				r.log.Warn("claim failed", "event", "queue_claim_failed", "queue", q.Name(), "error", err)
 			}
 			dispatch(claimed)
 		}
@@ -136,7 +136,7 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 			if ctx.Err() != nil {
 				return
 			}
-			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Stream, "error", err)
+			r.log.Warn("queue read failed", "event", "queue_read_failed", "queue", q.Name(), "error", err)
 			lastOwn = time.Time{} // re-read our own pending entries at once
 			bot.Sleep(ctx, 250*time.Millisecond)
 			continue
@@ -151,11 +151,15 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 // its time, as Claim would hold it back.
 type inHand struct {
 	mu  sync.Mutex
-	ids map[string]time.Time // id -> not before (zero: in hand now)
+	ids map[string]time.Time // stream/id -> not before (zero: in hand now)
 }
 
+// handKey names an entry: ids are unique within a stream only.
+func handKey(e store.Entry) string { return e.Stream + "/" + e.ID }
+
 // take reports whether id may be dispatched now, and marks it in hand.
-func (h *inHand) take(id string, now time.Time) bool {
+func (h *inHand) take(e store.Entry, now time.Time) bool {
+	id := handKey(e)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if at, ok := h.ids[id]; ok && (at.IsZero() || now.Before(at)) {
@@ -165,9 +169,9 @@ func (h *inHand) take(id string, now time.Time) bool {
 	return true
 }
 
-func (h *inHand) later(id string, at time.Time) {
+func (h *inHand) later(e store.Entry, at time.Time) {
 	h.mu.Lock()
-	h.ids[id] = at
+	h.ids[handKey(e)] = at
 	h.mu.Unlock()
 }
 
@@ -183,10 +187,10 @@ func (h *inHand) prune(cutoff time.Time) {
 	h.mu.Unlock()
 }
 
-func (h *inHand) done(ids []string) {
+func (h *inHand) done(es []store.Entry) {
 	h.mu.Lock()
-	for _, id := range ids {
-		delete(h.ids, id)
+	for _, e := range es {
+		delete(h.ids, handKey(e))
 	}
 	h.mu.Unlock()
 }
@@ -195,7 +199,7 @@ func (h *inHand) done(ids []string) {
 func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) error) (done bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.log.Error("handler panicked; entry left for retry", "event", "panic", "queue", q.Stream, "error", fmt.Sprint(p))
+			r.log.Error("handler panicked; entry left for retry", "event", "panic", "queue", q.Name(), "error", fmt.Sprint(p))
 			done = false
 		}
 	}()
@@ -204,7 +208,7 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 	// another worker to claim.
 	err := retry(ctx, func() error { return handle(ctx, e) })
 	if err != nil && ctx.Err() == nil {
-		r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Stream, "error", err)
+		r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Name(), "error", err)
 	}
 	return err == nil
 }
@@ -227,16 +231,16 @@ func retry(ctx context.Context, f func() error) error {
 // ackLoop acknowledges handled entries in batches (up to 64, or what came
 // within 2 ms): one round trip for many entries. A lost acknowledgement only
 // means an entry is handled again, which finds nothing left to do.
-func (r *Runtime) ackLoop(q *store.Queue, acks <-chan string, hand *inHand) {
+func (r *Runtime) ackLoop(q *store.Queue, acks <-chan store.Entry, hand *inHand) {
 	ctx := context.Background() // acknowledge what was done, even while stopping
-	flush := func(ids []string) {
-		if err := retry(ctx, func() error { return q.Done(ctx, ids...) }); err != nil {
+	flush := func(es []store.Entry) {
+		if err := retry(ctx, func() error { return q.Done(ctx, es...) }); err != nil {
 			// The entries are claimed again later and find nothing to do.
-			r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Stream, "error", err)
+			r.log.Warn("ack failed", "event", "queue_ack_failed", "queue", q.Name(), "error", err)
 		}
 	}
-	for id := range acks {
-		ids := []string{id}
+	for e := range acks {
+		ids := []store.Entry{e}
 		timer := time.NewTimer(2 * time.Millisecond)
 	batch:
 		for len(ids) < 64 {

@@ -135,8 +135,8 @@ func New(cfg Config) *Runtime {
 	r := &Runtime{
 		cfg: cfg, store: cfg.Store, sealer: sealer, content: cfg.Content,
 		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
-		work:    cfg.Store.Queue(cfg.Store.WorkStream(), "workers"),
-		fx:      cfg.Store.Queue(cfg.Store.EffectStream(), "effects"),
+		work:    cfg.Store.ShardedQueue(cfg.Store.WorkStreams(), "workers"),
+		fx:      cfg.Store.ShardedQueue(cfg.Store.EffectStreams(), "effects"),
 		actions: maps.Clone(cfg.Actions),
 		effects: map[string][]bot.EffectHandler{"": slices.Clone(cfg.Hooks.Effects)},
 	}
@@ -229,7 +229,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, false, r.handleWork) }()
 	go func() { defer wg.Done(); r.consume(ctx, r.fx, r.cfg.Workers, true, r.handleEffect) }()
 	for name := range r.channels {
-		q := r.store.Queue(r.store.OutStream(name), "senders")
+		q := r.store.ShardedQueue(r.store.OutStreams(name), "senders")
 		if err := q.Ensure(ctx); err != nil {
 			return err
 		}

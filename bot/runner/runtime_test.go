@@ -48,7 +48,7 @@ func twoProcesses(t *testing.T) (a, b *bottest.Harness, ch *bottest.Channel) {
 func pending(h *bottest.Harness) string {
 	ctx := context.Background()
 	var b strings.Builder
-	for stream, group := range map[string]string{h.Store.WorkStream(): "workers", h.Store.OutStream("test"): "senders"} {
+	for stream, group := range queueGroups(h.Store, "test") {
 		pend, _ := h.Store.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 10}).Result()
 		for _, p := range pend {
 			fmt.Fprintf(&b, "\n  %s pending at %s for %s, delivered %d times", p.ID, p.Consumer, p.Idle.Round(time.Millisecond), p.RetryCount)
@@ -309,4 +309,17 @@ func TestBuiltComplete(t *testing.T) {
 	}
 	panics("OnEffect after a turn", func() { h.RT.OnEffect(func(context.Context, string, map[string]string, flows.Effect) {}) })
 	panics("OnAction after a turn", func() { h.RT.OnAction("late", nil) })
+}
+
+// queueGroups maps each shard stream of the work queue and of channel's
+// outbound queue to its consumer group.
+func queueGroups(st *store.Store, channel string) map[string]string {
+	m := map[string]string{}
+	for _, s := range st.WorkStreams() {
+		m[s] = "workers"
+	}
+	for _, s := range st.OutStreams(channel) {
+		m[s] = "senders"
+	}
+	return m
 }

@@ -71,7 +71,7 @@ func (w *smsWorld) text(body string) string {
 }
 
 func (w *smsWorld) cases() int64 {
-	n, err := w.st.Redis().XLen(context.Background(), w.st.CaseStream()).Result()
+	n, err := w.st.CaseQueue().Depth(context.Background())
 	if err != nil {
 		w.t.Fatal(err)
 	}

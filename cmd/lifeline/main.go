@@ -220,7 +220,31 @@ func openBase(ctx context.Context, cfg *Config, log *slog.Logger) (*base, error)
 	if err != nil {
 		return nil, err
 	}
-	return &base{st: store.New(rdb, "ll", store.WithSealer(sealer)), sealer: sealer, cont: cont, cad: cad, loc: loc, close: closeRedis}, nil
+	st := store.New(rdb, "ll", store.WithSealer(sealer))
+	if err := migrate(ctx, st, log); err != nil {
+		closeRedis()
+		return nil, err
+	}
+	return &base{st: st, sealer: sealer, cont: cont, cad: cad, loc: loc, close: closeRedis}, nil
+}
+
+// migrate brings what an earlier Lifeline kept to this key layout before
+// anything reads it, waiting for Redis when it does not answer yet.
+func migrate(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	for {
+		n, err := st.Migrate(ctx)
+		if err == nil {
+			if n > 0 {
+				log.Info("moved what an earlier version kept to the sharded key layout", "event", "store_migrated", "moved", n)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		log.Warn("cannot check the key layout yet; trying again", "event", "store_migrate_wait", "error", err)
+		bot.Sleep(ctx, time.Second)
+	}
 }
 
 // tool runs a command that works on the store without serving: stats,

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,8 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,15 +40,17 @@ var (
 
 // Shared returns a client of the machine's Redis server. When none answers
 // it starts a private redis-server for the whole test binary; with no
-// redis-server installed the test fails with what to do.
-func Shared(t testing.TB) *redis.Client {
+// redis-server installed the test fails with what to do. A
+// redis-cluster:// REDIS_TEST_URL runs every test that uses it on that
+// cluster instead.
+func Shared(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	sharedOnce.Do(func() {
 		sharedURL = os.Getenv("REDIS_TEST_URL")
 		if sharedURL == "" {
 			sharedURL = "redis://127.0.0.1:6379/0"
 		}
-		if ping(sharedURL) == nil {
+		if strings.HasPrefix(sharedURL, "redis-cluster://") || ping(sharedURL) == nil {
 			return
 		}
 		srv, err := start(os.TempDir(), false)
@@ -57,6 +63,11 @@ func Shared(t testing.TB) *redis.Client {
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
 	}
+	if addrs, ok := strings.CutPrefix(sharedURL, "redis-cluster://"); ok {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ","), PoolSize: 200})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
 	opts, err := redis.ParseURL(sharedURL)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +75,13 @@ func Shared(t testing.TB) *redis.Client {
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// SharedURL is the URL of the server Shared connects to.
+func SharedURL(t testing.TB) string {
+	t.Helper()
+	Shared(t)
+	return sharedURL
 }
 
 func ping(url string) error {
@@ -87,20 +105,22 @@ func Embedded(t testing.TB) *redis.Client {
 	return c
 }
 
-// Backends runs f against the embedded server and a real one, each store
-// built with opts.
+// Backends runs f against the embedded server, a real one and a real
+// Redis Cluster, each store built with opts.
 func Backends(t *testing.T, f func(t *testing.T, st *store.Store), opts ...store.Option) {
 	t.Run("embedded", func(t *testing.T) { f(t, store.New(Embedded(t), Namespace(), opts...)) })
 	t.Run("redis", func(t *testing.T) { f(t, store.New(Shared(t), Namespace(), opts...)) })
+	t.Run("cluster", func(t *testing.T) { f(t, store.New(SharedCluster(t), Namespace(), opts...)) })
 }
 
 // Server is a private redis-server with append-only persistence, which a
 // test may kill and restart on the same port and data directory.
 type Server struct {
-	dir  string
-	port int
-	aof  bool
-	cmd  *exec.Cmd
+	dir   string
+	port  int
+	aof   bool
+	extra []string // more redis-server arguments (a cluster node's)
+	cmd   *exec.Cmd
 }
 
 // StartServer starts a private redis-server with AOF on (fsync always), and
@@ -147,7 +167,10 @@ func (s *Server) Start() error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	args = append(args, s.extra...)
 	s.cmd = exec.Command("redis-server", args...)
+	// The server dies with the test binary, even one killed.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -178,4 +201,34 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: 20, MinRetryBackoff: 20 * time.Millisecond, MaxRetryBackoff: 200 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Entries returns every entry of streams (a sharded queue's), oldest
+// first by id.
+func Entries(t testing.TB, rdb redis.UniversalClient, streams []string) []redis.XMessage {
+	t.Helper()
+	var out []redis.XMessage
+	for _, st := range streams {
+		es, err := rdb.XRange(context.Background(), st, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, es...)
+	}
+	slices.SortFunc(out, func(a, b redis.XMessage) int { return compareIDs(a.ID, b.ID) })
+	return out
+}
+
+// compareIDs orders stream ids ("<ms>-<seq>") by time, then sequence.
+func compareIDs(a, b string) int {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	x, _ := strconv.ParseUint(am, 10, 64)
+	y, _ := strconv.ParseUint(bm, 10, 64)
+	if c := cmp.Compare(x, y); c != 0 {
+		return c
+	}
+	x, _ = strconv.ParseUint(as, 10, 64)
+	y, _ = strconv.ParseUint(bs, 10, 64)
+	return cmp.Compare(x, y)
 }
