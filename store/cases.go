@@ -409,6 +409,10 @@ const CaseLogTTL = 90 * 24 * time.Hour
 
 func (s *Store) caseLogKey(alias string) string { return s.Key("{case}", "c", alias, "log") }
 
+// CaseLogKey is the Redis key of a case's conversation (for tests that
+// look inside Redis).
+func (s *Store) CaseLogKey(alias string) string { return s.caseLogKey(alias) }
+
 // AppendCaseLog adds a sealed entry to the case's conversation.
 func (s *Store) AppendCaseLog(ctx context.Context, alias string, sealed []byte) error {
 	if err := s.rdb.RPush(ctx, s.caseLogKey(alias), sealed).Err(); err != nil {

@@ -241,7 +241,7 @@ func TestCaseWorkspace(t *testing.T) {
 	w.h.Say("p1", "1")
 	bottest.WaitFor(t, "the person erased", func() bool {
 		prof, _ := w.st.Profile(context.Background(), person)
-		n, _ := w.srv.Client(t).Exists(context.Background(), "ll:case:"+alias+":log").Result()
+		n, _ := w.srv.Client(t).Exists(context.Background(), w.st.CaseLogKey(alias)).Result()
 		return len(prof) == 0 && n == 0
 	})
 }

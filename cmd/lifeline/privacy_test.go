@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot/sms/smstest"
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
+	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
@@ -122,7 +123,7 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 	// index, then asking for a rewrite) runs from the effect stream: wait
 	// until it has run.
 	waitFor(t, "the erasure's after-commit work", func() bool {
-		n, err := rdb.XLen(context.Background(), "ll:effects").Result()
+		n, err := store.New(rdb, "ll").QueueDepth(context.Background(), store.New(rdb, "ll").EffectStreams()...)
 		return err == nil && n == 0
 	})
 	waitFor(t, "the AOF rewrite", func() bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lifeline-org/lifeline/bot/telegram/telegramtest"
+	"github.com/lifeline-org/lifeline/store"
 	"github.com/lifeline-org/lifeline/store/storetest"
 )
 
@@ -171,13 +172,10 @@ func TestProcessesShareOneRedis(t *testing.T) {
 	wg.Wait()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
+	st := store.New(rdb, "ll")
 	idle := func() bool {
-		for _, s := range []string{"ll:work", "ll:out:telegram"} {
-			if n, err := rdb.XLen(context.Background(), s).Result(); err != nil || n != 0 {
-				return false
-			}
-		}
-		return true
+		n, err := st.QueueDepth(context.Background(), append(st.WorkStreams(), st.OutStreams("telegram")...)...)
+		return err == nil && n == 0
 	}
 	// Telegram's one message a second to a chat paces the replies.
 	waitWithin(t, 90*time.Second, "every update answered", idle)

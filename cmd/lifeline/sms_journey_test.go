@@ -41,6 +41,11 @@ func freeAddr(t *testing.T) string {
 // twilio, storing in srv and listening on a free local address, public;
 // Twilio signs what it posts with token.
 func smsEnv(t *testing.T, twilio *smstest.Server, srv *storetest.Server, token string) (env map[string]string, public string) {
+	return smsEnvOn(t, twilio, srv.URL(), token)
+}
+
+// smsEnvOn is smsEnv on the Redis at redisURL.
+func smsEnvOn(t *testing.T, twilio *smstest.Server, redisURL, token string) (env map[string]string, public string) {
 	t.Helper()
 	addr := freeAddr(t)
 	public = "http://" + addr
@@ -48,8 +53,27 @@ func smsEnv(t *testing.T, twilio *smstest.Server, srv *storetest.Server, token s
 		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token,
 		"TWILIO_FROM": "+15005550006", "TWILIO_API_URL": twilio.URL, "TWILIO_MPS": "100",
 		"PUBLIC_URL": public, "LISTEN_ADDR": addr,
-		"REDIS_URL": srv.URL(), "LIFELINE_DATA_KEY": testKey,
+		"REDIS_URL": redisURL, "LIFELINE_DATA_KEY": testKey,
 	}, public
+}
+
+// texter returns a function that texts body from the number from through
+// the signed webhook at public and waits for a reply containing want.
+func texter(t *testing.T, twilio *smstest.Server, public, token, from string) func(body, want string) {
+	n := 0
+	return func(body, want string) {
+		t.Helper()
+		n++
+		form := url.Values{"MessageSid": {fmt.Sprintf("SM%s%020d", strings.TrimPrefix(from, "+"), n)}, "From": {from}, "To": {"+15005550006"}, "Body": {body}}
+		before := len(twilio.Bodies())
+		if code := postSMS(t, public, token, form); code != http.StatusOK {
+			t.Fatalf("webhook answered %d", code)
+		}
+		waitFor(t, "a reply containing "+want, func() bool {
+			b := twilio.Bodies()
+			return len(b) > before && strings.Contains(strings.Join(b[before:], "\n"), want)
+		})
+	}
 }
 
 // listening runs `lifeline serve` with env until the test ends, waits
@@ -69,20 +93,7 @@ func TestSMSJourney(t *testing.T) {
 	const token = "twiliotoken123"
 	env, public := smsEnv(t, twilio, storetest.StartServer(t), token)
 	logs := listening(t, env)
-	n := 0
-	text := func(body, want string) {
-		t.Helper()
-		n++
-		form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", n)}, "From": {"+447700900123"}, "To": {"+15005550006"}, "Body": {body}}
-		before := len(twilio.Bodies())
-		if code := postSMS(t, public, token, form); code != http.StatusOK {
-			t.Fatalf("webhook answered %d", code)
-		}
-		waitFor(t, "a reply containing "+want, func() bool {
-			b := twilio.Bodies()
-			return len(b) > before && strings.Contains(strings.Join(b[before:], "\n"), want)
-		})
-	}
+	text := texter(t, twilio, public, token, "+447700900123")
 	text("Hi", "1 English")
 	text("1", "Privacy")
 	text("1", "What would you like to do?")
