@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -141,13 +143,97 @@ func (s *Store) UsedMemory(ctx context.Context) uint64 {
 	return 0
 }
 
+// KeyTTLs returns each key's time to live (PTTL), in one round trip: -1
+// for a key without one, -2 for a key that does not exist (as Redis says).
+func (s *Store) KeyTTLs(ctx context.Context, keys []string) ([]time.Duration, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.DurationCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.PTTL(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("pttl: %w", err)
+	}
+	out := make([]time.Duration, len(keys))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// ShortLived reports whether a key with time to live ttl (KeyTTLs) is one
+// of the records that expire IdempotencyTTL after a person's last message.
+func ShortLived(ttl time.Duration) bool { return ttl > 0 && ttl <= IdempotencyTTL }
+
+// DeleteKeys deletes keys (the load test's stand-in for their expiry), in
+// one round trip, one DEL a key (keys of several slots may be given).
+func (s *Store) DeleteKeys(ctx context.Context, keys []string) error {
+	pipe := s.rdb.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("delete keys: %w", err)
+	}
+	return nil
+}
+
+// PoolSize is how many connections the client's pool may hold.
+func (s *Store) PoolSize() int {
+	switch c := s.rdb.(type) {
+	case *redis.Client:
+		return c.Options().PoolSize
+	case *redis.ClusterClient: // per node
+		return c.Options().PoolSize
+	}
+	return 10 * runtime.GOMAXPROCS(0) // go-redis's default
+}
+
+// SetRate measures Redis's own speed with this client: conns goroutines
+// each SET a 16-byte value, one after the other, on a key of their own
+// ("<ns>:loadtest:baseline:<i>") for d. It returns the SETs per second and
+// deletes the keys.
+func (s *Store) SetRate(ctx context.Context, d time.Duration, conns int) (float64, error) {
+	keys := make([]string, conns)
+	for i := range keys {
+		keys[i] = s.Key("loadtest", "baseline", strconv.Itoa(i))
+	}
+	val := strings.Repeat("x", 16)
+	var n atomic.Int64
+	errs := make(chan error, conns)
+	start := time.Now()
+	end := start.Add(d)
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				if err := s.rdb.Set(ctx, k, val, 0).Err(); err != nil {
+					errs <- err
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	close(errs)
+	err := <-errs
+	if derr := s.DeleteKeys(context.WithoutCancel(ctx), keys); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("baseline SET rate: %w", err)
+	}
+	return float64(n.Load()) / secs, nil
+}
+
 // FillPool opens every connection of the client's pool (each holds read
 // and write buffers), so that a heap baseline taken after it has them all.
 func (s *Store) FillPool(ctx context.Context) {
-	size := 10 * runtime.GOMAXPROCS(0) // go-redis's default
-	if c, ok := s.rdb.(*redis.Client); ok {
-		size = c.Options().PoolSize
-	}
+	size := s.PoolSize()
 	var wg sync.WaitGroup
 	for range size {
 		wg.Add(1)
