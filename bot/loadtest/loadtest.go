@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +48,10 @@ type config struct {
 	memSample    int
 	verbose      bool
 	cpuProfile   string
+	memProfile   string
+	baseline     bool
+	baselineFor  time.Duration
+	baseConns    int
 	chaos        chaosFlags
 }
 
@@ -82,6 +85,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.memSample, "mem-sample", 200, "people whose keys are measured with MEMORY USAGE")
 	fs.BoolVar(&cfg.verbose, "v", false, "log the runtime's info messages")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to this file")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "write heap profiles at the end of the measured window to this file and at its start to this file + .base")
+	fs.BoolVar(&cfg.baseline, "baseline", false, "before the load, measure Redis's own SET rate with the runtime's client and report msg/s ÷ SET/s")
+	fs.DurationVar(&cfg.baselineFor, "baseline-duration", 3*time.Second, "how long -baseline measures")
+	fs.IntVar(&cfg.baseConns, "baseline-conns", 0, "goroutines (and connections) of -baseline (default: the client's pool size, as the runtime has)")
 	cfg.chaos.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: lifeline loadtest [flags]\n\nDrives simulated people through the real runtime against Redis and reports\nthroughput, latency, Redis round trips and memory. With -chaos, drives them\nthrough real lifeline processes and kills those and Redis (see -chaos). Flags:")
@@ -126,7 +133,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (c *config) check() error {
 	switch {
 	case c.fsArgsBad():
-		return errors.New("-people, -workers, -drivers, -processes and -mem-sample must be positive, -duration too")
+		return errors.New("-people, -workers, -drivers, -processes and -mem-sample must be positive, -duration, -drain, -reply-timeout, -wait and -baseline-duration too")
 	case c.index < 0 || c.index >= c.processes:
 		return fmt.Errorf("-process-index must be in 0 … %d", c.processes-1)
 	case c.processes > 1 && c.ns == "":
@@ -149,18 +156,29 @@ func (c *config) check() error {
 
 func (c *config) fsArgsBad() bool {
 	return c.people <= 0 || c.workers <= 0 || c.drivers <= 0 || c.processes <= 0 || c.memSample <= 0 || c.duration <= 0 ||
-		c.drain <= 0 || c.replyTimeout <= 0 || c.wait <= 0 || c.warmup < 0
+		c.drain <= 0 || c.replyTimeout <= 0 || c.wait <= 0 || c.warmup < 0 || c.baselineFor <= 0 || c.baseConns < 0
 }
 
-// Result is what a run reports. The first six fields are the headline
+// Result is what a run reports. The first seven fields are the headline
 // figures; the rest explain them.
 type Result struct {
-	MsgsPerSec           float64 `json:"msgs_per_sec"`
-	P50ms                float64 `json:"p50_ms"`
-	P99ms                float64 `json:"p99_ms"`
-	RoundtripsPerMsg     float64 `json:"redis_roundtrips_per_msg"`
-	RedisBytesPerPerson  float64 `json:"redis_bytes_per_person"`
-	GoHeapBytesPerPerson float64 `json:"go_heap_bytes_per_person"`
+	MsgsPerSec       float64 `json:"msgs_per_sec"`
+	P50ms            float64 `json:"p50_ms"`
+	P99ms            float64 `json:"p99_ms"`
+	RoundtripsPerMsg float64 `json:"redis_roundtrips_per_msg"`
+	// RedisBytesPerPerson is an idle person's keys now, with the records
+	// that expire IdempotencyTTL after their last message;
+	// RedisBytesPerIdlePerson is without them, once they expired.
+	RedisBytesPerPerson     float64 `json:"redis_bytes_per_person"`
+	RedisBytesPerIdlePerson float64 `json:"bytes_per_idle_person"`
+	GoHeapBytesPerPerson    float64 `json:"go_heap_bytes_per_person"`
+
+	// BaselineSetPerSec (-baseline) is Redis's own SET rate, measured
+	// before the load with the runtime's client by BaselineConns
+	// goroutines; Ratio is MsgsPerSec ÷ BaselineSetPerSec.
+	BaselineSetPerSec float64 `json:"baseline_set_per_s,omitempty"`
+	BaselineConns     int     `json:"baseline_conns,omitempty"`
+	Ratio             float64 `json:"ratio,omitempty"`
 
 	Mode         string  `json:"mode"` // closed or open
 	Rate         float64 `json:"rate,omitempty"`
@@ -199,11 +217,18 @@ type Result struct {
 	RedisKeyBytes     map[string]float64 `json:"redis_key_bytes"`    // average per person, by key suffix
 	RedisSharedBytes  map[string]int64   `json:"redis_shared_bytes"` // the namespace's global keys
 	RedisUsedMemDelta float64            `json:"redis_used_memory_delta_per_person"`
-	GoroutinesBefore  int                `json:"goroutines_before"`
-	GoroutinesPeak    int                `json:"goroutines_peak"`
-	GoroutinesAfter   int                `json:"goroutines_after"`
-	HeapInuseBefore   uint64             `json:"heap_inuse_before"`
-	HeapInuseAfter    uint64             `json:"heap_inuse_after"`
+	// RedisShortLived are the suffixes of the sampled keys whose time to
+	// live was at most store.IdempotencyTTL (left out of
+	// RedisBytesPerIdlePerson). RedisUsedMemDeltaIdle is used_memory's
+	// delta per person once those keys of all this process's people are
+	// deleted, as their expiry would (one process without -keep only).
+	RedisShortLived       []string `json:"redis_short_lived_keys"`
+	RedisUsedMemDeltaIdle float64  `json:"redis_used_memory_delta_idle_per_person,omitempty"`
+	GoroutinesBefore      int      `json:"goroutines_before"`
+	GoroutinesPeak        int      `json:"goroutines_peak"`
+	GoroutinesAfter       int      `json:"goroutines_after"`
+	HeapInuseBefore       uint64   `json:"heap_inuse_before"`
+	HeapInuseAfter        uint64   `json:"heap_inuse_after"`
 	// GoLiveBytesPerPerson is the HeapAlloc (live objects) delta per person:
 	// HeapInuse also moves with how full the spans are.
 	GoLiveBytesPerPerson float64 `json:"go_live_bytes_per_person"`
@@ -254,6 +279,22 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		return nil, err
 	}
 	st := store.New(rdb, ns, store.WithSealer(sealer))
+	// The baseline runs on the runtime's own client before the trip
+	// counter is hooked on and before the runtime takes connections for
+	// its blocking reads.
+	var baseline float64
+	baseConns := cfg.baseConns
+	if cfg.baseline {
+		if baseConns == 0 {
+			baseConns = st.PoolSize()
+		}
+		if err := barrier(ctx, ctl, "baseline", cfg.processes, cfg.wait, true); err != nil {
+			return nil, err
+		}
+		if baseline, err = st.SetRate(ctx, cfg.baselineFor, baseConns); err != nil {
+			return nil, err
+		}
+	}
 	s := newSim(sealer.PersonID, cfg.people, cfg.processes, cfg.index, cfg.style, cfg.rate == 0)
 	hook := st.CountTrips(s.delivered)
 	rt := runner.New(runner.Config{
@@ -359,29 +400,21 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		return nil, ctx.Err()
 	case <-time.After(cfg.warmup):
 	}
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
+	prof := profiles{cpu: cfg.cpuProfile, mem: cfg.memProfile}
+	if err := prof.start(); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	s.winStart.Store(start.UnixNano())
 	select {
 	case <-ctx.Done():
-		if cfg.cpuProfile != "" {
-			pprof.StopCPUProfile()
-		}
+		_ = prof.stop(false)
 		return nil, ctx.Err()
 	case <-time.After(cfg.duration):
 	}
 	end := time.Now()
-	if cfg.cpuProfile != "" {
-		pprof.StopCPUProfile()
+	if err := prof.stop(true); err != nil {
+		return nil, err
 	}
 	s.winEnd.Store(end.UnixNano())
 	s.phase.Store(phaseDrain)
@@ -403,7 +436,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	// as at the baseline.
 	heapAfter, allocAfter := heapAfterGC()
 	gAfter := runtime.NumGoroutine()
-	keyBytes, perPerson, err := personBytes(ctx, ctl, sealer, s, cfg.memSample)
+	mem, err := personBytes(ctx, ctl, sealer, s, cfg.memSample)
 	if err != nil {
 		return nil, err
 	}
@@ -412,6 +445,13 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		return nil, err
 	}
 	usedAfter := ctl.UsedMemory(ctx)
+	var usedIdle uint64
+	if cfg.processes == 1 && !cfg.keep {
+		if err := expireShortLived(ctx, ctl, sealer, s); err != nil {
+			return nil, err
+		}
+		usedIdle = ctl.UsedMemory(ctx)
+	}
 
 	shutdown()
 	if runErr != nil {
@@ -438,7 +478,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		SentMsgs: s.sent.Load(), NoReply: s.noReply.Load(), Unexpected: s.unexpected.Load(),
 		AcceptErrors: s.acceptErrs.Load(), OffersSkipped: s.skipped.Load(), FloodRests: s.rests.Load(),
 		RedisBytesMethod: fmt.Sprintf("MEMORY USAGE (SAMPLES 0) of every key of %d sampled people, plus their share of the people and subscription sets", min(cfg.memSample, len(s.owned))),
-		RedisKeyBytes:    keyBytes, RedisSharedBytes: shared,
+		RedisKeyBytes:    mem.byKey, RedisSharedBytes: shared, RedisShortLived: mem.shortLived,
 		RedisUsedMemDelta: float64(int64(usedAfter)-int64(usedBefore)) / float64(cfg.people),
 		GoroutinesBefore:  gBefore, GoroutinesPeak: int(peak.Load()), GoroutinesAfter: gAfter,
 		HeapInuseBefore: heapBefore, HeapInuseAfter: heapAfter, Namespace: ns,
@@ -456,7 +496,17 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 			setBytes += v
 		}
 	}
-	res.RedisBytesPerPerson = perPerson + float64(setBytes)/float64(cfg.people)
+	res.RedisBytesPerPerson = mem.total + float64(setBytes)/float64(cfg.people)
+	res.RedisBytesPerIdlePerson = mem.idle + float64(setBytes)/float64(cfg.people)
+	if usedIdle > 0 {
+		res.RedisUsedMemDeltaIdle = float64(int64(usedIdle)-int64(usedBefore)) / float64(cfg.people)
+	}
+	if cfg.baseline {
+		res.BaselineSetPerSec, res.BaselineConns = baseline, baseConns
+		if baseline > 0 {
+			res.Ratio = res.MsgsPerSec / baseline
+		}
+	}
 	if measured := len(s.owned) - pilot; measured > 0 {
 		res.GoHeapBytesPerPerson = float64(int64(heapAfter)-int64(heapBefore)) / float64(measured)
 		res.GoLiveBytesPerPerson = float64(int64(allocAfter)-int64(allocBefore)) / float64(measured)
@@ -527,36 +577,86 @@ func barrier(ctx context.Context, ctl *store.Store, name string, processes int, 
 	}
 }
 
-// personBytes measures the keys of a sample of this process's people: the
-// average bytes per person by key suffix, and their total.
-func personBytes(ctx context.Context, ctl *store.Store, sealer *store.Sealer, s *sim, sample int) (map[string]float64, float64, error) {
+// memFigures are the bytes per person of a sample of people's keys.
+type memFigures struct {
+	byKey      map[string]float64 // average, by key suffix
+	total      float64            // every key
+	idle       float64            // the keys that are not short-lived
+	shortLived []string           // suffixes of the short-lived keys
+}
+
+// personBytes measures the keys of a sample of this process's people
+// (MEMORY USAGE), and tells the short-lived ones by their time to live.
+func personBytes(ctx context.Context, ctl *store.Store, sealer *store.Sealer, s *sim, sample int) (memFigures, error) {
 	n := min(sample, len(s.owned))
 	stride := len(s.owned) / n
-	var keys, names []string
+	var keys []string
 	for i := range n {
-		idx := s.owned[i*stride]
-		for _, key := range ctl.PersonKeyNames(sealer.PersonID(channelName, address(int(idx)))) {
-			keys = append(keys, key)
-			names = append(names, key[strings.LastIndexByte(key, ':')+1:])
-		}
+		keys = append(keys, personKeys(ctl, sealer, s.owned[i*stride])...)
 	}
 	sizes, err := ctl.MemoryUsage(ctx, keys)
 	if err != nil {
-		return nil, 0, err
+		return memFigures{}, err
 	}
-	by := map[string]float64{}
-	var total float64
+	ttls, err := ctl.KeyTTLs(ctx, keys)
+	if err != nil {
+		return memFigures{}, err
+	}
+	f := memFigures{byKey: map[string]float64{}}
+	short := map[string]bool{}
 	for i, v := range sizes {
 		if v < 0 {
 			continue
 		}
-		by[names[i]] += float64(v) / float64(n)
-		total += float64(v) / float64(n)
+		name := keys[i][strings.LastIndexByte(keys[i], ':')+1:]
+		b := float64(v) / float64(n)
+		f.byKey[name] += b
+		f.total += b
+		if store.ShortLived(ttls[i]) {
+			short[name] = true
+		} else {
+			f.idle += b
+		}
 	}
-	for k, v := range by {
-		by[k] = round3(v)
+	for k, v := range f.byKey {
+		f.byKey[k] = round3(v)
 	}
-	return by, total, nil
+	f.shortLived = make([]string, 0, len(short))
+	for k := range short {
+		f.shortLived = append(f.shortLived, k)
+	}
+	sort.Strings(f.shortLived)
+	return f, nil
+}
+
+// expireShortLived deletes the short-lived keys of all this process's
+// people, as their expiry will, so that used_memory shows idle people.
+func expireShortLived(ctx context.Context, ctl *store.Store, sealer *store.Sealer, s *sim) error {
+	const batch = 500 // people a round trip
+	for lo := 0; lo < len(s.owned); lo += batch {
+		var keys []string
+		for _, idx := range s.owned[lo:min(lo+batch, len(s.owned))] {
+			keys = append(keys, personKeys(ctl, sealer, idx)...)
+		}
+		ttls, err := ctl.KeyTTLs(ctx, keys)
+		if err != nil {
+			return err
+		}
+		short := keys[:0]
+		for i, k := range keys {
+			if store.ShortLived(ttls[i]) {
+				short = append(short, k)
+			}
+		}
+		if err := ctl.DeleteKeys(ctx, short); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func personKeys(ctl *store.Store, sealer *store.Sealer, idx int32) []string {
+	return ctl.PersonKeyNames(sealer.PersonID(channelName, address(int(idx))))
 }
 
 // heapAfterGC returns HeapInuse (bytes in spans holding objects) and
@@ -591,6 +691,9 @@ func (r *Result) table(w io.Writer) {
 		mode, r.Style, r.ProcessIndex+1, r.Processes, r.OwnPeople, r.People, r.Workers, r.Seconds, r.OnboardSecs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "messages handled\t%d\t(%.0f msg/s)\n", r.Messages, r.MsgsPerSec)
+	if r.BaselineSetPerSec > 0 {
+		fmt.Fprintf(tw, "Redis SET baseline\t%.0f SET/s\t(before the load, %d connections; msg/s ÷ SET/s = %.4f)\n", r.BaselineSetPerSec, r.BaselineConns, r.Ratio)
+	}
 	fmt.Fprintf(tw, "latency p50 / p90 / p99 / p99.9 / max\t%.2f / %.2f / %.2f / %.2f / %.2f ms\t\n", r.P50ms, r.P90ms, r.P99ms, r.P999ms, r.MaxMs)
 	groups := make([]string, 0, len(r.RoundtripGroups))
 	for g, v := range r.RoundtripGroups {
@@ -605,7 +708,12 @@ func (r *Result) table(w io.Writer) {
 		keys = append(keys, fmt.Sprintf("%s %.0f", k, v))
 	}
 	sort.Strings(keys)
-	fmt.Fprintf(tw, "Redis bytes per idle person\t%.0f\t(MEMORY USAGE of sampled keys: %s; used_memory delta %.0f)\n", r.RedisBytesPerPerson, strings.Join(keys, ", "), r.RedisUsedMemDelta)
+	idle := ""
+	if r.RedisUsedMemDeltaIdle != 0 {
+		idle = fmt.Sprintf("; used_memory delta %.0f", r.RedisUsedMemDeltaIdle)
+	}
+	fmt.Fprintf(tw, "Redis bytes per idle person\t%.0f\t(once the %s records expire, %s after the last message%s)\n", r.RedisBytesPerIdlePerson, strings.Join(r.RedisShortLived, ", "), store.IdempotencyTTL, idle)
+	fmt.Fprintf(tw, "… with those records\t%.0f\t(MEMORY USAGE of sampled keys: %s; used_memory delta %.0f)\n", r.RedisBytesPerPerson, strings.Join(keys, ", "), r.RedisUsedMemDelta)
 	fmt.Fprintf(tw, "Go heap bytes per person\t%.0f\t(HeapInuse %d → %d after GC; live objects %.0f per person)\n", r.GoHeapBytesPerPerson, r.HeapInuseBefore, r.HeapInuseAfter, r.GoLiveBytesPerPerson)
 	verdict := "no goroutine per person"
 	if r.GoroutinesPeak-r.GoroutinesBefore >= r.OwnPeople/2 && r.OwnPeople >= 20 {
