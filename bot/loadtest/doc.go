@@ -3,7 +3,8 @@
 // queues, per-person outbox and senders) against a real Redis, with a
 // channel that accepts every send at once, and reports throughput,
 // latency, Redis round trips per message, Redis and Go memory per person
-// and goroutine counts.
+// and goroutine counts; with -baseline also Redis's own SET rate on the
+// same client, to read the throughput against.
 //
 // # What it does
 //
@@ -46,19 +47,83 @@
 // person's reply is complete.
 //
 // Redis bytes per person are MEMORY USAGE (SAMPLES 0) of every key of a
-// sample of people once they are idle, plus their share of the people and
-// subscription sets; used_memory's delta per person is reported beside it
-// but moves with everything else the server holds. Go heap per person is
+// sample of people once they are idle (store.PersonKeyNames), plus their
+// share of the people and subscription sets; used_memory's delta per
+// person is reported beside it but moves with everything else the server
+// holds (streams, the keys' table, the scripts). That figure
+// (redis_bytes_per_person) still holds the records that expire
+// store.IdempotencyTTL (48 h) after a person's last message: dedupe ids
+// (seen), sent markers (sent), the Telegram message ids of both sides
+// (recent). bytes_per_idle_person is what stays after that: the same sum
+// without the keys whose PTTL is at most IdempotencyTTL (found by their
+// TTL, not by name; redis_short_lived_keys names the suffixes found).
+// With one process and no -keep, the short-lived keys of all the
+// process's people are then deleted, as their expiry would, and
+// used_memory's delta is read again (redis_used_memory_delta_idle_per_person)
+// as a cross-check. Go heap per person is
 // the HeapInuse delta after a full GC between a baseline (runtime running,
 // connection pool full, a few people onboarded) and the idle end, divided
 // by the other people; the live-object (HeapAlloc) delta is beside it.
+//
+// # Baseline
+//
+// With -baseline, before the runtime starts (and before its round trips
+// are counted), -baseline-conns goroutines (default: the pool size of the
+// runtime's client, go-redis's 10 × GOMAXPROCS, the most connections the
+// runtime can use at once) each SET a 16-byte value on a key of their own
+// in the namespace, one after the other, for -baseline-duration (3 s), on
+// the runtime's own client; the keys are deleted after. baseline_set_per_s
+// is that rate and ratio is msgs_per_sec ÷ baseline_set_per_s: the share
+// of a bare Redis's speed (with this client, on this machine) that the
+// runtime reaches, comparable between machines where msg/s alone is not.
+// 1 / ratio is how many SETs Redis did in the time the runtime took per
+// message; it exceeds the round trips per message, since a script costs
+// Redis more than a SET (INFO commandstats: usec_per_call), and more so
+// when the bottleneck is not Redis (the runtime's CPU, its workers). With
+// several processes they all start the baseline at once (a barrier), each
+// reports its own: add them as msgs_per_sec is added.
+//
+// # Profiles
+//
+// -cpuprofile FILE writes a CPU profile of the measured window (after the
+// warm-up, before draining); -memprofile FILE writes heap profiles at the
+// end of the window (FILE) and at its start (FILE.base), each after a
+// collection. Read them with the binary that ran:
+//
+//	go build -o lifeline ./cmd/lifeline
+//	lifeline loadtest -people 1000 -duration 10s -cpuprofile cpu.out -memprofile mem.out
+//	go tool pprof -top -nodecount 25 lifeline cpu.out
+//	go tool pprof -top -nodecount 25 -cum lifeline cpu.out
+//	go tool pprof -top -sample_index=alloc_space -base mem.out.base lifeline mem.out
+//
+// The header's "Total samples" over "Duration" is the CPU the process
+// used (100% is one core). -top lists functions by flat time (in the
+// function itself) with their share of the samples, then cum (with what
+// they call); sort by cum (-cum) to see which step of a message costs
+// most: runner's handleWork (a turn), handleDelivery (a send) and Accept
+// (called by this package's drivers, as a channel would). Flat time goes
+// mostly to system calls (internal/runtime/syscall: each Redis round trip
+// is a write and a read), then the scheduler (runtime.futex,
+// findRunnable), decoding sessions and profiles (encoding/json, under
+// store.(*Sealer).OpenJSON), the allocator and the garbage collector
+// (mallocgc, gcBgMarkWorker); the encryption itself (crypto/…/gcm) and
+// the simulated platform (this package less Accept) are small. The heap
+// command lists the bytes allocated in the window by function (-base
+// subtracts what was allocated before it); -sample_index=inuse_space on
+// mem.out alone shows what is live at its end. Redis's own CPU is not in
+// these profiles: INFO cpu (used_cpu_user_main_thread, used_cpu_sys_main_thread)
+// before and after a run, or top, tells whether Redis or the process is
+// the one near a full core.
 //
 // # One process
 //
 //	lifeline loadtest -people 1000 -duration 10s            # closed loop
 //	lifeline loadtest -people 1000 -duration 10s -rate 1000 # open loop
+//	lifeline loadtest -people 1000 -duration 10s -baseline -json
 //
-// A fresh key namespace is used and deleted at the end (-keep keeps it).
+// Redis is -redis, by default $REDIS_URL or else redis://127.0.0.1:6379/0
+// (never an embedded one). A fresh key namespace is used and deleted at
+// the end (-keep keeps it).
 //
 // # Two (or more) processes
 //
