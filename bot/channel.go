@@ -114,6 +114,14 @@ type Clearer interface {
 	Clear(ctx context.Context, address string, ids []int64) error
 }
 
+// OwnWords is implemented by channels that say some of the runtime's
+// messages in their own words: WhatsApp, where the service cannot clear
+// a chat, says how to clear it on the phone. OwnWords maps a message id to
+// the id the channel says instead.
+type OwnWords interface {
+	OwnWords() map[string]string
+}
+
 // Receiver accepts inbound messages durably. Accept returns nil only once
 // the message is recorded, so an adapter may then acknowledge it to the
 // platform; a redelivered message is accepted again without effect.

@@ -46,6 +46,9 @@ type TurnInput struct {
 	Now     time.Time
 	// CanClear says whether the person's channel can delete messages.
 	CanClear bool
+	// OwnWords are the channel's own message ids for some of the engine's
+	// (bot.OwnWords), nil for none.
+	OwnWords map[string]string
 	// Kept opens what the person's coach keeps in the profile (the plan and
 	// notes), for MY DATA only: nothing is decrypted on other turns.
 	Kept func() (*bot.Plan, []bot.Note)
@@ -176,6 +179,11 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 			outs = d.inTurn(in, &res, &sess, e, outs)
 			res.Effects = append(res.Effects, e)
 		}
+		for i, o := range outs {
+			if id := in.OwnWords[o.Msg]; id != "" {
+				outs[i].Msg = id
+			}
+		}
 		res.Replies = append(res.Replies, look.apply(d.render(lang(), outs))...)
 		if res.Wipe {
 			res.Profile = nil
@@ -211,6 +219,9 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 	}
 	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: sess, Now: r.now()}
 	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
+	if w, ok := r.channels[t.Profile["ch"]].(bot.OwnWords); ok {
+		in.OwnWords = w.OwnWords()
+	}
 	in.Kept = func() (*bot.Plan, []bot.Note) { return r.kept(t.Profile) }
 	for _, raw := range t.Inbox {
 		var m bot.Inbound

@@ -15,10 +15,11 @@ import (
 // the terminal "help" reaches a coach instead (kw.coach).
 const HelpAction = "sms_help"
 
-// MessageIDs are the message ids this package renders, for content
-// checks: the HELP reply and, in each language, the word it names that
-// reaches a coach (a word of that language's kw.coach, and never HELP).
-var MessageIDs = []string{"sms.help", "sms.coach_word"}
+// MessageIDs are the message ids this package renders or names, for
+// content checks: the HELP reply and, in each language, the word it names
+// that reaches a coach (a word of that language's kw.coach, and never
+// HELP); WhatsApp's own words (whatsapp.go).
+var MessageIDs = []string{"sms.help", "sms.coach_word", msgWhatsAppClear, msgWhatsAppPrivacy}
 
 // IsHelpKeyword reports whether text is the carriers' HELP keyword: the
 // whole message, ignoring case and surrounding white space, as carriers

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lifeline-org/lifeline/bot"
+	"github.com/lifeline-org/lifeline/flows"
 )
 
 // WhatsApp through Twilio is a mode of this adapter, not a package of its
@@ -57,6 +58,27 @@ const (
 	codeOutsideWindow = 63016
 	codeWhatsAppRate  = 63018
 )
+
+// WhatsApp's own words for two of the runtime's messages (OwnWords): a
+// business cannot delete messages from a person's WhatsApp, so the answer
+// to CLEAR and the privacy notice's details say how to clear the chat on
+// the phone instead of offering CLEAR.
+const (
+	msgWhatsAppClear   = "whatsapp.clear_done"
+	msgWhatsAppPrivacy = "whatsapp.privacy_more"
+)
+
+// OwnWords implements bot.OwnWords: on WhatsApp, the runtime's answer to
+// CLEAR and the privacy notice's details are WhatsApp's own. SMS has none.
+func (a *Adapter) OwnWords() map[string]string {
+	if !a.whatsapp {
+		return nil
+	}
+	return map[string]string{flows.MsgClearNoop: msgWhatsAppClear, privacyMore: msgWhatsAppPrivacy}
+}
+
+// privacyMore is the privacy notice's details (flows/defs/onboarding.yaml).
+const privacyMore = "onboarding.privacy_more"
 
 // maxWhatsAppSegments keeps a WhatsApp part within Twilio's 1600
 // characters.

@@ -230,3 +230,29 @@ func TestParseTemplates(t *testing.T) {
 		t.Errorf("bad file: %v", err)
 	}
 }
+
+// TestWhatsAppOwnWords: on WhatsApp, CLEAR's answer and the privacy
+// notice's details are WhatsApp's own, in every language, and both the
+// runtime's ids they replace and their own exist; SMS keeps the runtime's.
+func TestWhatsAppOwnWords(t *testing.T) {
+	cat := bottest.Content(t).Catalog
+	words := newTestAdapter(t, nil, whatsApp).a.OwnWords()
+	if len(words) != 2 {
+		t.Fatalf("own words %v", words)
+	}
+	for from, to := range words {
+		for _, id := range []string{from, to} {
+			if missing := cat.Missing(id); len(missing) > 0 || cat.Raw("en", id) == "" {
+				t.Errorf("%s: missing in %v", id, missing)
+			}
+		}
+		for _, lang := range cat.Languages() {
+			if strings.Contains(cat.Raw(lang, to), "CLEAR") || !strings.Contains(cat.Raw(lang, to), "WhatsApp") && !strings.Contains(cat.Raw(lang, to), "واتساب") {
+				t.Errorf("%s/%s does not speak of WhatsApp: %q", to, lang, cat.Raw(lang, to))
+			}
+		}
+	}
+	if w := newTestAdapter(t, nil, nil).a.OwnWords(); w != nil {
+		t.Errorf("sms own words %v", w)
+	}
+}
