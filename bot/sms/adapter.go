@@ -47,8 +47,12 @@ const (
 // unreachableCodes mean the number cannot receive our texts: unknown or
 // unreachable handset (30003, 30005), landline or unreachable carrier
 // (30006), invalid number (21211), not a mobile number (21614); on
-// WhatsApp, no WhatsApp account at the number (63003, 63024).
-var unreachableCodes = map[int]bool{30003: true, 30005: true, 30006: true, codeInvalidTo: true, 21614: true, 63003: true, 63024: true}
+// WhatsApp, no WhatsApp account at the number (63003, 63024) and the
+// person blocked the business (63014), which, like a blocked Telegram
+// bot, holds until they write again. Not 63032 (WhatsApp holds the
+// number out for an experiment, for a while) nor 63049 (Meta declined a
+// marketing template): those pass.
+var unreachableCodes = map[int]bool{30003: true, 30005: true, 30006: true, codeInvalidTo: true, 21614: true, 63003: true, 63014: true, 63024: true}
 
 // Config is the SMS channel's configuration.
 type Config struct {

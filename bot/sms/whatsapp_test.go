@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -128,6 +129,22 @@ func TestWhatsAppSend(t *testing.T) {
 		{"no template for the purpose: skipped", bot.Outbound{Text: "Job", Purpose: "job", Lang: "en", Last: old}, nil, nil, 1, 0},
 		{"outside the window at Twilio: not retried", bot.Outbound{Text: "Hi", Purpose: "checkin", Lang: "en", Last: recent},
 			[]mock{{Status: 400, Body: `{"code":63016,"message":"outside window","status":400}`}}, nil, 0, 63016},
+	}
+	for _, tc := range []struct {
+		code               int
+		retry, unreachable bool
+	}{{63014, false, true}, {63018, true, false}, {63024, false, true}, {63032, false, false}} {
+		t.Run(fmt.Sprintf("error %d", tc.code), func(t *testing.T) {
+			body := fmt.Sprintf(`{"code":%d,"message":"+447700900123","status":400}`, tc.code)
+			env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: {{Status: 400, Body: body}}}, whatsApp)
+			se := bot.AsSendError(func() error { _, err := env.a.Send(context.Background(), testTo, bot.Outbound{Text: "Hi"}); return err }())
+			if se.Code != tc.code || se.Retryable != tc.retry || se.Unreachable != tc.unreachable || se.OptedOut {
+				t.Errorf("send error %+v", se)
+			}
+			if strings.Contains(env.logs.String(), "447700900123") {
+				t.Errorf("the log quotes Twilio's message: %s", env.logs)
+			}
+		})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
