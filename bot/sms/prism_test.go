@@ -100,19 +100,31 @@ func TestRequestsMatchTwilioOpenAPI(t *testing.T) {
 			t.Errorf("Prism refused a long message: %v", err)
 		}
 	}
-	// The WhatsApp channel's free-form message and template.
+	// The WhatsApp channel's free-form message, template, and choices as
+	// buttons (a quick-reply) and as a list.
 	wa, err := New(Config{AccountSID: sid, AuthToken: "tok", From: "whatsapp:+15005550006", APIURL: base, PublicURL: "https://lifeline.example.org", MPS: 100,
-		Templates: Templates{"checkin": {"en": {ContentSID: "HX0123456789abcdef0123456789abcdef", Variables: []string{"text", "options"}}}}}, nil)
+		Templates: Templates{"checkin": {"en": {ContentSID: "HX0123456789abcdef0123456789abcdef", Variables: []string{"text", "options"}}},
+			"choices_2": {AnyLanguage: {ContentSID: "HX00112233445566778899aabbccddeeff", Variables: []string{"text", "option1", "option2"}}},
+			"choices_4": {AnyLanguage: {ContentSID: "HXffeeddccbbaa99887766554433221100", Variables: []string{"text", "option1", "option2", "option3", "option4"}}}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sent int
+	wa.OnWait = func(time.Duration) { sent++ }
+	four := []bot.OutOption{{ID: "a", Label: "Your documents"}, {ID: "b", Label: "Fair hiring"}, {ID: "c", Label: "Debt"}, {ID: "d", Label: "Unions"}}
 	for _, msg := range []bot.Outbound{
 		{Text: "Choose a topic:", Options: []bot.OutOption{{ID: "a", Label: "Your documents"}}},
 		{Text: "How are you?", Options: []bot.OutOption{{ID: "a", Label: "Fine"}}, Purpose: "checkin", Lang: "en"},
+		{Text: "How are you?\nTap one.", Options: four[:2]},
+		{Text: "Choose a topic:", Options: four},
 	} {
 		if _, err := wa.Send(context.Background(), "+447700900123", msg); err != nil {
-			t.Errorf("Prism refused a WhatsApp request (purpose %q): %v", msg.Purpose, err)
+			t.Errorf("Prism refused a WhatsApp request (purpose %q, %d options): %v", msg.Purpose, len(msg.Options), err)
 		}
+	}
+	if sent != 4 {
+		// A refused choices template is sent again as text.
+		t.Errorf("%d WhatsApp requests, want 4 (Prism refused a choices template?)", sent)
 	}
 	// Prism does check: a request without To is refused, and the adapter
 	// reports it as not retryable.

@@ -232,22 +232,23 @@ func TestSendMatchesTwilioSpec(t *testing.T) {
 }
 
 // TestWhatsAppMatchesTwilioSpec checks the WhatsApp channel's requests,
-// free-form and template, against the same description.
+// free-form, template and buttons, against the same description.
 func TestWhatsAppMatchesTwilioSpec(t *testing.T) {
 	check := specChecker(t)
-	env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: append(created(), created()...)}, whatsApp)
+	env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: append(created(), append(created(), created()...)...)}, whatsApp)
 	old := newTestClock().Now().Add(-25 * time.Hour).UnixMilli()
 	for _, msg := range []bot.Outbound{
 		{Text: "Choose a topic:", Options: []bot.OutOption{{ID: "a", Label: "Your documents"}}},
 		{Text: "How are you?", Options: []bot.OutOption{{ID: "a", Label: "Fine"}}, Purpose: "checkin", Lang: "en", Last: old},
+		{Text: "How are you?", Options: []bot.OutOption{{ID: "a", Label: "Fine"}, {ID: "b", Label: "Not well"}, {ID: "c", Label: "Later"}}},
 	} {
 		if _, err := env.a.Send(context.Background(), testTo, msg); err != nil {
 			t.Fatal(err)
 		}
 	}
 	reqs := env.api.Requests()
-	if len(reqs) != 2 || reqs[0].Form.Get("Body") == "" || reqs[1].Form.Get("ContentSid") == "" {
-		t.Fatalf("want a free-form message and a template, got %+v", reqs)
+	if len(reqs) != 3 || reqs[0].Form.Get("Body") == "" || reqs[1].Form.Get("ContentSid") == "" || reqs[2].Form.Get("ContentSid") != testButtons {
+		t.Fatalf("want a free-form message, a template and buttons, got %+v", reqs)
 	}
 	check(t, reqs)
 }

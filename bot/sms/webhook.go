@@ -78,6 +78,10 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 		// Locations, contacts, reactions and the like come with no text,
 		// or with a text Lifeline should not take for the person's words.
 		in.NotText = strings.TrimSpace(body) == "" || media > 0 || form.Get("Latitude") != ""
+		if digit := choicePayload(form); digit != "" {
+			// A tapped button or list item: its digit, as if typed.
+			in.Text, in.NotText = digit, false
+		}
 		a.acceptInbound(w, r, in)
 		return
 	}

@@ -20,15 +20,27 @@ const (
 	testWAFrom   = "whatsapp:+15005550006"
 	testCheckin  = "HX0123456789abcdef0123456789abcdef"
 	testBcastSID = "HXfedcba9876543210fedcba9876543210"
+	testButtons  = "HX00112233445566778899aabbccddeeff"
+	testList     = "HXffeeddccbbaa99887766554433221100"
 )
 
 var testTemplates = Templates{
 	"checkin":   {"en": {ContentSID: testCheckin, Variables: []string{"text", "options"}}},
 	"broadcast": {"es": {ContentSID: testBcastSID}},
+	"choices_3": {"any": {ContentSID: testButtons, Variables: []string{"text", "option1", "option2", "option3"}}},
+	"choices_4": {"any": {ContentSID: testList, Variables: []string{"text", "option1", "option2", "option3", "option4"}}},
 }
 
 // whatsApp edits a test config into the WhatsApp channel's.
 func whatsApp(c *Config) { c.From, c.Templates = testWAFrom, testTemplates }
+
+// withForm sets pairs of keys and values on f.
+func withForm(f url.Values, kv ...string) url.Values {
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
 
 func waForm(sid, body string) url.Values {
 	f := inboundForm(sid, WhatsAppPrefix+testTo, body)
@@ -53,6 +65,12 @@ func TestWhatsAppInbound(t *testing.T) {
 			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM2", Text: "look", NotText: true, At: at}}},
 		{"location", webhookRequest{path: WhatsAppInboundPath, form: loc}, 200,
 			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM3", NotText: true, At: at}}},
+		{"a button is its digit", webhookRequest{path: WhatsAppInboundPath, form: withForm(waForm("SM8", "Not well"), "ButtonText", "Not well", "ButtonPayload", "2")}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM8", Text: "2", At: at}}},
+		{"a list item is its digit", webhookRequest{path: WhatsAppInboundPath, form: withForm(waForm("SM9", "Your documents"), "ListId", "10", "ListTitle", "Your documents")}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM9", Text: "10", At: at}}},
+		{"a foreign button is its words", webhookRequest{path: WhatsAppInboundPath, form: withForm(waForm("SM10", "Yes please"), "ButtonText", "Yes please", "ButtonPayload", "promo-7")}, 200,
+			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM10", Text: "Yes please", At: at}}},
 		{"HELP reaches the runtime as text", webhookRequest{path: WhatsAppInboundPath, form: waForm("SM4", "HELP")}, 200,
 			[]bot.Inbound{{Channel: "whatsapp", Address: testTo, MessageID: "SM4", Text: "HELP", At: at}}},
 		{"a plain number is not a whatsapp address", webhookRequest{path: WhatsAppInboundPath, form: inboundForm("SM5", testTo, "hi")}, 200, nil},
@@ -108,6 +126,9 @@ func TestWhatsAppSend(t *testing.T) {
 	recent := now.Add(-23 * time.Hour).UnixMilli()
 	old := now.Add(-25 * time.Hour).UnixMilli()
 	opts := []bot.OutOption{{ID: "a", Label: "Fine"}, {ID: "b", Label: "Not\nwell"}}
+	three := append(opts[:2:2], bot.OutOption{ID: "c", Label: "Later"})
+	four := append(three[:3:3], bot.OutOption{ID: "d", Label: "Your documents, please"})
+	long := append(opts[:2:2], bot.OutOption{ID: "c", Label: "A label over twenty c"})
 	tests := []struct {
 		name     string
 		msg      bot.Outbound
@@ -118,6 +139,14 @@ func TestWhatsAppSend(t *testing.T) {
 	}{
 		{"reply is free-form", bot.Outbound{Text: "Hello", Options: opts}, created(),
 			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "Body": {"Hello\n1 Fine\n2 Not\nwell"}}, 0, 0},
+		{"three options are buttons", bot.Outbound{Text: "How are\nyou?", Options: three}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "ContentSid": {testButtons},
+				"ContentVariables": {`{"1":"How are\nyou?","2":"Fine","3":"Not well","4":"Later"}`}}, 0, 0},
+		{"four options are a list", bot.Outbound{Text: "Topics", Options: four, Purpose: "checkin", Lang: "en", Last: recent}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "ContentSid": {testList},
+				"ContentVariables": {`{"1":"Topics","2":"Fine","3":"Not well","4":"Later","5":"Your documents, please"}`}}, 0, 0},
+		{"a button title over 20 characters: numbered text", bot.Outbound{Text: "Hi", Options: long}, created(),
+			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "Body": {"Hi\n1 Fine\n2 Not\nwell\n3 A label over twenty c"}}, 0, 0},
 		{"check-in within the window is free-form", bot.Outbound{Text: "How are you?", Purpose: "checkin", Lang: "en", Last: recent}, created(),
 			url.Values{"To": {"whatsapp:" + testTo}, "From": {testWAFrom}, "Body": {"How are you?"}}, 0, 0},
 		{"check-in outside the window is its template", bot.Outbound{Text: "How are\nyou?", Options: opts, Purpose: "checkin", Lang: "en", Last: old}, created(),
@@ -130,6 +159,26 @@ func TestWhatsAppSend(t *testing.T) {
 		{"outside the window at Twilio: not retried", bot.Outbound{Text: "Hi", Purpose: "checkin", Lang: "en", Last: recent},
 			[]mock{{Status: 400, Body: `{"code":63016,"message":"outside window","status":400}`}}, nil, 0, 63016},
 	}
+	t.Run("buttons refused: numbered text", func(t *testing.T) {
+		env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: append([]mock{{Status: 400, Body: `{"code":21656,"message":"bad variables","status":400}`}}, created()...)}, whatsApp)
+		if _, err := env.a.Send(context.Background(), testTo, bot.Outbound{Text: "Hi", Options: three}); err != nil {
+			t.Fatal(err)
+		}
+		reqs := env.api.Requests()
+		if len(reqs) != 2 || reqs[0].Form.Get("ContentSid") != testButtons || reqs[1].Form.Get("Body") != "Hi\n1 Fine\n2 Not\nwell\n3 Later" {
+			t.Errorf("requests %+v", reqs)
+		}
+		if !strings.Contains(env.logs.String(), "event=whatsapp_choices_rejected code=21656") {
+			t.Errorf("log: %s", env.logs)
+		}
+	})
+	t.Run("buttons rate-limited: retried later, not as text", func(t *testing.T) {
+		env := newTestAdapter(t, map[string][]mock{"POST " + messagesPath: {{Status: 429, Body: `{"code":20429,"message":"slow","status":429}`}}}, whatsApp)
+		_, err := env.a.Send(context.Background(), testTo, bot.Outbound{Text: "Hi", Options: three})
+		if se := bot.AsSendError(err); err == nil || !se.Retryable {
+			t.Errorf("err %v", err)
+		}
+	})
 	for _, tc := range []struct {
 		code               int
 		retry, unreachable bool
@@ -228,7 +277,17 @@ func TestParseTemplates(t *testing.T) {
 	if err != nil || tpl["checkin"]["es"].ContentSID != testCheckin || tpl["checkin"]["en"].Variables[0] != "text" {
 		t.Fatalf("%+v %v", tpl, err)
 	}
+	choices := "choices_2:\n  any: {sid: " + testCheckin + ", variables: [text, option1, option2]}\n"
+	if tpl, err := ParseTemplates([]byte(choices)); err != nil || len(tpl[ChoicesPurpose(2)][AnyLanguage].Variables) != 3 {
+		t.Errorf("choices: %+v %v", tpl, err)
+	}
 	for _, bad := range []string{
+		"choices_11:\n  any: {sid: " + testCheckin + "}\n",
+		"choices_02:\n  any: {sid: " + testCheckin + ", variables: [option1, option2]}\n",
+		"choices_2:\n  en: {sid: " + testCheckin + ", variables: [option1, option2]}\n",
+		"choices_2:\n  any: {sid: " + testCheckin + ", variables: [text, option1]}\n",
+		"choices_2:\n  any: {sid: " + testCheckin + ", variables: [option1, option2, option3]}\n",
+		"checkin:\n  en: {sid: " + testCheckin + ", variables: [text, option1]}\n",
 		"checkin:\n  en: {sid: SM123}\n",
 		"checkin:\n  en: {sid: " + testCheckin + ", variables: [name]}\n",
 		"checkin: [1, 2]\n",
