@@ -594,16 +594,25 @@ var whatsAppPurposes = []string{checkin.FlowCheckin, checkin.FlowReminder, coach
 	broadcast.KindBroadcast, broadcast.KindReminder, broadcast.KindJob, broadcast.KindDigest, "coach", "retention"}
 
 // checkWhatsAppTemplates reads the templates file at path, if there is
-// one: an unreadable file is an error, a purpose Lifeline never uses or a
-// language the content lacks a warning.
+// one: an unreadable file (a bad SID, variable or choices template among
+// them) is an error, a purpose Lifeline never uses or a language the
+// content lacks a warning. Choices templates (choices_1 to choices_10,
+// language any) are checked by sms.ParseTemplates.
 func checkWhatsAppTemplates(path string, langs []string) (problems []string, failed bool) {
 	tpl, err := sms.LoadTemplates(path)
 	if err != nil {
 		return []string{err.Error()}, true
 	}
+	var choices []string
+	for n := 1; n <= sms.MaxChoices; n++ {
+		choices = append(choices, sms.ChoicesPurpose(n))
+	}
 	for _, purpose := range slices.Sorted(maps.Keys(tpl)) {
+		if slices.Contains(choices, purpose) {
+			continue
+		}
 		if !slices.Contains(whatsAppPurposes, purpose) {
-			problems = append(problems, fmt.Sprintf("%s: %s: warning: not a purpose Lifeline uses (%s)", whatsAppTemplatesFile, purpose, strings.Join(whatsAppPurposes, ", ")))
+			problems = append(problems, fmt.Sprintf("%s: %s: warning: not a purpose Lifeline uses (%s, or choices_1 to choices_%d)", whatsAppTemplatesFile, purpose, strings.Join(whatsAppPurposes, ", "), sms.MaxChoices))
 		}
 		for _, lang := range slices.Sorted(maps.Keys(tpl[purpose])) {
 			if !slices.Contains(langs, lang) {
