@@ -35,6 +35,11 @@ import (
 //   - A message Lifeline starts (bot.Outbound.Purpose set) more than 24
 //     hours after the person last wrote goes as a Content template of its
 //     purpose and language, or not at all (Skipped counts those).
+//   - Within the window, options go as buttons or a list where a choices
+//     template fits (ChoicesPurpose), and a tap comes back as its digit.
+//   - The service cannot clear a WhatsApp chat, so CLEAR and the privacy
+//     notice say how to clear it on the phone (OwnWords). A person who
+//     blocks the business (63014) is unreachable until they write again.
 
 // WhatsAppPrefix starts a WhatsApp address at Twilio.
 const WhatsAppPrefix = "whatsapp:"
