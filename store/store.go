@@ -22,6 +22,9 @@ type Store struct {
 	sealer *Sealer
 	// ciTurn picks the shard ClaimCheckins starts from.
 	ciTurn atomic.Uint32
+	// clustered: on Redis Cluster, where only one shard's people go in
+	// one script call.
+	clustered bool
 }
 
 // Option configures a Store at New.
@@ -39,6 +42,7 @@ func New(rdb redis.UniversalClient, ns string, opts ...Option) *Store {
 		ns = "ll"
 	}
 	s := &Store{rdb: rdb, ns: ns}
+	_, s.clustered = rdb.(*redis.ClusterClient)
 	for _, o := range opts {
 		o(s)
 	}
@@ -102,6 +106,9 @@ func (s *Store) pkey(person, suffix string) string {
 	return s.ns + ":" + shardTags[ShardOf(person)] + ":u:" + person + ":" + suffix
 }
 
+// tagOf is the hash tag of a person's shard.
+func (s *Store) tagOf(person string) string { return shardTags[ShardOf(person)] }
+
 // shardKey is a key of shard i: "<ns>:{sNN}:<name>".
 func (s *Store) shardKey(i int, name string) string { return s.ns + ":" + shardTags[i] + ":" + name }
 
@@ -154,7 +161,7 @@ var ErrLockLost = errors.New("person lock was lost before commit")
 // accept records an inbound message once: dedupe by platform id, append to
 // the person's inbox, remember the channel and sealed address, and queue a
 // work item. One round trip.
-var acceptScript = redis.NewScript(`
+var acceptScript = newBatched("accept", TripAccept, `
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[3]) == 0 then return 0 end
@@ -203,10 +210,10 @@ func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
 	if a.Readdress {
 		re = "1"
 	}
-	n, err := acceptScript.Run(ctx, s.rdb,
+	n, err := asInt(acceptScript.run(ctx, s, s.tagOf(a.Person),
 		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person)},
-		a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person,
-	).Int()
+		[]any{a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person},
+	))
 	if err != nil {
 		return false, fmt.Errorf("accept inbound: %w", err)
 	}
@@ -239,7 +246,7 @@ func (s *Store) AcceptFor(ctx context.Context, person, id string, sealed []byte,
 
 // begin takes the person's lock (or renews it when the token already holds
 // it) and returns up to ARGV[3] inbox messages, the session and the profile.
-var beginScript = redis.NewScript(`
+var beginScript = newBatched("begin", TripBegin, `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return false end
 local msgs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
@@ -271,10 +278,10 @@ type Turn struct {
 // is only ever released where the inbox is seen empty, in the same script,
 // so whoever holds it handles every message already accepted.
 func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Duration, max int) (*Turn, error) {
-	res, err := beginScript.Run(ctx, s.rdb,
+	res, err := beginScript.run(ctx, s, s.tagOf(person),
 		[]string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)},
-		token, ttl.Milliseconds(), max,
-	).Result()
+		[]any{token, ttl.Milliseconds(), max},
+	)
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrLocked
 	}
@@ -339,7 +346,7 @@ func (s *Store) openSession(raw []byte) ([]byte, error) {
 // then one outbound stream per delivery, the case stream, the effect stream.
 // ARGV: token, handled, session (” = keep), wipe flag, nwipe, nprofile,
 // profile field/value pairs (value ” deletes the field), ndel, deliveries.
-var commitScript = redis.NewScript(`
+var commitScript = newBatched("commit", TripCommit, `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
 local i = 7
@@ -448,7 +455,7 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	for _, e := range c.Effects {
 		args = append(args, e)
 	}
-	left, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
+	left, err := asInt(commitScript.run(ctx, s, s.tagOf(person), keys, args))
 	if err != nil {
 		return 0, fmt.Errorf("commit turn: %w", err)
 	}
@@ -547,7 +554,7 @@ func (s *Store) Enqueue(ctx context.Context, person string, d Queued, now time.T
 // nextScript takes (or renews) the person's sending lock and returns the
 // oldest delivery with the number of its messages already sent; with an
 // empty outbox it releases the lock and returns nil.
-var nextScript = redis.NewScript(`
+var nextScript = newBatched("next", TripNext, `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return -1 end
 local head = redis.call('LINDEX', KEYS[2], 0)
@@ -576,8 +583,8 @@ type Outgoing struct {
 // whatever the number of processes. It returns ErrLocked when another
 // sender holds the person.
 func (s *Store) NextOutbound(ctx context.Context, person, token string, ttl time.Duration) (*Outgoing, error) {
-	res, err := nextScript.Run(ctx, s.rdb, []string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent)},
-		token, ttl.Milliseconds()).Result()
+	res, err := nextScript.run(ctx, s, s.tagOf(person), []string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent)},
+		[]any{token, ttl.Milliseconds()})
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -600,7 +607,7 @@ func (s *Store) NextOutbound(ctx context.Context, person, token string, ttl time
 // sentScript records that the first ARGV[3] messages of delivery ARGV[2]
 // were sent; when ARGV[4] is 1 the delivery is complete and leaves the
 // outbox. The platform's message id is kept for clearing the chat.
-var sentScript = redis.NewScript(`
+var sentScript = newBatched("sent", TripMark, `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return -1 end
 if not cur then
@@ -645,9 +652,9 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 	if done {
 		fin = "1"
 	}
-	res, err := sentScript.Run(ctx, s.rdb,
+	res, err := asInt(sentScript.run(ctx, s, s.tagOf(person),
 		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent)},
-		token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds()).Int()
+		[]any{token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds()}))
 	if err != nil {
 		return false, fmt.Errorf("mark sent: %w", err)
 	}

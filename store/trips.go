@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +89,14 @@ type TripCounter struct {
 	hook *tripHook
 }
 
+// Others returns the round trips counted as other, by command and the
+// last part of its first key.
+func (c *TripCounter) Others() map[string]int64 {
+	c.hook.mu.Lock()
+	defer c.hook.mu.Unlock()
+	return maps.Clone(c.hook.others)
+}
+
 // Snapshot returns the counts so far.
 func (c *TripCounter) Snapshot() Trips {
 	var t Trips
@@ -105,33 +116,64 @@ func (s *Store) CountTrips(delivered func(person string, at time.Time)) *TripCou
 	return &TripCounter{hook: h}
 }
 
-// tripHook recognises the store's scripts by their keys, so it follows
-// their layout (store.go): the mark-sent script has four keys, the first
-// the person's sending lock "<ns>:{sNN}:u:<id>:slock", and its fourth argument
-// is "1" on a delivery's last message. bot/loadtest's test fails if that
-// changes (no reply is ever seen complete).
+// tripHook recognises the store's batched scripts (batch.go) by their
+// SHA, so it follows their layout (store.go): each part of a mark-sent
+// batch has four keys, the first the person's sending lock
+// "<ns>:{sNN}:u:<id>:slock", and its fourth argument is "1" on a
+// delivery's last message. bot/loadtest's test fails if that changes (no
+// reply is ever seen complete).
 type tripHook struct {
 	ns   string
 	n    [NTrips]atomic.Int64
 	done func(person string, at time.Time)
+
+	mu     sync.Mutex
+	others map[string]int64 // TripOther by command (and first key's kind)
+}
+
+// countOther names a command counted as other: its name and the last
+// part of its first key ("hgetall p", "evalsha 1 lock").
+func (h *tripHook) countOther(cmd redis.Cmder) {
+	args := cmd.Args()
+	name := cmd.Name()
+	key := argString(args, 1)
+	if name == "evalsha" || name == "eval" {
+		key = argString(args, 3)
+	}
+	key = strings.TrimPrefix(key, h.ns+":")
+	h.mu.Lock()
+	if h.others == nil {
+		h.others = map[string]int64{}
+	}
+	h.others[name+" "+key]++
+	h.mu.Unlock()
 }
 
 func (h *tripHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *tripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		k, person := h.classify(cmd)
+		k, people := h.classify(cmd)
 		h.n[k].Add(1)
-		var at time.Time
-		if person != "" {
-			at = time.Now() // the channel has just sent the last message
+		if k == TripOther {
+			h.countOther(cmd)
 		}
+		at := time.Now() // the channel has just sent the last messages
 		err := next(ctx, cmd)
-		if person != "" && err == nil && h.done != nil {
-			if c, ok := cmd.(*redis.Cmd); ok {
-				if v, err := c.Int64(); err == nil && v >= 0 { // 1: more wait, 0: outbox empty; -1 lock lost
-					h.done(person, at)
-				}
+		if len(people) == 0 || err != nil || h.done == nil {
+			return err
+		}
+		c, ok := cmd.(*redis.Cmd)
+		if !ok {
+			return err
+		}
+		parts, _ := c.Val().([]any)
+		for i, person := range people {
+			if person == "" || i >= len(parts) {
+				continue
+			}
+			if v, ok := parts[i].(int64); ok && v >= 0 { // 1: more wait, 0: outbox empty; -1 lock lost
+				h.done(person, at)
 			}
 		}
 		return err
@@ -162,55 +204,65 @@ func (h *tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 
 func (h *tripHook) isWork(stream string) bool { return strings.HasSuffix(stream, "}:work") }
 
-// classify names a command's purpose; for a successful-looking final
-// mark-sent it also returns the person id.
-func (h *tripHook) classify(cmd redis.Cmder) (Trip, string) {
+// classify names a command's purpose; for a mark-sent batch it also
+// returns, part by part, the person whose delivery's last message it
+// marks ("" for a part that marks no last message).
+func (h *tripHook) classify(cmd redis.Cmder) (Trip, []string) {
 	args := cmd.Args()
 	switch cmd.Name() {
 	case "evalsha", "eval":
-		nkeys, _ := args[2].(int)
-		if nkeys < 1 || len(args) < 3+nkeys {
-			return TripOther, ""
-		}
-		first := argString(args, 3)
-		switch {
-		case strings.HasSuffix(first, ":"+kSeen):
-			return TripAccept, ""
-		case strings.HasSuffix(first, ":"+kLock):
-			switch {
-			case nkeys == 1:
-				return TripUnlock, ""
-			case nkeys == 4 && strings.HasSuffix(argString(args, 4), ":"+kInbox):
-				return TripBegin, ""
-			}
-			return TripCommit, ""
-		case strings.HasSuffix(first, ":"+kSLock):
-			switch nkeys {
-			case 1:
-				return TripSendUnlock, ""
-			case 3:
-				return TripNext, ""
-			case 4:
-				if argString(args, 3+nkeys+3) == "1" {
-					if _, rest, ok := strings.Cut(strings.TrimSuffix(first, ":"+kSLock), "}:u:"); ok {
-						return TripMark, rest
-					}
+		b := batchedByHash(cmd.Name(), argString(args, 1))
+		if b == nil {
+			// The unlock script: one key, a person's lock.
+			if nkeys, _ := args[2].(int); nkeys == 1 {
+				switch first := argString(args, 3); {
+				case strings.HasSuffix(first, ":"+kLock):
+					return TripUnlock, nil
+				case strings.HasSuffix(first, ":"+kSLock):
+					return TripSendUnlock, nil
 				}
-				return TripMark, ""
 			}
+			return TripOther, nil
 		}
+		if b.trip != TripMark {
+			return b.trip, nil
+		}
+		return TripMark, markedPeople(args)
 	case "xreadgroup":
 		if argString(args, 2) == "workers" {
-			return TripWorkRead, ""
+			return TripWorkRead, nil
 		}
-		return TripOutRead, ""
+		return TripOutRead, nil
 	case "xautoclaim":
 		if h.isWork(argString(args, 1)) {
-			return TripWorkClaim, ""
+			return TripWorkClaim, nil
 		}
-		return TripOutClaim, ""
+		return TripOutClaim, nil
 	}
-	return TripOther, ""
+	return TripOther, nil
+}
+
+// markedPeople reads a mark-sent batch's parts: [evalsha, sha, numkeys,
+// keys…, n, (nk, na, args…)…].
+func markedPeople(args []any) []string {
+	nkeys, _ := args[2].(int)
+	keys, rest := 3, 3+nkeys
+	n, _ := strconv.Atoi(argString(args, rest))
+	out := make([]string, n)
+	ai := rest + 1
+	for i := range n {
+		nk, _ := strconv.Atoi(argString(args, ai))
+		na, _ := strconv.Atoi(argString(args, ai+1))
+		if argString(args, ai+2+3) == "1" {
+			slock := strings.TrimSuffix(argString(args, keys), ":"+kSLock)
+			if _, id, ok := strings.Cut(slock, "}:u:"); ok {
+				out[i] = id
+			}
+		}
+		keys += nk
+		ai += 2 + na
+	}
+	return out
 }
 
 func argString(args []any, i int) string {

@@ -71,7 +71,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before the window opens, so it measures a steady state")
 	fs.Float64Var(&cfg.rate, "rate", 0, "open loop: messages offered per second by this process (0: closed loop, each person waits for the reply)")
-	fs.IntVar(&cfg.workers, "workers", 8, "runtime workers (runner.Config.Workers)")
+	fs.IntVar(&cfg.workers, "workers", runner.DefaultWorkers, "runtime workers (runner.Config.Workers)")
 	fs.IntVar(&cfg.drivers, "drivers", 32, "goroutines offering messages (they call Accept)")
 	fs.IntVar(&cfg.processes, "processes", 1, "loadtest processes sharing the namespace")
 	fs.IntVar(&cfg.index, "process-index", 0, "this process's index, 0 … processes-1; it drives people index, index+processes, …")
@@ -199,14 +199,17 @@ type Result struct {
 	// RoundtripGroups and RoundtripDetail are per reply.
 	RoundtripGroups map[string]float64 `json:"roundtrips_breakdown"`
 	RoundtripDetail map[string]float64 `json:"roundtrips_detail"`
-	P90ms           float64            `json:"p90_ms"`
-	P999ms          float64            `json:"p999_ms"`
-	MaxMs           float64            `json:"max_ms"`
-	SentMsgs        int64              `json:"sent_msgs"` // messages the channel sent, all phases
-	NoReply         int64              `json:"no_reply"`
-	Unexpected      int64              `json:"unexpected_replies"`
-	AcceptErrors    int64              `json:"accept_errors"`
-	OffersSkipped   int64              `json:"offers_skipped"` // open loop: every person was waiting or resting
+	// RoundtripOther names what "other" was, per reply: command and the
+	// last part of its first key.
+	RoundtripOther map[string]float64 `json:"roundtrips_other,omitempty"`
+	P90ms          float64            `json:"p90_ms"`
+	P999ms         float64            `json:"p999_ms"`
+	MaxMs          float64            `json:"max_ms"`
+	SentMsgs       int64              `json:"sent_msgs"` // messages the channel sent, all phases
+	NoReply        int64              `json:"no_reply"`
+	Unexpected     int64              `json:"unexpected_replies"`
+	AcceptErrors   int64              `json:"accept_errors"`
+	OffersSkipped  int64              `json:"offers_skipped"` // open loop: every person was waiting or resting
 	// FloodRests counts (closed loop) how often a person had to wait
 	// because they had sent runner.FloodLimit messages in runner.FloodWindow:
 	// then throughput was limited by the number of people, not the runtime.
@@ -372,7 +375,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	// drained, and divided by the replies of that whole time, so no reply
 	// is counted without its round trips or the other way round.
 	loadStart := time.Now()
-	t0trips, t0replies := hook.Snapshot(), s.completed.Load()
+	t0trips, t0others, t0replies := hook.Snapshot(), hook.Others(), s.completed.Load()
 	s.phase.Store(phaseMeasure)
 	var peak atomic.Int64
 	peak.Store(int64(runtime.NumGoroutine()))
@@ -429,7 +432,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	if err := barrier(ctx, ctl, "drained", cfg.processes, cfg.wait, true); err != nil {
 		return nil, err
 	}
-	trips := hook.Snapshot().Minus(t0trips)
+	trips, others := hook.Snapshot().Minus(t0trips), hook.Others()
 	tripReplies := s.completed.Load() - t0replies
 
 	// People are idle now: measure memory with the runtime still running,
@@ -520,6 +523,12 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		}
 		for g, v := range res.RoundtripGroups {
 			res.RoundtripGroups[g] = round3(v)
+		}
+		res.RoundtripOther = map[string]float64{}
+		for name, v := range others {
+			if per := round3(float64(v-t0others[name]) / n); per > 0 {
+				res.RoundtripOther[name] = per
+			}
 		}
 	}
 	return res, nil

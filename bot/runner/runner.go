@@ -31,7 +31,7 @@ type Config struct {
 	// unique among the processes sharing one Redis.
 	Consumer string
 	// Workers is the number of people whose turns are handled at once
-	// (default 8): turns are CPU and Redis work.
+	// (default DefaultWorkers).
 	Workers int
 	// Senders is the number of people each channel sends to at once
 	// (default 64): a sender mostly waits, on the platform or on the
@@ -124,7 +124,7 @@ func New(cfg Config) *Runtime {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.Senders <= 0 {
 		cfg.Senders = 64
@@ -284,6 +284,12 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, er
 	}
 	return left, nil
 }
+
+// DefaultWorkers is how many turns a process runs at once. Turns waiting
+// on Redis together go to it as one script call (store's batching), so
+// more workers mean fewer round trips under load, not more; a worker is
+// a goroutine.
+const DefaultWorkers = 64
 
 func token() string {
 	b := make([]byte, 12)

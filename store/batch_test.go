@@ -1,0 +1,68 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// TestBatchedAccept: many people's messages accepted at once go to Redis
+// in fewer script calls than messages, each recorded as if alone; a
+// person whose part fails (a key of the wrong type) fails alone.
+func TestBatchedAccept(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t.Cleanup(func() { _ = st.DeleteAll(ctx) })
+		// The broken person's dedupe key is a string, so their ZADD fails.
+		broken := "p-broken"
+		if err := st.Redis().Set(ctx, st.PersonKeyNames(broken)[4], "x", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		trips := st.CountTrips(nil)
+		const people = 200
+		var wg sync.WaitGroup
+		errs := make([]error, people+1)
+		oks := make([]bool, people+1)
+		for i := range people + 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				person := fmt.Sprint("p", i)
+				if i == people {
+					person = broken
+				}
+				oks[i], errs[i] = st.Accept(ctx, store.Accepted{Person: person, MessageID: "m1", Channel: "test",
+					Sealed: []byte("hello"), Address: []byte("addr"), At: time.Now()})
+			}()
+		}
+		wg.Wait()
+		for i := range people {
+			if errs[i] != nil || !oks[i] {
+				t.Fatalf("person %d: %v, %v", i, oks[i], errs[i])
+			}
+		}
+		if errs[people] == nil {
+			t.Error("the broken person's accept did not fail")
+		}
+		calls := trips.Snapshot()[store.TripAccept]
+		if calls >= people {
+			t.Errorf("%d accept calls for %d people: nothing was batched", calls, people)
+		}
+		t.Logf("%d people accepted in %d script calls", people+1, calls)
+		// Each was recorded as alone: a second accept of the same id is a
+		// repeat, and the inbox holds the message.
+		again, err := st.Accept(ctx, store.Accepted{Person: "p7", MessageID: "m1", Channel: "test", Sealed: []byte("hello"), Address: []byte("addr"), At: time.Now()})
+		if err != nil || again {
+			t.Errorf("repeat accepted again: %v, %v", again, err)
+		}
+		turn, err := st.Begin(ctx, "p7", "tok", time.Minute, 10)
+		if err != nil || len(turn.Inbox) != 1 || string(turn.Inbox[0]) != "hello" {
+			t.Errorf("p7's turn: %+v, %v", turn, err)
+		}
+	})
+}
