@@ -17,8 +17,8 @@ import (
 
 // Cluster is a private Redis Cluster of real redis-server processes on
 // free ports: masters, each with replicas, joined by redis-cli --cluster
-// create. A node killed (KillMaster) is failed over to its replica, as in
-// production.
+// create. A master killed (KillMaster) is failed over to its replica, as
+// in production, and Rejoin brings it back as a replica.
 type Cluster struct {
 	Nodes []*Server
 }
@@ -93,8 +93,10 @@ func startCluster(dir string, masters, replicas int) (*Cluster, error) {
 		if err != nil {
 			return c, err
 		}
+		// A replica's full sync starts at once (not after the 5 s a
+		// diskless sync waits by default for more replicas).
 		s := &Server{dir: d, port: port, aof: true, extra: []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "1000", "--appendfsync", "everysec"}}
+			"--cluster-node-timeout", "1000", "--appendfsync", "everysec", "--repl-diskless-sync-delay", "0"}}
 		c.Nodes = append(c.Nodes, s)
 		if err := s.Start(); err != nil {
 			return c, err
@@ -120,72 +122,127 @@ func (c *Cluster) URL() string {
 	return "redis-cluster://" + strings.Join(addrs, ",")
 }
 
-// Client returns a cluster client that is closed when the test ends.
+// Client returns a cluster client that is closed when the test ends. It
+// reloads the slots' owners every half second: go-redis reloads them on a
+// redirection (MOVED) or once a minute, and a killed master sends none,
+// so a client left to that would go on dialling the dead node for a minute
+// after its replica took over.
 func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	addrs := make([]string, len(c.Nodes))
 	for i, n := range c.Nodes {
 		addrs[i] = n.Addr()
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: 500 * time.Millisecond})
 	t.Cleanup(func() { cc.Close() })
 	return cc
 }
 
 // WaitOK waits until every live node says the cluster is ok and every
-// slot is served.
+// slot is served, and every live replica's link to its master is up (a
+// replica still in its first sync could not take over).
 func (c *Cluster) WaitOK(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok := true
-		for _, n := range c.Nodes {
-			if n.cmd == nil {
-				continue
-			}
-			info, err := n.info("cluster", "info")
-			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_ok:16384") {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster not ok after %s", timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return waitFor(timeout, "cluster ok and every replica in sync", c.ok)
 }
 
-// MasterOf returns the node that serves key's slot now.
-func (c *Cluster) MasterOf(key string) (*Server, error) {
+func (c *Cluster) ok() bool {
 	for _, n := range c.Nodes {
 		if n.cmd == nil {
 			continue
 		}
-		role, err := n.info("role")
-		if err != nil || !strings.HasPrefix(role, "master") {
-			continue
+		info, err := n.info("cluster", "info")
+		if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_ok:16384") {
+			return false
 		}
-		// A master answers for its own slots; others redirect (MOVED).
-		out, err := n.info("exists", key)
-		if err == nil && !strings.Contains(out, "MOVED") {
-			return n, nil
+		if role, _ := n.role(); len(role) > 0 && role[0] == "slave" && (len(role) < 4 || role[3] != "connected") {
+			return false
 		}
 	}
-	return nil, fmt.Errorf("no live master serves %q", key)
+	return true
 }
 
-// KillMaster kills the master serving key's slot (SIGKILL) and waits for
-// its replica to take over; it returns the killed node, which Start brings
-// back (as a replica).
+// waitFor polls cond every 50 ms until it holds, for at most timeout.
+func waitFor(timeout time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not %s after %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// MasterOf returns the node that serves key's slot now: a live master that
+// answers for the key itself and that every live node that redirects
+// (MOVED) names. A node just restarted on an old configuration may still
+// think it serves the slot; while the others disagree there is no answer.
+func (c *Cluster) MasterOf(key string) (*Server, error) {
+	var owner *Server
+	var redirects []string
+	for _, n := range c.Nodes {
+		if n.cmd == nil {
+			continue
+		}
+		out, err := n.info("exists", key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", n.Addr(), err)
+		}
+		f := strings.Fields(out)
+		if len(f) == 3 && f[0] == "MOVED" {
+			redirects = append(redirects, f[2])
+			continue
+		}
+		// Anything but a count (CLUSTERDOWN, LOADING) serves nothing now.
+		if len(f) != 1 || f[0] != "0" && f[0] != "1" {
+			continue
+		}
+		if role, _ := n.role(); len(role) == 0 || role[0] != "master" {
+			continue
+		}
+		if owner != nil {
+			return nil, fmt.Errorf("both %s and %s serve %q", owner.Addr(), n.Addr(), key)
+		}
+		owner = n
+	}
+	if owner == nil {
+		return nil, fmt.Errorf("no live master serves %q", key)
+	}
+	for _, r := range redirects {
+		if r != owner.Addr() {
+			return nil, fmt.Errorf("%s serves %q but a node redirects to %s", owner.Addr(), key, r)
+		}
+	}
+	return owner, nil
+}
+
+// KillMaster kills the master serving key's slot (SIGKILL), waits until
+// its replica has taken over (the cluster's nodes take the master for
+// failed after the node timeout, then a replica is elected) and the
+// cluster is ok again, and returns the killed node: Rejoin brings it back
+// as a replica.
 func (c *Cluster) KillMaster(key string) (*Server, error) {
 	m, err := c.MasterOf(key)
 	if err != nil {
 		return nil, err
 	}
 	m.Kill()
-	return m, c.WaitOK(30 * time.Second)
+	return m, waitFor(30*time.Second, "failed over", func() bool {
+		now, err := c.MasterOf(key)
+		return err == nil && now != m && c.ok()
+	})
+}
+
+// Rejoin starts a killed node again and waits until it is a replica in
+// sync and the cluster is ok: a killed master comes back as a replica of
+// the one promoted in its place.
+func (c *Cluster) Rejoin(s *Server) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	return waitFor(30*time.Second, s.Addr()+" a replica in sync", func() bool {
+		role, _ := s.role()
+		return len(role) >= 4 && role[0] == "slave" && role[3] == "connected" && c.ok()
+	})
 }
 
 // Stop kills every node.
@@ -195,11 +252,18 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// info runs a command on the node alone with redis-cli and returns its
-// output.
+// info runs a command on the node alone with redis-cli (not following
+// redirections: a MOVED is printed) and returns its output.
 func (s *Server) info(args ...string) (string, error) {
 	out, err := exec.Command("redis-cli", append([]string{"-p", fmt.Sprint(s.port)}, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+// role is ROLE's answer a line each: "master", …; or "slave", the
+// master's host and port, the link's state ("connected" once in sync), …
+func (s *Server) role() ([]string, error) {
+	out, err := s.info("role")
+	return strings.Fields(out), err
 }
 
 // clusterPort picks a free port whose cluster bus port (10000 above it) is
