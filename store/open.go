@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -34,12 +35,28 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (redis.Universal
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb := redis.NewUniversalClient(opts)
+	var rdb redis.UniversalClient
+	if opts.IsClusterMode {
+		co := opts.Cluster()
+		co.ClusterStateReloadInterval = ClusterReload
+		rdb = redis.NewClusterClient(co)
+	} else {
+		rdb = redis.NewUniversalClient(opts)
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		log.Warn("redis does not answer yet", "event", "redis_unreachable", "error", err)
 	}
 	return rdb, func() { rdb.Close() }, nil
 }
+
+// ClusterReload is how old the client's map of a cluster's slots may get
+// before a command reloads it (CLUSTER SLOTS from one node, in the
+// background). go-redis reloads it on a redirection (MOVED) and otherwise
+// once a minute; a master that dies sends no redirection, so after its
+// replica took over the client would go on dialling the dead node for up
+// to a minute, and that master's people would wait as long. With this the
+// promoted replica is found within about a second.
+const ClusterReload = time.Second
 
 func universalOptions(rawURL string) (*redis.UniversalOptions, error) {
 	u, err := url.Parse(rawURL)

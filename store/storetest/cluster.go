@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lifeline-org/lifeline/store"
 )
 
 // Cluster is a private Redis Cluster of real redis-server processes on
@@ -122,17 +124,15 @@ func (c *Cluster) URL() string {
 	return "redis-cluster://" + strings.Join(addrs, ",")
 }
 
-// Client returns a cluster client that is closed when the test ends. It
-// reloads the slots' owners every half second: go-redis reloads them on a
-// redirection (MOVED) or once a minute, and a killed master sends none,
-// so a client left to that would go on dialling the dead node for a minute
-// after its replica took over.
+// Client returns a cluster client that is closed when the test ends. As
+// Lifeline's (store.Open), it reloads the slots' owners when its map is
+// older than store.ClusterReload, so it finds a promoted replica.
 func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	addrs := make([]string, len(c.Nodes))
 	for i, n := range c.Nodes {
 		addrs[i] = n.Addr()
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: 500 * time.Millisecond})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: store.ClusterReload})
 	t.Cleanup(func() { cc.Close() })
 	return cc
 }
