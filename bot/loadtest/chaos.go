@@ -25,8 +25,8 @@ import (
 )
 
 // ChaosConfig is a chaos run: real `lifeline serve` processes, a real
-// redis-server with an append-only file, people on Telegram and SMS, and
-// SIGKILLs.
+// redis-server with an append-only file (or a Redis Cluster), people on
+// Telegram and SMS, and SIGKILLs.
 type ChaosConfig struct {
 	// People is how many people write, half on Telegram, half on SMS.
 	People int
@@ -38,7 +38,15 @@ type ChaosConfig struct {
 	Drain time.Duration
 	// BotKills and RedisKills are how many times a Lifeline process and
 	// the Redis server are killed with SIGKILL (each then started again).
+	// With Cluster each Redis kill is a failover.
 	BotKills, RedisKills int
+	// Cluster runs on a Redis Cluster of three masters with a replica each
+	// (appendonly yes, appendfsync everysec) instead of one redis-server:
+	// each Redis fault is then a SIGKILL of a master that serves some
+	// people, its replica's promotion and, once the replies outstanding
+	// then have come, the killed node started again (it rejoins as a
+	// replica).
+	Cluster bool
 	// Seed makes the people's choices and the faults' moments repeatable
 	// (the processes' timing is not); 0 picks one.
 	Seed uint64
@@ -54,20 +62,37 @@ type ChaosConfig struct {
 
 // Fault is one SIGKILL and what followed it.
 type Fault struct {
-	// Kind is "bot" or "redis"; Target names the process.
+	// Kind is "bot", "redis" or "failover"; Target names the process
+	// (for a failover the master, its shards and how many people they
+	// hold).
 	Kind   string `json:"kind"`
 	Target string `json:"target"`
 	// At is when it was killed, from the start of the load.
 	At Duration `json:"at"`
 	// Down is from the kill to the start of the new process; Healthy from
-	// then until it answered (/healthz 200, or Redis PING).
+	// then until it answered (/healthz 200, or Redis PING). For a
+	// failover Down is until the replica was promoted (its slots served
+	// again), and Healthy from the killed node's restart until it was a
+	// replica in sync.
 	Down    Duration `json:"down"`
 	Healthy Duration `json:"healthy"`
 	// InFlight (bot) is the sends under way through the killed process:
 	// the platform had them and the process had not had the answer, or
 	// had had it for under 250 ms (not yet recorded, as far as anyone
-	// outside can tell). Only these may be repeated.
+	// outside can tell). Only these may be repeated. For a failover it is
+	// the sends under way, through any process, to the people whose
+	// shards the killed master served: their record may not have reached
+	// the replica.
 	InFlight int `json:"in_flight"`
+	// AtRisk (failover) is the messages of the killed master's people
+	// whose webhook was answered 2xx from 250 ms before the kill until the
+	// promotion: acknowledged by the killed master, perhaps not yet
+	// replicated. Only these may be lost; Lost is how many were.
+	AtRisk int `json:"accepts_at_risk,omitempty"`
+	Lost   int `json:"lost,omitempty"`
+	// Rejoined (failover) is whether the killed node came back as a
+	// replica in sync.
+	Rejoined bool `json:"rejoined,omitempty"`
 	// Outstanding is the messages accepted and not yet answered when the
 	// restarted process was healthy; LastReply is from then until the
 	// last of their replies was complete. Recovered is false when one of
@@ -81,7 +106,9 @@ type Fault struct {
 	Repeated    int `json:"repeated"`
 	Unexplained int `json:"unexplained,omitempty"`
 
-	inFlight []string // delivery keys of the sends in flight
+	inFlight []string          // delivery keys of the sends in flight
+	atRisk   []msgRef          // failover: the messages at risk
+	node     *storetest.Server // failover: the killed node
 }
 
 // Duration is a time.Duration that prints and encodes as seconds.
@@ -111,6 +138,8 @@ type Repeat struct {
 
 // ChaosResult is what a chaos run measured.
 type ChaosResult struct {
+	// Cluster: the run was on a Redis Cluster (ChaosConfig.Cluster).
+	Cluster   bool     `json:"cluster,omitempty"`
 	People    int      `json:"people"`
 	Processes int      `json:"processes"`
 	Seconds   float64  `json:"seconds"`
@@ -118,10 +147,12 @@ type ChaosResult struct {
 	Faults    []Fault  `json:"faults"`
 	Skipped   []string `json:"skipped_faults,omitempty"`
 	// Accepted: messages whose webhook was answered 2xx. Answered: of
-	// them, those whose reply came. Lost: accepted and never answered.
-	Accepted int64 `json:"accepted"`
-	Answered int64 `json:"answered"`
-	Lost     int64 `json:"lost"`
+	// them, those whose reply came. Lost: accepted and never answered;
+	// LostAtRisk: of them, those at risk in a failover (Fault.AtRisk).
+	Accepted   int64 `json:"accepted"`
+	Answered   int64 `json:"answered"`
+	Lost       int64 `json:"lost"`
+	LostAtRisk int64 `json:"lost_at_risk,omitempty"`
 	// Repeated: messages a platform accepted more than once for a person
 	// (same content within one reply and the one before it).
 	Repeated int64 `json:"repeated"`
@@ -181,6 +212,13 @@ type chaosRun struct {
 	repeats []Repeat
 	faults  []Fault
 	life    sync.Mutex // one kill or restart of a process at a time
+
+	// On Redis Cluster (instead of redis): the cluster, each person's
+	// shard, and how often each master's shards (named by the first) were
+	// failed over.
+	cluster    *storetest.Cluster
+	shards     []int
+	failedOver map[int]int
 }
 
 func (r *chaosRun) progressf(format string, args ...any) {
@@ -190,10 +228,7 @@ func (r *chaosRun) progressf(format string, args ...any) {
 }
 
 func (r *chaosRun) addRepeat(d delivery, p *chaosPerson, first string) {
-	ch := "sms"
-	if p.telegram {
-		ch = "telegram"
-	}
+	ch := p.channel()
 	text, _, _ := strings.Cut(d.content, "\n")
 	if len(text) > 60 {
 		text = text[:60]
@@ -238,8 +273,17 @@ func Chaos(ctx context.Context, t testing.TB, cfg ChaosConfig) (res *ChaosResult
 	r.tw = smstest.NewServer(t)
 	r.plat = newPlatform(r.tg, r.tw, cfg.Seed, r.onSend)
 	defer r.plat.close()
-	r.redis = storetest.StartServer(t)
-	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	dataKey := bytes.Repeat([]byte{9}, 32)
+	key := base64.StdEncoding.EncodeToString(dataKey)
+	var redisURL string
+	if cfg.Cluster {
+		r.cluster = storetest.StartCluster(t, chaosMasters, chaosReplicas)
+		r.failedOver = map[int]int{}
+		redisURL = r.cluster.URL()
+	} else {
+		r.redis = storetest.StartServer(t)
+		redisURL = r.redis.URL()
+	}
 	for i := range cfg.Processes {
 		name := "process " + string(rune('a'+i))
 		g, err := r.plat.addGate(name)
@@ -252,7 +296,7 @@ func Chaos(ctx context.Context, t testing.TB, cfg ChaosConfig) (res *ChaosResult
 		}
 		p := &botProc{name: name, addr: addr, logPath: procLogPath(dir, name), command: cfg.Command, onExit: r.restartExited,
 			env: []string{
-				"REDIS_URL=" + r.redis.URL(), "LIFELINE_DATA_KEY=" + key, "LIFELINE_CONSUMER=chaos-" + string(rune('a'+i)),
+				"REDIS_URL=" + redisURL, "LIFELINE_DATA_KEY=" + key, "LIFELINE_CONSUMER=chaos-" + string(rune('a'+i)),
 				"PUBLIC_URL=" + chaosPublicURL, "QUIET_HOURS=off", "LOG_LEVEL=info",
 				"TELEGRAM_BOT_TOKEN=123:chaos", "TELEGRAM_API_URL=" + g.url,
 				"TELEGRAM_WEBHOOK_URL=" + chaosPublicURL + "/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET=" + chaosSecret,
@@ -287,6 +331,11 @@ func Chaos(ctx context.Context, t testing.TB, cfg ChaosConfig) (res *ChaosResult
 			r.byPhone[p.phone] = p
 		}
 		r.people = append(r.people, p)
+	}
+	if cfg.Cluster {
+		if r.shards, err = shardPeople(r.people, dataKey); err != nil {
+			return nil, err
+		}
 	}
 	r.start = time.Now()
 	r.loadEnd = r.start.Add(cfg.Duration)
@@ -392,18 +441,28 @@ func (r *chaosRun) inject(ctx context.Context, rng *mrand.Rand) []string {
 		var f Fault
 		var healthy time.Time
 		var err error
-		if kind == "bot" {
+		switch {
+		case kind == "bot":
 			f, healthy, err = r.killBot(ctx, rng)
-		} else {
+		case r.cluster != nil:
+			kind = "failover"
+			f, healthy, err = r.failover(ctx, rng)
+		default:
 			f, healthy, err = r.killRedis(ctx, rng)
 		}
 		if err != nil {
+			if f.node != nil {
+				r.rejoin(&f)
+			}
 			r.progressf("fault %s: %v", kind, err)
 			skipped = append(skipped, kind+": "+err.Error())
 			next = time.Now().Add(time.Second)
 			continue
 		}
 		r.awaitRecovery(ctx, &f, healthy)
+		if f.Kind == "failover" {
+			r.rejoin(&f)
+		}
 		r.mu.Lock()
 		r.faults = append(r.faults, f)
 		r.mu.Unlock()
@@ -504,8 +563,12 @@ func (r *chaosRun) result(skipped []string, dir string) *ChaosResult {
 		People: len(r.people), Processes: len(r.procs), Seconds: r.cfg.Duration.Seconds(), Seed: r.cfg.Seed,
 		Skipped: skipped, Accepted: r.accepted.Load(), Resent: r.resent.Load(), Refused: r.refused.Load(),
 		Rejected: r.rejected.Load(), Received: r.received.Load(), Unexpected: r.unexpected.Load(), Stray: r.stray.Load(),
-		FloodRests: r.rests.Load(), LogDir: dir,
+		FloodRests: r.rests.Load(), LogDir: dir, Cluster: r.cluster != nil,
 	}
+	r.mu.Lock()
+	res.Faults = append(res.Faults, r.faults...)
+	res.Repeats = append(res.Repeats, r.repeats...)
+	r.mu.Unlock()
 	for _, p := range r.people {
 		p.mu.Lock()
 		for k, ok := range p.accepted {
@@ -514,16 +577,18 @@ func (r *chaosRun) result(skipped []string, dir string) *ChaosResult {
 			}
 			if p.answered[k].IsZero() {
 				res.Lost++
+				risk := ""
+				if f := lostAtRisk(res.Faults, msgRef{p.idx, k}); f != nil {
+					f.Lost++
+					res.LostAtRisk++
+					risk = fmt.Sprintf(", at risk in the failover at %s", f.At)
+				}
 				if len(res.LostDetail) < 10 {
-					ch := "sms"
-					if p.telegram {
-						ch = "telegram"
-					}
 					var since []string
 					for _, m := range p.cur {
 						since = append(since, m.content)
 					}
-					res.LostDetail = append(res.LostDetail, fmt.Sprintf("%s person %d, message %d (%s), received since: %q", ch, p.idx, k+1, p.move, since))
+					res.LostDetail = append(res.LostDetail, fmt.Sprintf("%s person %d, message %d (%s%s), received since: %q", p.channel(), p.idx, k+1, p.move, risk, since))
 				}
 			} else {
 				res.Answered++
@@ -531,10 +596,6 @@ func (r *chaosRun) result(skipped []string, dir string) *ChaosResult {
 		}
 		p.mu.Unlock()
 	}
-	r.mu.Lock()
-	res.Faults = append(res.Faults, r.faults...)
-	res.Repeats = append(res.Repeats, r.repeats...)
-	r.mu.Unlock()
 	sort.Slice(res.Repeats, func(i, j int) bool { return res.Repeats[i].At < res.Repeats[j].At })
 	res.Repeated = int64(len(res.Repeats))
 	for _, rep := range res.Repeats {
@@ -550,7 +611,7 @@ func (r *chaosRun) result(skipped []string, dir string) *ChaosResult {
 		default:
 			f := &res.Faults[owner]
 			f.Repeated++
-			if f.Kind == "bot" && !slices.Contains(f.inFlight, rep.key) {
+			if f.Kind != "redis" && !slices.Contains(f.inFlight, rep.key) {
 				f.Unexplained++
 			}
 		}
@@ -571,23 +632,44 @@ func (r *chaosRun) result(skipped []string, dir string) *ChaosResult {
 	return res
 }
 
+// lostAtRisk returns the failover at whose kill m was at risk, if any.
+func lostAtRisk(faults []Fault, m msgRef) *Fault {
+	for i := range faults {
+		if faults[i].Kind == "failover" && slices.Contains(faults[i].atRisk, m) {
+			return &faults[i]
+		}
+	}
+	return nil
+}
+
 // Table prints the result for a person to read.
 func (res *ChaosResult) Table(w io.Writer) {
-	fmt.Fprintf(w, "lifeline loadtest -chaos: %d lifeline processes, %d people (half Telegram, half SMS), %.0fs of load, redis-server with appendonly yes, appendfsync always, seed %d\n\n",
-		res.Processes, res.People, res.Seconds, res.Seed)
+	redis := "redis-server with appendonly yes, appendfsync always"
+	if res.Cluster {
+		redis = fmt.Sprintf("Redis Cluster of %d masters with %d replica each (appendonly yes, appendfsync everysec), each Redis fault a failover", chaosMasters, chaosReplicas)
+	}
+	fmt.Fprintf(w, "lifeline loadtest -chaos: %d lifeline processes, %d people (half Telegram, half SMS), %.0fs of load, %s, seed %d\n\n",
+		res.Processes, res.People, res.Seconds, redis, res.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "accepted\t%d\tmessages whose webhook was answered 2xx (%d attempts answered 5xx or not at all were sent again with the same id; %d given up, %d refused with 4xx)\n", res.Accepted, res.Resent, res.Refused, res.Rejected)
 	fmt.Fprintf(tw, "answered\t%d\taccepted messages whose reply came\n", res.Answered)
-	fmt.Fprintf(tw, "lost\t%d\taccepted messages whose reply never came\n", res.Lost)
+	lost := ""
+	if res.Cluster {
+		lost = fmt.Sprintf(" (%d of them at risk in a failover: acknowledged by the killed master within %s of its kill)", res.LostAtRisk, Duration(riskWindow))
+	}
+	fmt.Fprintf(tw, "lost\t%d\taccepted messages whose reply never came%s\n", res.Lost, lost)
 	fmt.Fprintf(tw, "repeated\t%d\treply messages a platform accepted twice (%d before the first fault)\n", res.Repeated, res.RepeatedBeforeFaults)
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "at\tSIGKILL\tdown\thealthy after restart\tsends in flight\toutstanding when healthy\tlast reply after healthy\trepeated")
+	fmt.Fprintln(tw, "at\tSIGKILL\tdown\thealthy after restart\tsends in flight\taccepts at risk (lost)\toutstanding when healthy\tlast reply after healthy\trepeated")
 	for _, f := range res.Faults {
-		flight := "-"
-		if f.Kind == "bot" {
+		flight, risk := "-", "-"
+		if f.Kind != "redis" {
 			flight = fmt.Sprint(f.InFlight)
+		}
+		if f.Kind == "failover" {
+			risk = fmt.Sprintf("%d (%d)", f.AtRisk, f.Lost)
 		}
 		last := f.LastReply.String()
 		if !f.Recovered {
@@ -597,9 +679,12 @@ func (res *ChaosResult) Table(w io.Writer) {
 		if f.Unexplained > 0 {
 			repeated += fmt.Sprintf(" (%d not in flight)", f.Unexplained)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", f.At, f.Target, f.Down, f.Healthy, flight, f.Outstanding, last, repeated)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", f.At, f.Target, f.Down, f.Healthy, flight, risk, f.Outstanding, last, repeated)
 	}
 	tw.Flush()
+	if res.Cluster {
+		fmt.Fprintln(w, "failover: down is until the replica was promoted, and \"healthy\" is that moment; \"healthy after restart\" is how long the killed node, started again after the last outstanding reply, took to be a replica in sync")
+	}
 	for _, s := range res.Skipped {
 		fmt.Fprintf(w, "fault not made (no time left): %s\n", s)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,52 @@ func TestSMSOffer(t *testing.T) {
 		if !slices.Equal(got.labels, c.want) || got.present != (len(c.want) > 0) {
 			t.Errorf("smsOffer(%q) = %q (present %v), want %q", c.text, got.labels, got.present, c.want)
 		}
+	}
+}
+
+// TestChaosFailoverAccounting: a lost message or a repeat is laid to a
+// failover only when it was at risk at its kill (a message of the killed
+// master's people accepted just before it; a send to them in flight), and
+// the targets missed say so for the rest.
+func TestChaosFailoverAccounting(t *testing.T) {
+	r := &chaosRun{start: time.Now()}
+	for i := range 3 {
+		r.people = append(r.people, &chaosPerson{idx: i, telegram: true, chat: chatBase + int64(i), wake: make(chan struct{}, 1)})
+	}
+	// Person 0's second message and person 1's first were accepted and
+	// never answered; only person 0's was at risk. Person 2's was answered.
+	r.people[0].accepted, r.people[0].answered = []bool{true, true}, []time.Time{time.Now(), {}}
+	r.people[1].accepted, r.people[1].answered = []bool{true}, []time.Time{{}}
+	r.people[2].accepted, r.people[2].answered = []bool{true}, []time.Time{time.Now()}
+	r.accepted.Store(4)
+	inFlight := delivery{telegram: true, chat: chatBase + 2, content: "Menu"}
+	r.faults = []Fault{{Kind: "failover", Target: "master", At: Duration(time.Second), Recovered: true, Rejoined: true,
+		InFlight: 1, inFlight: []string{inFlight.key()}, AtRisk: 2, atRisk: []msgRef{{0, 1}, {2, 0}}}}
+	r.repeats = []Repeat{
+		{At: Duration(2 * time.Second), key: inFlight.key()},
+		{At: Duration(3 * time.Second), key: delivery{telegram: true, chat: chatBase + 1, content: "Menu"}.key()},
+	}
+
+	res := r.result(nil, "")
+	f := res.Faults[0]
+	if res.Lost != 2 || res.LostAtRisk != 1 || f.Lost != 1 || res.Answered != 2 {
+		t.Errorf("lost %d (%d at risk, %d laid to the failover), answered %d; want 2 (1, 1), 2", res.Lost, res.LostAtRisk, f.Lost, res.Answered)
+	}
+	if f.Repeated != 2 || f.Unexplained != 1 {
+		t.Errorf("failover repeated %d (%d not in flight), want 2 (1)", f.Repeated, f.Unexplained)
+	}
+	missed := res.Missed()
+	if len(missed) != 2 || !strings.Contains(missed[0], "1 accepted messages never got their reply") || !strings.Contains(missed[1], "1 of the 2 repeated messages were not among the sends") {
+		t.Errorf("missed %q, want the loss not at risk and the repeat not in flight", missed)
+	}
+
+	// A failover whose replies did not all come is excused only by a loss.
+	res = &ChaosResult{Accepted: 1, Lost: 1, LostAtRisk: 1, Faults: []Fault{{Kind: "failover", Lost: 1, Rejoined: true}}}
+	if m := res.Missed(); len(m) != 0 {
+		t.Errorf("a loss at risk missed %q", m)
+	}
+	res = &ChaosResult{Accepted: 1, Faults: []Fault{{Kind: "failover"}}}
+	if m := res.Missed(); len(m) != 2 || !strings.Contains(m[0], "not every reply") || !strings.Contains(m[1], "did not rejoin") {
+		t.Errorf("missed %q, want the replies that did not come and the node that did not rejoin", m)
 	}
 }

@@ -63,6 +63,8 @@ type chaosPerson struct {
 	photo    bool        // the last message was a photo: one line answers it
 	sends    []time.Time // when the last FloodLimit messages were written
 	wake     chan struct{}
+	// acceptedAt is per message when the webhook was answered 2xx.
+	acceptedAt []time.Time
 }
 
 // sentMsg is a message a person received, and the process that sent it.
@@ -174,6 +176,7 @@ func (r *chaosRun) live(ctx context.Context, p *chaosPerson, rng *mrand.Rand) {
 		p.step++
 		k := p.step - 1
 		p.accepted = append(p.accepted, false)
+		p.acceptedAt = append(p.acceptedAt, time.Time{})
 		p.answered = append(p.answered, time.Time{})
 		p.sends = append(p.sends, time.Now())
 		if len(p.sends) > runner.FloodLimit {
@@ -184,6 +187,9 @@ func (r *chaosRun) live(ctx context.Context, p *chaosPerson, rng *mrand.Rand) {
 		p.mu.Lock()
 		p.posting = false
 		p.accepted[k] = ok
+		if ok {
+			p.acceptedAt[k] = time.Now()
+		}
 		if !ok && p.waiting {
 			// Never recorded as far as the person knows: a reply to it
 			// would be counted as unexpected.
