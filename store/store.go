@@ -312,32 +312,6 @@ func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Durati
 	return t, nil
 }
 
-// sealSession seals a session for keeping when the store has a sealer: a
-// session holds a person's answers, which may be free text.
-func (s *Store) sealSession(b []byte) []byte {
-	if s.sealer == nil {
-		return b
-	}
-	return s.sealer.Seal(b)
-}
-
-// openSession opens a kept session. One kept before sessions were sealed
-// is plain JSON (it starts with '{', which no sealed one does) and is
-// read as it is.
-func (s *Store) openSession(raw []byte) ([]byte, error) {
-	if len(raw) == 0 || raw[0] == '{' {
-		return raw, nil
-	}
-	if s.sealer == nil {
-		return nil, errors.New("read session: sealed, and no key to open it")
-	}
-	plain, err := s.sealer.Open(raw)
-	if err != nil {
-		return nil, fmt.Errorf("read session: %w", err)
-	}
-	return plain, nil
-}
-
 // commit saves the turn: checks the lock is still ours, removes the handled
 // inbox messages, saves (or wipes) the session and profile, queues the
 // deliveries, and releases the lock when the inbox is empty. One round trip.
