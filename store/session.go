@@ -35,7 +35,7 @@ var sessionDict = []byte(`"overlay":"","retries":1,"stopped":true,"stack":[{"flo
 
 var (
 	packers = sync.Pool{New: func() any {
-		w, err := flate.NewWriterDict(io.Discard, flate.BestCompression, sessionDict)
+		w, err := flate.NewWriterDict(io.Discard, 4, sessionDict)
 		if err != nil {
 			panic(err) // only for a bad level
 		}

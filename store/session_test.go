@@ -65,3 +65,18 @@ func TestSessionPacked(t *testing.T) {
 		t.Errorf("the session was not packed at its next write: %q, %v", plain, err)
 	}
 }
+
+func BenchmarkPackSession(b *testing.B) {
+	for b.Loop() {
+		packSession(exampleSession)
+	}
+}
+
+func BenchmarkUnpackSession(b *testing.B) {
+	p := packSession(exampleSession)
+	for b.Loop() {
+		if _, err := unpackSession(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
