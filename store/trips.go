@@ -167,7 +167,10 @@ func (h *tripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if !ok {
 			return err
 		}
-		parts, _ := c.Val().([]any)
+		parts, ok := c.Val().([]any)
+		if !ok {
+			parts = []any{c.Val()} // the one-person form's reply
+		}
 		for i, person := range people {
 			if person == "" || i >= len(parts) {
 				continue
@@ -211,8 +214,8 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, []string) {
 	args := cmd.Args()
 	switch cmd.Name() {
 	case "evalsha", "eval":
-		b := batchedByHash(cmd.Name(), argString(args, 1))
-		if b == nil {
+		b, ok := batchedByHash(cmd.Name(), argString(args, 1))
+		if !ok {
 			// The unlock script: one key, a person's lock.
 			if nkeys, _ := args[2].(int); nkeys == 1 {
 				switch first := argString(args, 3); {
@@ -227,6 +230,9 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, []string) {
 		if b.trip != TripMark {
 			return b.trip, nil
 		}
+		if !b.batch {
+			return TripMark, markedOne(args)
+		}
 		return TripMark, markedPeople(args)
 	case "xreadgroup":
 		if argString(args, 2) == "workers" {
@@ -240,6 +246,17 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, []string) {
 		return TripOutClaim, nil
 	}
 	return TripOther, nil
+}
+
+// markedOne reads a one-person mark-sent call: [evalsha, sha, 4, keys…,
+// token, id, n, fin, …].
+func markedOne(args []any) []string {
+	if argString(args, 3+4+3) != "1" {
+		return []string{""}
+	}
+	slock := strings.TrimSuffix(argString(args, 3), ":"+kSLock)
+	_, id, _ := strings.Cut(slock, "}:u:")
+	return []string{id}
 }
 
 // markedPeople reads a mark-sent batch's parts: [evalsha, sha, numkeys,
