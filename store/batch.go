@@ -31,7 +31,7 @@ const maxBatch = 64
 // batchedScript runs a one-person script for several people at once.
 type batchedScript struct {
 	name  string
-	trip  Trip // what a round trip of it is for (trips.go)
+	trip  Trip          // what a round trip of it is for (trips.go)
 	one   *redis.Script // the one-person script, for a batch of one
 	batch *redis.Script
 
