@@ -6,33 +6,41 @@ import (
 	"fmt"
 )
 
-// sessionEnvelope is how a session is kept between turns: versioned, and
-// naming its owner so a session can never be read for the wrong person.
-// The store keeps it as opaque bytes (sealed at rest).
+// sessionEnvelope is how a session was kept between turns before sessions
+// were packed (packed.go): versioned JSON naming its owner. ReadSession
+// still reads it. The store keeps either as opaque bytes (sealed at rest).
 type sessionEnvelope struct {
 	V       int     `json:"v"`
 	Person  string  `json:"person"`
 	Session Session `json:"session"`
 }
 
-// sessionVersion is the envelope's format; ReadSession refuses others.
+// sessionVersion is the JSON envelope's format, as sessions were kept
+// before they were packed; ReadSession refuses other JSON versions.
 const sessionVersion = 1
 
-// WriteSession encodes person's session for the store.
+// errOtherPerson refuses a session kept for someone else.
+var errOtherPerson = errors.New("stored for another person")
+
+// WriteSession encodes person's session for the store, packed (packed.go).
 func WriteSession(person string, s Session) ([]byte, error) {
-	b, err := json.Marshal(sessionEnvelope{V: sessionVersion, Person: person, Session: s})
-	if err != nil {
-		return nil, fmt.Errorf("write session: %w", err)
-	}
-	return b, nil
+	return packSession(person, s), nil
 }
 
-// ReadSession decodes what WriteSession made for person. No bytes is a
-// person the engine has not met: the zero Session. A session of another
-// version, or stored for another person, is an error.
+// ReadSession decodes what WriteSession made for person, or a session
+// kept as JSON before sessions were packed. No bytes is a person the
+// engine has not met: the zero Session. A session of another version, or
+// stored for another person, is an error.
 func ReadSession(person string, raw []byte) (Session, error) {
 	if len(raw) == 0 {
 		return Session{}, nil
+	}
+	if raw[0] != '{' {
+		s, err := unpackSession(person, raw)
+		if err != nil {
+			return Session{}, fmt.Errorf("read session: %w", err)
+		}
+		return s, nil
 	}
 	var env sessionEnvelope
 	if err := json.Unmarshal(raw, &env); err != nil {
@@ -42,7 +50,7 @@ func ReadSession(person string, raw []byte) (Session, error) {
 		return Session{}, fmt.Errorf("read session: unknown version %d", env.V)
 	}
 	if env.Person != person {
-		return Session{}, errors.New("read session: stored for another person")
+		return Session{}, fmt.Errorf("read session: %w", errOtherPerson)
 	}
 	return env.Session, nil
 }

@@ -52,7 +52,7 @@ func (s *Store) Reseal(ctx context.Context, sealer *Sealer) (int, error) {
 	for _, pattern := range []string{s.personPattern(kSession), s.ns + ":{case}:c:*:excerpt"} {
 		err := s.scan(ctx, pattern, func(key string) error {
 			v, err := s.rdb.Get(ctx, key).Bytes()
-			if err == redis.Nil || len(v) == 0 || v[0] == '{' || v[0] == sessionPacked || fresh(v) {
+			if err == redis.Nil || len(v) == 0 || v[0] == '{' || v[0] < 0x10 || fresh(v) {
 				return nil
 			}
 			if err != nil {
