@@ -32,9 +32,6 @@ func (s *Store) allBroadcastsKey() string            { return s.Key("bc", "all")
 // BroadcastMetaKey is a broadcast's hash (for tests that look inside).
 func (s *Store) BroadcastMetaKey(id string) string { return s.broadcastKey(id, "meta") }
 
-// TopicKey is the set of a topic's subscribers, an audience a broadcast
-// may read.
-func (s *Store) TopicKey(topic string) string { return s.Key("sub", topic) }
 
 // NewBroadcast is a broadcast to store.
 type NewBroadcast struct {
@@ -45,7 +42,7 @@ type NewBroadcast struct {
 	SendAt  time.Time
 	Created time.Time
 	// Source is the set of person ids the audience is read from
-	// (PeopleKey or TopicKey).
+	// (PeopleKey, or any set of ids).
 	Source string
 }
 

@@ -11,11 +11,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// layoutVersion names the key layout this code writes: 2 is the sharded
-// one ("{sNN}" hash tags, Shards of them). Layout 1 kept each person under
-// "{u:<id>}" and the queues, people index and check-in set as single
-// global keys, which Redis Cluster could not run.
-const layoutVersion = "2"
+// layoutVersion names the key layout this code writes: 3 is the sharded
+// one ("{sNN}" hash tags, Shards of them) without sets of each topic's
+// subscribers (the profiles say who subscribed). Layout 1 kept each person
+// under "{u:<id>}" and the queues, people index and check-in set as single
+// global keys, which Redis Cluster could not run; layout 2 was sharded and
+// kept the topic sets.
+const layoutVersion = "3"
 
 // Migrate brings a Redis written by an earlier Lifeline to this layout,
 // once: it renames every person's keys into their shard, moves the entries
@@ -34,9 +36,6 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if v == layoutVersion {
 		return 0, nil
 	}
-	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
-		return 0, s.rdb.Set(ctx, mark, layoutVersion, 0).Err()
-	}
 	// One process migrates; another waits for the mark.
 	lock := s.Key("layout", "lock")
 	ok, err := s.rdb.SetNX(ctx, lock, "1", time.Minute).Result()
@@ -53,9 +52,23 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return 0, ctx.Err()
 	}
 	defer s.rdb.Del(context.WithoutCancel(ctx), lock)
-	n, err := s.migrate1(ctx)
-	if err != nil {
-		return n, fmt.Errorf("migrate to layout %s: %w", layoutVersion, err)
+	n := 0
+	if _, cluster := s.rdb.(*redis.ClusterClient); v == "" && !cluster {
+		// Layout 1 never ran on a cluster, which it refused.
+		if n, err = s.migrate1(ctx); err != nil {
+			return n, fmt.Errorf("migrate to layout 2: %w", err)
+		}
+	}
+	// Layouts 1 and 2 kept a set of each topic's subscribers.
+	var topics []string
+	if err := s.eachKey(ctx, s.ns+":sub:*", func(key string) error { topics = append(topics, key); return nil }); err != nil {
+		return n, fmt.Errorf("migrate to layout 3: %w", err)
+	}
+	for _, k := range topics {
+		if err := s.rdb.Unlink(ctx, k).Err(); err != nil {
+			return n, fmt.Errorf("migrate to layout 3: %w", err)
+		}
+		n++
 	}
 	return n, s.rdb.Set(ctx, mark, layoutVersion, 0).Err()
 }

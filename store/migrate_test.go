@@ -39,6 +39,7 @@ func TestMigrateLayout1(t *testing.T) {
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: old("work"), Values: []any{"p", "ann"}})
 	pipe.XGroupCreate(ctx, old("work"), "workers", "0")
 	pipe.SAdd(ctx, old("people"), "ann", "bob")
+	pipe.SAdd(ctx, old("sub", "jobs"), "ann")
 	pipe.HSet(ctx, old("case", "K7"), "person", "ann", "state", store.CaseOpen, "reason", "crisis")
 	pipe.ZAdd(ctx, old("cases", "open"), redis.Z{Score: 1, Member: "K7"})
 	pipe.ZAdd(ctx, old("{ci}", "due"), redis.Z{Score: float64(due.UnixMilli()), Member: "weekly|ann"})
@@ -97,7 +98,7 @@ func TestMigrateLayout1(t *testing.T) {
 	if err != nil || len(claimed) != 2 {
 		t.Fatalf("check-ins after migration (one due, one claimed before): %+v, %v", claimed, err)
 	}
-	for _, k := range []string{old("{u:ann}", "p"), old("work"), old("people"), old("{ci}", "due")} {
+	for _, k := range []string{old("{u:ann}", "p"), old("work"), old("people"), old("{ci}", "due"), old("sub", "jobs")} {
 		if n, _ := rdb.Exists(ctx, k).Result(); n != 0 {
 			t.Errorf("%s is still there", k)
 		}

@@ -45,13 +45,6 @@ func (s *Store) scanShards(ctx context.Context, name string, cursor uint64, coun
 	return ids, uint64(shard)<<shardBits | inner, nil
 }
 
-// EachSubscriber passes every subscriber of topic to f, a page at a time
-// (as ScanPeople). An error from f stops the walk and is returned as it
-// is.
-func (s *Store) EachSubscriber(ctx context.Context, topic string, f func(person string) error) error {
-	return s.eachMember(ctx, s.Key("sub", topic), 200, f)
-}
-
 func (s *Store) eachMember(ctx context.Context, key string, page int64, f func(string) error) error {
 	var cursor uint64
 	for {

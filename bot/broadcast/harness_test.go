@@ -118,7 +118,6 @@ func addPeople(t testing.TB, p *proc, people ...person) {
 		}
 		for _, s := range x.subs {
 			fields["sub."+s] = "1"
-			pipe.SAdd(ctx, p.st.Key("sub", s), id)
 		}
 		pipe.HSet(ctx, p.svc.profileKey(id), fields)
 		ids = append(ids, id)

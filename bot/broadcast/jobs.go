@@ -131,7 +131,7 @@ func (s *Service) postJob(ctx context.Context, j Job) (Job, error) {
 	if err := s.st.ListJob(ctx, j.ID, now, j.ExpiresAt.Add(keepFinished)); err != nil {
 		return Job{}, err
 	}
-	if _, err := s.create(ctx, j.Alert, plan{Kind: KindJob, Job: j.ID}, s.st.TopicKey(topicJobs)); err != nil {
+	if _, err := s.create(ctx, j.Alert, plan{Kind: KindJob, Job: j.ID}, s.st.PeopleKey()); err != nil {
 		return Job{}, err
 	}
 	s.log.Info("job posted", "event", "job_posted", "job", j.ID, "sector", j.Sector, "location", j.Location)

@@ -192,7 +192,7 @@ func (s *Service) digestDue(ctx context.Context, force bool) (string, error) {
 	if n > 0 {
 		id = fmt.Sprintf("digest-%d", round+1)
 		p := plan{Kind: KindDigest, Since: since}
-		if _, err := s.create(ctx, id, p, s.st.TopicKey(topicDigest)); err != nil {
+		if _, err := s.create(ctx, id, p, s.st.PeopleKey()); err != nil {
 			return "", err
 		}
 	}

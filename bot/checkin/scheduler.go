@@ -529,34 +529,35 @@ func (s *Scheduler) answer(ctx context.Context, person, topic, value string, now
 }
 
 // Backfill schedules check-ins for everyone subscribed to them who has no
-// schedule yet (people who agreed before this scheduler ran). It is safe
-// to run at every start and from several processes at once.
+// schedule yet (people who agreed before this scheduler ran). It reads the
+// people index and their profiles a page at a time (one round trip a
+// page). It is safe to run at every start and from several processes at
+// once.
 func (s *Scheduler) Backfill(ctx context.Context) (int, error) {
 	n := 0
-	var failed error // a person's, returned as it is
-	err := s.st.EachSubscriber(ctx, Topic, func(person string) error {
-		p, err := s.st.Profile(ctx, person)
+	for cursor := uint64(0); ; {
+		ids, next, err := s.st.ScanPeople(ctx, cursor, 200)
 		if err != nil {
-			failed = err
-			return err
+			return n, fmt.Errorf("backfill check-ins: %w", err)
 		}
-		if !subscribed(p) || p[fStart] != "" {
-			return nil
+		profiles, err := s.st.Profiles(ctx, ids)
+		if err != nil {
+			return n, fmt.Errorf("backfill check-ins: %w", err)
 		}
-		if err := s.subscribe(ctx, person); err != nil && !errors.Is(err, store.ErrNoProfile) {
-			failed = err
-			return err
+		for i, p := range profiles {
+			if !subscribed(p) || p[fStart] != "" {
+				continue
+			}
+			if err := s.subscribe(ctx, ids[i]); err != nil && !errors.Is(err, store.ErrNoProfile) {
+				return n, err
+			}
+			n++
 		}
-		n++
-		return nil
-	})
-	if failed != nil {
-		return n, failed
+		if next == 0 {
+			return n, nil
+		}
+		cursor = next
 	}
-	if err != nil {
-		return n, fmt.Errorf("backfill check-ins: %w", err)
-	}
-	return n, nil
 }
 
 // Run schedules anyone subscribed but not yet scheduled (Backfill), then

@@ -471,7 +471,7 @@ func TestBackfillAndRun(t *testing.T) {
 	if err := st.SetProfile(ctx, "old", map[string]string{"ch": "test", "sub.checkins": "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Redis().SAdd(ctx, st.Key("sub", Topic), "old", "erased").Err(); err != nil {
+	if err := st.IndexPeople(ctx, "old", "erased"); err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)

@@ -1,15 +1,14 @@
 package runner
 
 import (
-	"context"
-
 	"github.com/lifeline-org/lifeline/flows"
 )
 
 // Subscriptions: the profile names each topic the person joined
-// ("sub.<topic>", in the commit), and each topic keeps the set of its
-// subscribers for broadcasts (after the commit; adding and removing are
-// idempotent).
+// ("sub.<topic>", in the commit). Nothing else keeps them: a broadcast to a
+// topic reads the people index and each profile (a set of each topic's
+// subscribers cost about 70 bytes of Redis a person a topic). The modules'
+// handlers still hear of each change after the commit.
 var (
 	subscribe   = topicEffect(true)
 	unsubscribe = topicEffect(false)
@@ -24,9 +23,6 @@ func topicEffect(join bool) effectKind {
 		inTurn: func(_ *Decider, _ TurnInput, res *TurnResult, _ *flows.Session, e flows.Effect, outs []flows.Output) []flows.Output {
 			res.Profile["sub."+e.Topic] = mark
 			return outs
-		},
-		after: func(ctx context.Context, r *Runtime, person string, _ map[string]string, e flows.Effect) error {
-			return r.store.Subscribe(ctx, e.Topic, person, join)
 		},
 	}
 }

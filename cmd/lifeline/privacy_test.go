@@ -119,7 +119,7 @@ func TestNothingPersonalAtRestOrInLogs(t *testing.T) {
 	sms("1")
 	person := personIn(t, logs.String(), "sms")
 	rdb := srv.Client(t)
-	// The erasure's after-commit part (leaving topic sets and the people
+	// The erasure's after-commit part (leaving the people
 	// index, then asking for a rewrite) runs from the effect stream: wait
 	// until it has run.
 	waitFor(t, "the erasure's after-commit work", func() bool {
