@@ -32,7 +32,6 @@ func (s *Store) allBroadcastsKey() string            { return s.Key("bc", "all")
 // BroadcastMetaKey is a broadcast's hash (for tests that look inside).
 func (s *Store) BroadcastMetaKey(id string) string { return s.broadcastKey(id, "meta") }
 
-
 // NewBroadcast is a broadcast to store.
 type NewBroadcast struct {
 	ID      string
