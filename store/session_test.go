@@ -54,3 +54,40 @@ func TestSessionKinds(t *testing.T) {
 		t.Errorf("the session was not sealed at its next write: %q, %v", plain, err)
 	}
 }
+
+// TestTransientFields: profile fields under TransientPrefix come back with
+// the profile, live in a hash of their own, and are gone TransientTTL after
+// their last change, leaving the rest of the profile.
+func TestTransientFields(t *testing.T) {
+	ctx := context.Background()
+	m := miniredis.RunT(t)
+	st := New(redis.NewClient(&redis.Options{Addr: m.Addr()}), "t")
+	turn := func() *Turn {
+		t.Helper()
+		if err := st.rdb.RPush(ctx, st.pkey("p1", kInbox), "hi").Err(); err != nil {
+			t.Fatal(err)
+		}
+		tn, err := st.Begin(ctx, "p1", "tok", time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tn
+	}
+	tn := turn()
+	if _, err := st.Commit(ctx, tn, Commit{Handled: 1, Profile: map[string]string{"lang": "fr", TransientPrefix + "n": "3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st.Profile(ctx, "p1"); p[TransientPrefix+"n"] != "" || p["lang"] != "fr" {
+		t.Errorf("the profile hash holds %v", p)
+	}
+	if tn = turn(); tn.Profile[TransientPrefix+"n"] != "3" || tn.Profile["lang"] != "fr" {
+		t.Errorf("Begin's profile: %v", tn.Profile)
+	}
+	if _, err := st.Commit(ctx, tn, Commit{Handled: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m.FastForward(TransientTTL + time.Second)
+	if tn = turn(); tn.Profile[TransientPrefix+"n"] != "" || tn.Profile["lang"] != "fr" {
+		t.Errorf("after TransientTTL, Begin's profile: %v", tn.Profile)
+	}
+}

@@ -72,11 +72,23 @@ const (
 	kRecent  = "recent" // zset of platform message ids on both sides → time
 	kOutbox  = "out"    // list of queued deliveries, oldest first
 	kSLock   = "slock"  // per-person sending lock
+	kTemp    = "t"      // hash: the profile's transient fields (TransientPrefix)
 )
+
+// TransientPrefix starts the names of profile fields that matter only for
+// a while (the flood limit's counters): they are kept in a hash of their
+// own that expires TransientTTL after its last change, so a person who has
+// gone quiet keeps none of them. Begin returns them in the profile with
+// the others.
+const TransientPrefix = "t."
+
+// TransientTTL is how long transient profile fields outlive their last
+// change.
+const TransientTTL = 10 * time.Minute
 
 // PersonKeys are every key suffix a person owns; deleting them erases the
 // person.
-var PersonKeys = []string{kSession, kProfile, kInbox, kLock, kSeen, kSent, kRecent, kOutbox, kSLock}
+var PersonKeys = []string{kSession, kProfile, kInbox, kLock, kSeen, kSent, kRecent, kOutbox, kSLock, kTemp}
 
 // Shards is how many groups people are spread over. A person belongs to
 // one shard (ShardOf), and every key of theirs, with their shard's queues
@@ -257,6 +269,8 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local sess = redis.call('GET', KEYS[3]) or ''
 local prof = redis.call('HGETALL', KEYS[4])
+local temp = redis.call('HGETALL', KEYS[5])
+for k = 1, #temp do prof[#prof + 1] = temp[k] end
 return {msgs, sess, prof}
 `)
 
@@ -279,7 +293,7 @@ type Turn struct {
 // so whoever holds it handles every message already accepted.
 func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Duration, max int) (*Turn, error) {
 	res, err := beginScript.run(ctx, s, s.tagOf(person),
-		[]string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)},
+		[]string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile), s.pkey(person, kTemp)},
 		[]any{token, ttl.Milliseconds(), max},
 	)
 	if errors.Is(err, redis.Nil) {
@@ -337,6 +351,14 @@ for k = 1, np do
   if v == '' then redis.call('HDEL', KEYS[4], f) else redis.call('HSET', KEYS[4], f, v) end
   i = i + 2
 end
+local nt = tonumber(ARGV[i]); i = i + 1
+for k = 1, nt do
+  local f, v = ARGV[i], ARGV[i + 1]
+  if v == '' then redis.call('HDEL', KEYS[#KEYS], f) else redis.call('HSET', KEYS[#KEYS], f, v) end
+  i = i + 2
+end
+if nt > 0 then redis.call('PEXPIRE', KEYS[#KEYS], ARGV[i]) end
+i = i + 1
 local nd = tonumber(ARGV[i]); i = i + 1
 local person = ARGV[i]; i = i + 1
 local outbox = KEYS[4 + nwipe + 1]
@@ -404,15 +426,24 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	var wipeKeys []string
 	if c.Wipe {
 		wipe = "1"
-		for _, k := range []string{kSeen, kSent, kRecent} {
+		for _, k := range []string{kSeen, kSent, kRecent, kTemp} {
 			wipeKeys = append(wipeKeys, s.pkey(person, k))
 		}
 	}
 	keys = append(keys, wipeKeys...)
-	args := []any{t.Token, c.Handled, sess, wipe, len(wipeKeys), len(c.Profile)}
+	var profile, temp []any
 	for f, v := range c.Profile {
-		args = append(args, f, v)
+		if strings.HasPrefix(f, TransientPrefix) {
+			temp = append(temp, f, v)
+		} else {
+			profile = append(profile, f, v)
+		}
 	}
+	args := []any{t.Token, c.Handled, sess, wipe, len(wipeKeys), len(profile) / 2}
+	args = append(args, profile...)
+	args = append(args, len(temp)/2)
+	args = append(args, temp...)
+	args = append(args, TransientTTL.Milliseconds())
 	args = append(args, len(c.Deliveries), person)
 	keys = append(keys, s.pkey(person, kOutbox))
 	for _, d := range c.Deliveries {
@@ -429,6 +460,7 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	for _, e := range c.Effects {
 		args = append(args, e)
 	}
+	keys = append(keys, s.pkey(person, kTemp)) // last: KEYS[#KEYS]
 	left, err := asInt(commitScript.run(ctx, s, s.tagOf(person), keys, args))
 	if err != nil {
 		return 0, fmt.Errorf("commit turn: %w", err)

@@ -99,7 +99,7 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 			// ask a coach to act. Nothing in the chat shows it, and the
 			// word itself is kept nowhere (not in the case excerpt).
 			escalate(flows.Effect{Kind: flows.EffectEscalate, Reason: "safe_word", Priority: flows.PriorityUrgent})
-			if flooded(in.Now, in.Profile, res.Profile) && field(in.Profile, res.Profile, "flood_told") != "" {
+			if flooded(in.Now, in.Profile, res.Profile) && field(in.Profile, res.Profile, floodTold) != "" {
 				continue
 			}
 			res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: smallTalk(m.At)}})...)
@@ -128,8 +128,8 @@ func (d *Decider) Decide(in TurnInput) TurnResult {
 			}
 		}
 		if m.Flow == "" && flooded(in.Now, in.Profile, res.Profile) {
-			if field(in.Profile, res.Profile, "flood_told") == "" {
-				res.Profile["flood_told"] = "1"
+			if field(in.Profile, res.Profile, floodTold) == "" {
+				res.Profile[floodTold] = "1"
 				res.Replies = append(res.Replies, d.render(lang(), []flows.Output{{Msg: "runtime.slow_down"}})...)
 			}
 			continue
@@ -319,17 +319,32 @@ const (
 // limit.
 func flooded(at time.Time, profile, updates map[string]string) bool {
 	now := at.UnixMilli()
-	start, _ := strconv.ParseInt(field(profile, updates, "flood_at"), 10, 64)
-	n, _ := strconv.Atoi(field(profile, updates, "flood_n"))
+	start, _ := strconv.ParseInt(field(profile, updates, floodAt), 10, 64)
+	n, _ := strconv.Atoi(field(profile, updates, floodN))
 	if now-start > FloodWindow.Milliseconds() {
 		start, n = now, 0
-		updates["flood_told"] = ""
+		updates[floodTold] = ""
 	}
 	n++
-	updates["flood_at"] = strconv.FormatInt(start, 10)
-	updates["flood_n"] = strconv.Itoa(n)
+	updates[floodAt] = strconv.FormatInt(start, 10)
+	updates[floodN] = strconv.Itoa(n)
+	// Kept in the profile itself before they were transient.
+	for _, old := range []string{"flood_at", "flood_n", "flood_told"} {
+		if profile[old] != "" {
+			updates[old] = ""
+		}
+	}
 	return n > FloodLimit
 }
+
+// The flood limit's counters are transient profile fields: they matter for
+// FloodWindow, and Redis forgets them store.TransientTTL after the last
+// message, so a quiet person keeps none.
+const (
+	floodAt   = store.TransientPrefix + "flood_at"
+	floodN    = store.TransientPrefix + "flood_n"
+	floodTold = store.TransientPrefix + "flood_told"
+)
 
 // field reads a profile field as this turn has left it so far.
 func field(profile, updates map[string]string, k string) string {
