@@ -50,7 +50,7 @@ func TestSessionKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := rdb.Get(ctx, st.pkey("p1", kSession)).Bytes()
-	if plain, err := sealer.Open(raw); err != nil || !bytes.Equal(plain, packed) {
+	if plain, err := sealer.Open(raw); err != nil || !bytes.Equal(plain, turn.Session) {
 		t.Errorf("the session was not sealed at its next write: %q, %v", plain, err)
 	}
 }
