@@ -123,7 +123,9 @@
 //
 // Redis is -redis, by default $REDIS_URL or else redis://127.0.0.1:6379/0
 // (never an embedded one). A fresh key namespace is used and deleted at
-// the end (-keep keeps it).
+// the end (-keep keeps it): "lt" and four hex digits, one no key uses,
+// short as production's "ll" is, since every key name carries it and the
+// bytes per person count key names.
 //
 // # Two (or more) processes
 //
