@@ -66,3 +66,55 @@ func TestBatchedAccept(t *testing.T) {
 		}
 	})
 }
+
+// TestEachOwnPages: every entry delivered to a consumer and not acked comes
+// back from EachOwn once, whatever the shard and however many a page.
+func TestEachOwnPages(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t.Cleanup(func() { _ = st.DeleteAll(ctx) })
+		q := st.ShardedQueue(st.WorkStreams(), "workers")
+		if err := q.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{}
+		for i := range 40 {
+			person := fmt.Sprint("p", i%7) // several entries in some shards
+			if _, err := st.Accept(ctx, store.Accepted{Person: person, MessageID: fmt.Sprint("m", i), Channel: "test",
+				Sealed: []byte("x"), Address: []byte("a"), At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for {
+			es, err := q.Read(ctx, "c1", 100, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(es) == 0 {
+				break
+			}
+			for _, e := range es {
+				want[e.Stream+"/"+e.ID] = true
+			}
+		}
+		if len(want) != 40 {
+			t.Fatalf("read %d entries, want 40", len(want))
+		}
+		got := map[string]int{}
+		if err := q.EachOwn(ctx, "c1", 2, func(es []store.Entry) {
+			for _, e := range es {
+				got[e.Stream+"/"+e.ID]++
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			if got[k] != 1 {
+				t.Errorf("%s came back %d times", k, got[k])
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("EachOwn gave %d entries, want %d", len(got), len(want))
+		}
+	})
+}
