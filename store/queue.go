@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -189,7 +190,7 @@ func (q *Queue) read(ctx context.Context, consumer string, streams []string, sta
 		case err != nil && strings.Contains(err.Error(), "NOGROUP"):
 			lost = true
 		case err != nil:
-			firstErr = cmp(firstErr, err)
+			firstErr = cmp.Or(firstErr, err)
 		default:
 			for _, st := range res {
 				// Any start but ">" re-reads entries delivered before.
@@ -201,17 +202,10 @@ func (q *Queue) read(ctx context.Context, consumer string, streams []string, sta
 		// Redis lost a group (a restart without persistence): recreate
 		// it and try again next time.
 		if err := q.lostGroup(ctx); err != nil {
-			firstErr = cmp(firstErr, err)
+			firstErr = cmp.Or(firstErr, err)
 		}
 	}
 	return out, firstErr
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // readAll waits on every stream in one XREADGROUP (one Redis only).
@@ -355,13 +349,13 @@ func (q *Queue) Claim(ctx context.Context, consumer string, minIdle time.Duratio
 		case err != nil && strings.Contains(err.Error(), "NOGROUP"):
 			lost = true
 		case err != nil:
-			firstErr = cmp(firstErr, err)
+			firstErr = cmp.Or(firstErr, err)
 		default:
 			out = append(out, entries(q.Streams[i], msgs, true)...)
 		}
 	}
 	if lost {
-		firstErr = cmp(firstErr, q.lostGroup(ctx))
+		firstErr = cmp.Or(firstErr, q.lostGroup(ctx))
 	}
 	return out, firstErr
 }

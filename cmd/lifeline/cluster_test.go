@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -39,17 +38,7 @@ func TestClusterJourneys(t *testing.T) {
 	text("1", "Privacy")
 	text("1", "What would you like to do?")
 
-	req, _ := http.NewRequest(http.MethodPost, public+"/api/broadcasts", strings.NewReader(`{"text": {"en": "Reminder: your coach is here for you."}}`))
-	req.Header.Set("Authorization", "Bearer staff-token")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create broadcast: %s", res.Status)
-	}
+	postBroadcast(t, public, "staff-token", `{"text": {"en": "Reminder: your coach is here for you."}}`)
 	count := func() (tg, sms int) {
 		return strings.Count(strings.Join(fake.BotSaid(chat), "\n"), "Reminder: your coach"),
 			strings.Count(strings.Join(twilio.Bodies(), "\n"), "Reminder: your coach")

@@ -200,17 +200,7 @@ func TestProcessesShareOneRedis(t *testing.T) {
 		holds[i] = telegramtest.TooManyRequests(3)
 	}
 	fake.Respond("sendMessage", holds...)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+a.addr+"/api/broadcasts", strings.NewReader(`{"text": {"en": "Reminder: your coach is here for you."}}`))
-	req.Header.Set("Authorization", "Bearer staff-token")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create broadcast: %s", res.Status)
-	}
+	postBroadcast(t, "http://"+a.addr, "staff-token", `{"text": {"en": "Reminder: your coach is here for you."}}`)
 	waitFor(t, "both processes held back by Telegram", func() bool { return len(fake.CallsTo("sendMessage")) >= sentBefore+16 })
 	a.kill(t)
 	// B claims what A held once it has been idle for 30 s.
@@ -235,5 +225,22 @@ func TestProcessesShareOneRedis(t *testing.T) {
 	}
 	if strings.Contains(b.logs.String(), "panic") {
 		t.Errorf("process B panicked:\n%s", b.logs.String())
+	}
+}
+
+// postBroadcast starts a broadcast of spec (the staff API's JSON) at base
+// with the staff token, and fails the test unless it is created.
+func postBroadcast(t *testing.T, base, token, spec string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/broadcasts", strings.NewReader(spec))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create broadcast: %s", res.Status)
 	}
 }
