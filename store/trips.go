@@ -131,8 +131,9 @@ type tripHook struct {
 	others map[string]int64 // TripOther by command (and first key's kind)
 }
 
-// countOther names a command counted as other: its name and the last
-// part of its first key ("hgetall p", "evalsha 1 lock").
+// countOther names a command counted as other: its name and its first key
+// without the namespace, a person's by its kind ("srem sub:jobs",
+// "hgetall person:p"), so the report names no person.
 func (h *tripHook) countOther(cmd redis.Cmder) {
 	args := cmd.Args()
 	name := cmd.Name()
@@ -141,6 +142,10 @@ func (h *tripHook) countOther(cmd redis.Cmder) {
 		key = argString(args, 3)
 	}
 	key = strings.TrimPrefix(key, h.ns+":")
+	if isPersonKey(key) {
+		// A person's key by its kind, not their id: one row for all.
+		key = "person:" + key[strings.LastIndexByte(key, ':')+1:]
+	}
 	h.mu.Lock()
 	if h.others == nil {
 		h.others = map[string]int64{}
