@@ -65,6 +65,12 @@ func (q *Queue) Name() string {
 	return q.Streams[0]
 }
 
+// OutChannel names the channel of an outbound stream (OutStreams).
+func (s *Store) OutChannel(stream string) (string, bool) {
+	_, ch, ok := strings.Cut(stream, ":out:")
+	return ch, ok && ch != ""
+}
+
 // QueueDepth returns how many entries wait in streams (pending or new).
 func (s *Store) QueueDepth(ctx context.Context, streams ...string) (int64, error) {
 	return depth(ctx, s.rdb, streams)

@@ -195,6 +195,10 @@ if ARGV[8] ~= '' then
 end
 redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
 redis.call('SADD', KEYS[6], ARGV[9])
+if ARGV[10] ~= '' then
+  local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[10], ARGV[11], 'COUNT', ARGV[12], 'STREAMS', KEYS[4], '>')
+  if type(r) == 'table' and not r.err then return {1, r} end
+end
 return 1
 `)
 
@@ -214,6 +218,28 @@ type Accepted struct {
 
 // Accept records a; it reports false when the message id was seen before.
 func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
+	fresh, _, err := s.AcceptTaking(ctx, a, "")
+	return fresh, err
+}
+
+// The consumer groups of the runtime's queues: workers read the work
+// streams, senders the outbound ones.
+const (
+	WorkGroup = "workers"
+	SendGroup = "senders"
+)
+
+// TakeCount bounds the entries a script takes for its caller (see
+// AcceptTaking).
+const TakeCount = 16
+
+// AcceptTaking is Accept that, in the same round trip, takes for consumer
+// (in WorkGroup) the entries of the person's shard's work stream that no
+// consumer has read yet, the one it queued among them, up to TakeCount:
+// exactly what consumer's next read of the queue would return, without
+// the read. A caller hands them to its own workers. An empty consumer
+// takes nothing.
+func (s *Store) AcceptTaking(ctx context.Context, a Accepted, consumer string) (bool, []Entry, error) {
 	pm := ""
 	if a.PlatformMsg != 0 {
 		pm = "in:" + strconv.FormatInt(a.PlatformMsg, 10)
@@ -222,14 +248,67 @@ func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
 	if a.Readdress {
 		re = "1"
 	}
-	n, err := asInt(acceptScript.run(ctx, s, s.tagOf(a.Person),
-		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person)},
-		[]any{a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person},
-	))
-	if err != nil {
-		return false, fmt.Errorf("accept inbound: %w", err)
+	group := ""
+	if consumer != "" {
+		group = WorkGroup
 	}
-	return n == 1, nil
+	res, err := acceptScript.run(ctx, s, s.tagOf(a.Person),
+		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person)},
+		[]any{a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person, group, consumer, TakeCount},
+	)
+	if err != nil {
+		return false, nil, fmt.Errorf("accept inbound: %w", err)
+	}
+	n, taken, err := withTaken(res)
+	if err != nil {
+		return false, nil, fmt.Errorf("accept inbound: %w", err)
+	}
+	return n == 1, taken, nil
+}
+
+// withTaken reads a script's reply that is either a number or the number
+// followed by XREADGROUP replies (the entries it took).
+func withTaken(res any) (int, []Entry, error) {
+	if n, ok := res.(int64); ok {
+		return int(n), nil, nil
+	}
+	parts, ok := res.([]any)
+	if !ok || len(parts) == 0 {
+		return 0, nil, fmt.Errorf("unexpected reply %T", res)
+	}
+	n, ok := parts[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("unexpected reply %T", parts[0])
+	}
+	var taken []Entry
+	for _, r := range parts[1:] {
+		streams, _ := r.([]any)
+		for _, st := range streams {
+			pair, _ := st.([]any)
+			if len(pair) != 2 {
+				continue
+			}
+			name, _ := pair[0].(string)
+			msgs, _ := pair[1].([]any)
+			for _, m := range msgs {
+				idf, _ := m.([]any)
+				if len(idf) != 2 {
+					continue
+				}
+				id, _ := idf[0].(string)
+				fields, _ := idf[1].([]any)
+				e := Entry{ID: id, Stream: name}
+				for i := 0; i+1 < len(fields); i += 2 {
+					if f, _ := fields[i].(string); f == "p" {
+						v, _ := fields[i+1].(string)
+						e.Payload = []byte(v)
+					}
+				}
+				taken = append(taken, e)
+			}
+		}
+	}
+	return int(n), taken, nil
 }
 
 var acceptForScript = redis.NewScript(`
@@ -361,11 +440,18 @@ if nt > 0 then redis.call('PEXPIRE', KEYS[#KEYS], ARGV[i]) end
 i = i + 1
 local nd = tonumber(ARGV[i]); i = i + 1
 local person = ARGV[i]; i = i + 1
+local group = ARGV[i]; i = i + 1
 local outbox = KEYS[4 + nwipe + 1]
+local taken = {}
 for k = 1, nd do
+  local stream = KEYS[4 + nwipe + 1 + k]
   redis.call('RPUSH', outbox, ARGV[i])
-  redis.call('XADD', KEYS[4 + nwipe + 1 + k], '*', 'p', person)
-  i = i + 1
+  redis.call('XADD', stream, '*', 'p', person)
+  if ARGV[i + 1] ~= '' then
+    local r = redis.pcall('XREADGROUP', 'GROUP', group, ARGV[i + 1], 'COUNT', ARGV[i + 2], 'STREAMS', stream, '>')
+    if type(r) == 'table' and not r.err then taken[#taken + 1] = r end
+  end
+  i = i + 3
 end
 local nc = tonumber(ARGV[i]); i = i + 1
 for k = 1, nc do
@@ -379,6 +465,10 @@ for k = 1, ne do
 end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then redis.call('DEL', KEYS[1]) end
+if #taken > 0 then
+  table.insert(taken, 1, left)
+  return taken
+end
 return left
 `)
 
@@ -410,12 +500,23 @@ type Queued struct {
 	// was queued for the person within IdempotencyTTL: a broadcast retried
 	// after a crash between queueing and recording it queues nothing twice.
 	Once string
+	// Take, when set, is the consumer (in SendGroup) that Commit takes the
+	// delivery's outbound entry for, with any other unread entries of its
+	// stream (up to TakeCount), as AcceptTaking does for work.
+	Take string
 }
 
 // Commit applies c for the turn t holds. It returns how many messages are
 // still waiting in the inbox (the lock is kept then, for the next round),
 // or ErrLockLost.
 func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
+	left, _, err := s.CommitTaking(ctx, t, c)
+	return left, err
+}
+
+// CommitTaking is Commit that also returns the outbound entries it took
+// for the deliveries' Take consumers.
+func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Entry, error) {
 	person := t.Person
 	keys := []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
 	sess := ""
@@ -444,11 +545,11 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 	args = append(args, len(temp)/2)
 	args = append(args, temp...)
 	args = append(args, TransientTTL.Milliseconds())
-	args = append(args, len(c.Deliveries), person)
+	args = append(args, len(c.Deliveries), person, SendGroup)
 	keys = append(keys, s.pkey(person, kOutbox))
 	for _, d := range c.Deliveries {
 		keys = append(keys, s.outOf(person, d.Channel))
-		args = append(args, outboxEntry(d))
+		args = append(args, outboxEntry(d), d.Take, TakeCount)
 	}
 	keys = append(keys, s.shardKey(ShardOf(person), "cases"))
 	args = append(args, len(c.Cases))
@@ -461,14 +562,18 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 		args = append(args, e)
 	}
 	keys = append(keys, s.pkey(person, kTemp)) // last: KEYS[#KEYS]
-	left, err := asInt(commitScript.run(ctx, s, s.tagOf(person), keys, args))
+	res, err := commitScript.run(ctx, s, s.tagOf(person), keys, args)
 	if err != nil {
-		return 0, fmt.Errorf("commit turn: %w", err)
+		return 0, nil, fmt.Errorf("commit turn: %w", err)
+	}
+	left, taken, err := withTaken(res)
+	if err != nil {
+		return 0, nil, fmt.Errorf("commit turn: %w", err)
 	}
 	if left < 0 {
-		return 0, ErrLockLost
+		return 0, nil, ErrLockLost
 	}
-	return left, nil
+	return left, taken, nil
 }
 
 var unlockScript = redis.NewScript(`

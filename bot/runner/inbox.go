@@ -23,11 +23,12 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 	person := r.sealer.PersonID(in.Channel, in.Address)
 	addr := in.Address
 	in.Address = "" // kept once, sealed, in the profile
-	fresh, err := r.store.Accept(ctx, store.Accepted{
+	fresh, taken, err := r.store.AcceptTaking(ctx, store.Accepted{
 		Person: person, MessageID: in.MessageID, Channel: in.Channel,
 		Sealed: r.sealer.SealJSON(in), Address: r.sealer.Seal([]byte(addr)),
 		PlatformMsg: in.PlatformMsg, At: in.At,
-	})
+	}, r.workHand.consumer(r.cfg.Consumer))
+	r.workHand.give(taken...)
 	if err != nil {
 		r.cfg.Hooks.inbound(in.Channel, "error")
 		return err

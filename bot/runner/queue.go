@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
@@ -34,8 +35,11 @@ import (
 // pending entries and dispatches those not in hand. (The Redis client
 // retries a failed command itself, so such a loss need not surface as an
 // error here.)
-func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
-	acks := make(chan store.Entry, 256)
+//
+// Entries a script took for this consumer as it queued them (h: see
+// handoff) reach the workers the same way, without a read.
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
+	acks := make(chan store.Entry, 2*ackBatch)
 	ackDone := make(chan struct{})
 	hand := &inHand{ids: map[string]time.Time{}}
 	go func() { defer close(ackDone); r.ackLoop(q, acks, hand) }()
@@ -114,6 +118,27 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 			}
 		}
 	}
+	if h != nil {
+		handed := make(chan struct{})
+		go func() {
+			defer close(handed)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-h.wake:
+					dispatch(h.taken())
+				}
+			}
+		}()
+		h.running.Store(true)
+		defer func() {
+			// Before the workers stop: what is left stays pending for
+			// this consumer, and its next life re-reads it (EachOwn).
+			h.running.Store(false)
+			<-handed
+		}()
+	}
 	lastClaim, lastOwn := time.Time{}, time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(lastOwn) > ownCheck {
@@ -143,6 +168,52 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, workers int, pool
 		}
 		dispatch(es)
 	}
+}
+
+// handoff takes entries that a script queued and, in the same round trip,
+// took for this process's consumer (store.AcceptTaking, CommitTaking) to
+// the workers of the running consume loop: what a read of the queue would
+// have returned, without the read. Such entries are pending for the
+// consumer like any it read, so a process that dies with them in hand
+// leaves them to be claimed, as always.
+type handoff struct {
+	running atomic.Bool // a consume loop dispatches what is given
+	mu      sync.Mutex
+	es      []store.Entry
+	wake    chan struct{}
+}
+
+func newHandoff() *handoff { return &handoff{wake: make(chan struct{}, 1)} }
+
+// consumer is the consumer to take entries for: "" (take none) unless a
+// consume loop runs to hand them to.
+func (h *handoff) consumer(name string) string {
+	if h == nil || !h.running.Load() {
+		return ""
+	}
+	return name
+}
+
+// give hands entries to the consume loop; it never waits.
+func (h *handoff) give(es ...store.Entry) {
+	if h == nil || len(es) == 0 {
+		return
+	}
+	h.mu.Lock()
+	h.es = append(h.es, es...)
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *handoff) taken() []store.Entry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	es := h.es
+	h.es = nil
+	return es
 }
 
 // inHand tracks the entries a consumer has dispatched and not yet
@@ -228,9 +299,10 @@ func retry(ctx context.Context, f func() error) error {
 	}
 }
 
-// ackLoop acknowledges handled entries in batches (up to 64, or what came
-// within 2 ms): one round trip for many entries. A lost acknowledgement only
-// means an entry is handled again, which finds nothing left to do.
+// ackLoop acknowledges handled entries in batches (up to ackBatch, or what
+// came within ackWait): one round trip for many entries. Nobody waits on
+// an acknowledgement, so it may wait for company; a lost one only means an
+// entry is handled again, which finds nothing left to do.
 func (r *Runtime) ackLoop(q *store.Queue, acks <-chan store.Entry, hand *inHand) {
 	ctx := context.Background() // acknowledge what was done, even while stopping
 	flush := func(es []store.Entry) {
@@ -241,9 +313,9 @@ func (r *Runtime) ackLoop(q *store.Queue, acks <-chan store.Entry, hand *inHand)
 	}
 	for e := range acks {
 		ids := []store.Entry{e}
-		timer := time.NewTimer(2 * time.Millisecond)
+		timer := time.NewTimer(ackWait)
 	batch:
-		for len(ids) < 64 {
+		for len(ids) < ackBatch {
 			select {
 			case more, ok := <-acks:
 				if !ok {
@@ -259,6 +331,12 @@ func (r *Runtime) ackLoop(q *store.Queue, acks <-chan store.Entry, hand *inHand)
 		hand.done(ids)
 	}
 }
+
+// An acknowledgement waits up to ackWait for others to go with it.
+const (
+	ackWait  = 20 * time.Millisecond
+	ackBatch = 128
+)
 
 // shardOf picks a worker for an entry by its person id, so one person's
 // entries are handled in order within a process.

@@ -85,6 +85,10 @@ type Runtime struct {
 	now      func() time.Time
 	work     *store.Queue
 	fx       *store.Queue // after-commit effects
+	// workHand and sendHand (by channel) take what a script queued and
+	// took for this process straight to its workers and senders.
+	workHand *handoff
+	sendHand map[string]*handoff
 	dec      *Decider
 	actions  map[string]bot.Action
 	// effects are module handlers by effect kind ("" for every kind).
@@ -135,10 +139,11 @@ func New(cfg Config) *Runtime {
 	r := &Runtime{
 		cfg: cfg, store: cfg.Store, sealer: sealer, content: cfg.Content,
 		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
-		work:    cfg.Store.ShardedQueue(cfg.Store.WorkStreams(), "workers"),
-		fx:      cfg.Store.ShardedQueue(cfg.Store.EffectStreams(), "effects"),
-		actions: maps.Clone(cfg.Actions),
-		effects: map[string][]bot.EffectHandler{"": slices.Clone(cfg.Hooks.Effects)},
+		work:     cfg.Store.ShardedQueue(cfg.Store.WorkStreams(), store.WorkGroup),
+		fx:       cfg.Store.ShardedQueue(cfg.Store.EffectStreams(), "effects"),
+		actions:  maps.Clone(cfg.Actions),
+		effects:  map[string][]bot.EffectHandler{"": slices.Clone(cfg.Hooks.Effects)},
+		workHand: newHandoff(), sendHand: map[string]*handoff{},
 	}
 	if r.actions == nil {
 		r.actions = map[string]bot.Action{}
@@ -147,6 +152,7 @@ func New(cfg Config) *Runtime {
 	r.dec = &Decider{content: cfg.Content, actions: r.actions, hash: sealer.Hash, log: cfg.Log}
 	for _, ch := range cfg.Channels {
 		r.channels[ch.Name()] = ch
+		r.sendHand[ch.Name()] = newHandoff()
 	}
 	return r
 }
@@ -226,15 +232,15 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); r.consume(ctx, r.work, r.cfg.Workers, false, r.handleWork) }()
-	go func() { defer wg.Done(); r.consume(ctx, r.fx, r.cfg.Workers, true, r.handleEffect) }()
+	go func() { defer wg.Done(); r.consume(ctx, r.work, r.workHand, r.cfg.Workers, false, r.handleWork) }()
+	go func() { defer wg.Done(); r.consume(ctx, r.fx, nil, r.cfg.Workers, true, r.handleEffect) }()
 	for name := range r.channels {
-		q := r.store.ShardedQueue(r.store.OutStreams(name), "senders")
+		q := r.store.ShardedQueue(r.store.OutStreams(name), store.SendGroup)
 		if err := q.Ensure(ctx); err != nil {
 			return err
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); r.consume(ctx, q, r.cfg.Senders, true, r.handleDelivery) }()
+		go func() { defer wg.Done(); r.consume(ctx, q, r.sendHand[name], r.cfg.Senders, true, r.handleDelivery) }()
 	}
 	wg.Wait()
 	return nil
@@ -276,8 +282,17 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, er
 	for _, e := range effects {
 		c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
 	}
-	if left, err = r.store.Commit(ctx, t, c); err != nil {
+	for i, d := range c.Deliveries {
+		c.Deliveries[i].Take = r.sendHand[d.Channel].consumer(r.cfg.Consumer)
+	}
+	left, taken, err := r.store.CommitTaking(ctx, t, c)
+	if err != nil {
 		return 0, err
+	}
+	for _, e := range taken {
+		if ch, ok := r.store.OutChannel(e.Stream); ok {
+			r.sendHand[ch].give(e)
+		}
 	}
 	if r.cfg.Hooks.Handled != nil {
 		r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))

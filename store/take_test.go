@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeline-org/lifeline/store"
+	"github.com/lifeline-org/lifeline/store/storetest"
+)
+
+// TestTaking: what AcceptTaking and CommitTaking take is what a read of the
+// queue would have returned, and nothing else: each entry once, pending
+// for the consumer that took it (so a dead consumer's are claimed as any
+// read), never read again by anyone; with no consumer, or no group yet,
+// nothing is taken and the entries wait for a read.
+func TestTaking(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t.Cleanup(func() { _ = st.DeleteAll(ctx) })
+		accept := func(person, id, consumer string) []store.Entry {
+			t.Helper()
+			fresh, taken, err := st.AcceptTaking(ctx, store.Accepted{Person: person, MessageID: id, Channel: "test",
+				Sealed: []byte("hello"), Address: []byte("addr"), At: time.Now()}, consumer)
+			if err != nil || !fresh {
+				t.Fatalf("accept %s/%s: %v, %v", person, id, fresh, err)
+			}
+			return taken
+		}
+		// No group yet: nothing taken, and the accept still holds.
+		if got := accept("early", "m1", "c1"); len(got) != 0 {
+			t.Fatalf("took %v before the group existed", got)
+		}
+		work := st.ShardedQueue(st.WorkStreams(), store.WorkGroup)
+		if err := work.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A message accepted without a taker waits for a read.
+		if got := accept("waiting", "m1", ""); len(got) != 0 {
+			t.Fatalf("took %v without a consumer", got)
+		}
+		// A later taker would take them with its own (all that is unread
+		// on its shard's stream); a read takes them first here.
+		read, err := work.Read(ctx, "c2", 500, -1)
+		if err != nil || len(read) != 2 {
+			t.Fatalf("read %d entries (%v), want the 2 accepted with nobody taking", len(read), err)
+		}
+		// Many people at once (batched): every entry taken once, by
+		// someone, with the person it names.
+		const people = 100
+		var mu sync.Mutex
+		seen := map[string]int{}
+		persons := map[string]bool{}
+		var wg sync.WaitGroup
+		for i := range people {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got := accept(fmt.Sprint("p", i), "m1", "c1")
+				mu.Lock()
+				defer mu.Unlock()
+				for _, e := range got {
+					seen[e.Stream+"/"+e.ID]++
+					persons[string(e.Payload)] = true
+				}
+			}()
+		}
+		wg.Wait()
+		// A read finds nothing: everything was taken.
+		if read, err = work.Read(ctx, "c2", 500, -1); err != nil || len(read) != 0 {
+			t.Errorf("read %+v (%v) after everything was taken", read, err)
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("entry %s taken %d times", k, n)
+			}
+		}
+		if len(seen) != people || len(persons) != people {
+			t.Errorf("%d entries taken for %d people; want %d", len(seen), len(persons), people)
+		}
+		// Taken entries are the consumer's own pending ones.
+		own := 0
+		if err := work.EachOwn(ctx, "c1", 256, func(es []store.Entry) { own += len(es) }); err != nil {
+			t.Fatal(err)
+		}
+		if own != people {
+			t.Errorf("c1 has %d pending entries, want %d", own, people)
+		}
+
+		// A commit takes its deliveries' outbound entries for the
+		// delivery's consumer.
+		out := st.ShardedQueue(st.OutStreams("test"), store.SendGroup)
+		if err := out.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		turn, err := st.Begin(ctx, "p1", "tok", time.Minute, 16)
+		if err != nil || len(turn.Inbox) != 1 {
+			t.Fatalf("begin: %v, %v", turn, err)
+		}
+		left, taken, err := st.CommitTaking(ctx, turn, store.Commit{Handled: 1, Deliveries: []store.Queued{
+			{Channel: "test", ID: "d1", Sealed: []byte("a"), Take: "s1"},
+			{Channel: "test", ID: "d2", Sealed: []byte("b")},
+		}})
+		if err != nil || left != 0 {
+			t.Fatalf("commit: %d, %v", left, err)
+		}
+		if len(taken) != 1 || string(taken[0].Payload) != "p1" || taken[0].Again {
+			t.Fatalf("commit took %+v, want the first delivery's entry", taken)
+		}
+		if ch, ok := st.OutChannel(taken[0].Stream); !ok || ch != "test" {
+			t.Errorf("OutChannel(%q) = %q, %v", taken[0].Stream, ch, ok)
+		}
+		rest, err := out.Read(ctx, "s2", 10, -1)
+		if err != nil || len(rest) != 1 || rest[0].ID == taken[0].ID {
+			t.Errorf("read after the commit: %+v, %v; want the second delivery's entry only", rest, err)
+		}
+	})
+}
