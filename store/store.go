@@ -174,27 +174,32 @@ var ErrLockLost = errors.New("person lock was lost before commit")
 // the person's inbox, remember the channel and sealed address, and queue a
 // work item. One round trip.
 var acceptScript = newBatched("accept", TripAccept, `
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[3]) == 0 then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('HSET', KEYS[3], 'ch', ARGV[5])
-if redis.call('HSETNX', KEYS[3], 'addr', ARGV[6]) == 0 and ARGV[7] == '1' then
-  redis.call('HSET', KEYS[3], 'addr', ARGV[6])
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[3]) == 0 then
+  -- Seen: a repeat, unless that was longer ago than the window (the
+  -- set is trimmed only now and then).
+  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[3])) > now - window then return 0 end
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
 end
-redis.call('HSETNX', KEYS[3], 'first', ARGV[1])
-redis.call('HSET', KEYS[3], 'last', ARGV[1])
+if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('RPUSH', KEYS[2], ARGV[4])
+local had = redis.call('HMGET', KEYS[3], 'first', 'addr', 'unreachable')
+local set = {'ch', ARGV[5], 'last', ARGV[1]}
+if not had[1] then set[#set + 1] = 'first'; set[#set + 1] = ARGV[1] end
+if not had[2] or ARGV[7] == '1' then set[#set + 1] = 'addr'; set[#set + 1] = ARGV[6] end
+redis.call('HSET', KEYS[3], unpack(set))
 -- A person who writes can be reached again (a carrier's earlier failure,
 -- a block since lifted).
-redis.call('HDEL', KEYS[3], 'unreachable')
+if had[3] then redis.call('HDEL', KEYS[3], 'unreachable') end
 if ARGV[8] ~= '' then
   redis.call('ZADD', KEYS[5], now, ARGV[8])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[2]))
-  redis.call('PEXPIRE', KEYS[5], ARGV[2])
+  if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window) end
+  redis.call('PEXPIRE', KEYS[5], window)
 end
 redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
-redis.call('SADD', KEYS[6], ARGV[9])
+-- Only accept sets "first": a person without it is new to the index.
+if not had[1] then redis.call('SADD', KEYS[6], ARGV[9]) end
 if ARGV[10] ~= '' then
   local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[10], ARGV[11], 'COUNT', ARGV[12], 'STREAMS', KEYS[4], '>')
   if type(r) == 'table' and not r.err then return {1, r} end
@@ -424,18 +429,21 @@ if ARGV[4] == '1' then
 elseif ARGV[3] ~= '' then
   redis.call('SET', KEYS[3], ARGV[3])
 end
-local np = tonumber(ARGV[6])
-for k = 1, np do
-  local f, v = ARGV[i], ARGV[i + 1]
-  if v == '' then redis.call('HDEL', KEYS[4], f) else redis.call('HSET', KEYS[4], f, v) end
-  i = i + 2
+-- The profile's and then the transient fields' changes, each as one
+-- HSET and one HDEL.
+local function fields(key, n)
+  local set, del = {}, {}
+  for k = 1, n do
+    local f, v = ARGV[i], ARGV[i + 1]
+    if v == '' then del[#del + 1] = f else set[#set + 1] = f; set[#set + 1] = v end
+    i = i + 2
+  end
+  if #set > 0 then redis.call('HSET', key, unpack(set)) end
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
 end
+fields(KEYS[4], tonumber(ARGV[6]))
 local nt = tonumber(ARGV[i]); i = i + 1
-for k = 1, nt do
-  local f, v = ARGV[i], ARGV[i + 1]
-  if v == '' then redis.call('HDEL', KEYS[#KEYS], f) else redis.call('HSET', KEYS[#KEYS], f, v) end
-  i = i + 2
-end
+fields(KEYS[#KEYS], nt)
 if nt > 0 then redis.call('PEXPIRE', KEYS[#KEYS], ARGV[i]) end
 i = i + 1
 local nd = tonumber(ARGV[i]); i = i + 1
@@ -733,7 +741,8 @@ local now = tonumber(ARGV[6])
 local left = 1
 if ARGV[4] == '1' then
   redis.call('LPOP', KEYS[2])
-  redis.call('HDEL', KEYS[3], ARGV[2])
+  -- A delivery of one message never had a count kept.
+  if ARGV[3] ~= '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
   left = redis.call('LLEN', KEYS[2])
   if left == 0 then redis.call('DEL', KEYS[1]) end
 else
@@ -742,7 +751,8 @@ else
 end
 if ARGV[5] ~= '' then
   redis.call('ZADD', KEYS[4], now, ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[7]))
+  -- Recent reads only the window; what is older goes now and then.
+  if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[7])) end
   redis.call('PEXPIRE', KEYS[4], ARGV[7])
 end
 if left == 0 then return 0 end
