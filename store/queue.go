@@ -45,6 +45,11 @@ type Entry struct {
 	// consumer's own pending entries or claimed from another consumer
 	// (whose worker may have died holding a lock).
 	Again bool
+	// Next, on an outbound entry a commit took (CommitTaking), is the
+	// person's oldest delivery, whose sending lock the commit took for
+	// Token: the sender starts with it instead of NextOutbound.
+	Next  *Outgoing
+	Token string
 }
 
 // Queue returns the queue on one stream read by group.
@@ -69,6 +74,11 @@ func (q *Queue) Name() string {
 func (s *Store) OutChannel(stream string) (string, bool) {
 	_, ch, ok := strings.Cut(stream, ":out:")
 	return ch, ok && ch != ""
+}
+
+func (s *Store) isOut(stream string) bool {
+	_, ok := s.OutChannel(stream)
+	return ok
 }
 
 // QueueDepth returns how many entries wait in streams (pending or new).

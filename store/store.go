@@ -230,8 +230,9 @@ func (s *Store) Accept(ctx context.Context, a Accepted) (bool, error) {
 // The consumer groups of the runtime's queues: workers read the work
 // streams, senders the outbound ones.
 const (
-	WorkGroup = "workers"
-	SendGroup = "senders"
+	WorkGroup   = "workers"
+	SendGroup   = "senders"
+	EffectGroup = "effects"
 )
 
 // TakeCount bounds the entries a script takes for its caller (see
@@ -285,8 +286,13 @@ func withTaken(res any) (int, []Entry, error) {
 	if !ok {
 		return 0, nil, fmt.Errorf("unexpected reply %T", parts[0])
 	}
+	return int(n), takenEntries(parts[1:]), nil
+}
+
+// takenEntries reads XREADGROUP replies (a script's) as entries.
+func takenEntries(replies []any) []Entry {
 	var taken []Entry
-	for _, r := range parts[1:] {
+	for _, r := range replies {
 		streams, _ := r.([]any)
 		for _, st := range streams {
 			pair, _ := st.([]any)
@@ -313,7 +319,7 @@ func withTaken(res any) (int, []Entry, error) {
 			}
 		}
 	}
-	return int(n), taken, nil
+	return taken
 }
 
 var acceptForScript = redis.NewScript(`
@@ -451,14 +457,22 @@ local person = ARGV[i]; i = i + 1
 local group = ARGV[i]; i = i + 1
 local outbox = KEYS[4 + nwipe + 1]
 local taken = {}
+-- take reads for consumer what a read of stream would return now; mine
+-- is set when that holds the entry id.
+local mine = false
+local function take(stream, grp, consumer, count, id)
+  local r = redis.pcall('XREADGROUP', 'GROUP', grp, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+  if type(r) ~= 'table' or r.err then return end
+  taken[#taken + 1] = r
+  for _, e in ipairs(r[1][2]) do
+    if e[1] == id then mine = true end
+  end
+end
 for k = 1, nd do
   local stream = KEYS[4 + nwipe + 1 + k]
   redis.call('RPUSH', outbox, ARGV[i])
-  redis.call('XADD', stream, '*', 'p', person)
-  if ARGV[i + 1] ~= '' then
-    local r = redis.pcall('XREADGROUP', 'GROUP', group, ARGV[i + 1], 'COUNT', ARGV[i + 2], 'STREAMS', stream, '>')
-    if type(r) == 'table' and not r.err then taken[#taken + 1] = r end
-  end
+  local id = redis.call('XADD', stream, '*', 'p', person)
+  if ARGV[i + 1] ~= '' then take(stream, group, ARGV[i + 1], ARGV[i + 2], id) end
   i = i + 3
 end
 local nc = tonumber(ARGV[i]); i = i + 1
@@ -467,15 +481,24 @@ for k = 1, nc do
   i = i + 1
 end
 local ne = tonumber(ARGV[i]); i = i + 1
+local fxs = KEYS[4 + nwipe + 1 + nd + 2]
 for k = 1, ne do
-  redis.call('XADD', KEYS[4 + nwipe + 1 + nd + 2], '*', 'p', ARGV[i])
+  redis.call('XADD', fxs, '*', 'p', ARGV[i])
   i = i + 1
+end
+local fxtaker, stok, sttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+if ne > 0 and fxtaker ~= '' then take(fxs, ARGV[i + 3], fxtaker, ARGV[i + 4], '') end
+-- The sender that takes one of this person's deliveries may start on
+-- their oldest at once: its lock, and the delivery, come back with it.
+local head, sent = '', 0
+if mine and stok ~= '' and redis.call('SET', KEYS[4 + nwipe + 1 + nd + 3], stok, 'PX', sttl, 'NX') then
+  head = redis.call('LINDEX', outbox, 0)
+  sent = tonumber(redis.call('HGET', KEYS[4 + nwipe + 1 + nd + 4], string.match(head, '^[^|]*')) or '0')
 end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then redis.call('DEL', KEYS[1]) end
 if #taken > 0 then
-  table.insert(taken, 1, left)
-  return taken
+  return {left, head, sent, unpack(taken)}
 end
 return left
 `)
@@ -497,6 +520,15 @@ type Commit struct {
 	// Effects are sealed after-commit work for the effect stream, recorded
 	// with the turn likewise.
 	Effects [][]byte
+	// TakeEffects, when set, is the consumer (in EffectGroup) that takes
+	// the effect entries, as Queued.Take does for deliveries.
+	TakeEffects string
+	// SendToken, when set, lets the commit hand a sender that takes one of
+	// the person's deliveries (Queued.Take) a head start: it takes the
+	// person's sending lock for SendLockTTL under this token, if free,
+	// and that entry comes back with it and their oldest delivery (Entry's
+	// Next and Token), as NextOutbound would return them.
+	SendToken string
 }
 
 // Queued is one delivery for a person's outbox.
@@ -569,19 +601,41 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 	for _, e := range c.Effects {
 		args = append(args, e)
 	}
+	args = append(args, c.TakeEffects, c.SendToken, SendLockTTL.Milliseconds(), EffectGroup, TakeCount)
+	keys = append(keys, s.pkey(person, kSLock), s.pkey(person, kSent))
 	keys = append(keys, s.pkey(person, kTemp)) // last: KEYS[#KEYS]
 	res, err := commitScript.run(ctx, s, s.tagOf(person), keys, args)
 	if err != nil {
 		return 0, nil, fmt.Errorf("commit turn: %w", err)
 	}
-	left, taken, err := withTaken(res)
-	if err != nil {
-		return 0, nil, fmt.Errorf("commit turn: %w", err)
+	if n, ok := res.(int64); ok {
+		if n < 0 {
+			return 0, nil, ErrLockLost
+		}
+		return int(n), nil, nil
 	}
-	if left < 0 {
-		return 0, nil, ErrLockLost
+	parts, ok := res.([]any)
+	if !ok || len(parts) < 3 {
+		return 0, nil, fmt.Errorf("commit turn: unexpected reply %T", res)
 	}
-	return left, taken, nil
+	left, _ := parts[0].(int64)
+	taken := takenEntries(parts[3:])
+	if head, _ := parts[1].(string); head != "" {
+		sent, _ := parts[2].(int64)
+		id, sealed, _ := strings.Cut(head, "|")
+		next := &Outgoing{ID: id, Sealed: []byte(sealed), Sent: int(sent)}
+		held := false
+		for i, e := range taken {
+			if string(e.Payload) == person && !held && s.isOut(e.Stream) {
+				taken[i].Next, taken[i].Token, held = next, c.SendToken, true
+			}
+		}
+		if !held {
+			// Nobody to hand the lock to (the script says one was taken).
+			_ = s.UnlockSending(ctx, person, c.SendToken)
+		}
+	}
+	return int(left), taken, nil
 }
 
 var unlockScript = redis.NewScript(`

@@ -116,5 +116,41 @@ func TestTaking(t *testing.T) {
 		if err != nil || len(rest) != 1 || rest[0].ID == taken[0].ID {
 			t.Errorf("read after the commit: %+v, %v; want the second delivery's entry only", rest, err)
 		}
+		if taken[0].Next != nil {
+			t.Errorf("a commit without a send token handed over a delivery: %+v", taken[0].Next)
+		}
+
+		// With a send token the taken entry comes with the person's
+		// sending lock and oldest delivery, as NextOutbound gives them;
+		// while that lock is held, a later commit hands over none.
+		commit := func(id, tok string) []store.Entry {
+			t.Helper()
+			if _, err := st.Accept(ctx, store.Accepted{Person: "p1", MessageID: id, Channel: "test", Sealed: []byte("x"), Address: []byte("addr"), At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			turn, err := st.Begin(ctx, "p1", "tok", time.Minute, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, taken, err := st.CommitTaking(ctx, turn, store.Commit{Handled: len(turn.Inbox), SendToken: tok,
+				Deliveries: []store.Queued{{Channel: "test", ID: "d-" + id, Sealed: []byte(id), Take: "s1"}}})
+			if err != nil || len(taken) != 1 {
+				t.Fatalf("commit %s: %+v, %v", id, taken, err)
+			}
+			return taken
+		}
+		got := commit("m3", "send-1")
+		if n := got[0].Next; n == nil || n.ID != "d1" || string(n.Sealed) != "a" || got[0].Token != "send-1" {
+			t.Fatalf("handed over %+v with token %q; want the oldest delivery d1 under send-1", n, got[0].Token)
+		}
+		if _, err := st.NextOutbound(ctx, "p1", "another", time.Minute); err != store.ErrLocked {
+			t.Errorf("another sender's NextOutbound: %v, want ErrLocked", err)
+		}
+		if got := commit("m4", "send-2"); got[0].Next != nil {
+			t.Errorf("handed over %+v while send-1 holds the person", got[0].Next)
+		}
+		if o, err := st.NextOutbound(ctx, "p1", "send-1", time.Minute); err != nil || o == nil || o.ID != "d1" {
+			t.Errorf("the holder's NextOutbound: %+v, %v", o, err)
+		}
 	})
 }

@@ -63,8 +63,15 @@ func (r *Runtime) relayDelivery(t *store.Turn, msgs []bot.Outbound) (bot.Deliver
 // right after the platform accepts each one, so only a crash between those
 // two steps can repeat a message. A retryable failure leaves the entry
 // pending for a later try.
+//
+// An entry a commit took may come with the person's sending lock and
+// oldest delivery (e.Next): the first round starts with them.
 func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry) error {
 	person := string(e.Payload)
+	next := e.Next
+	if e.Token != "" {
+		tok = e.Token // the lock's, on every try of the entry
+	}
 	return drain(ctx, e, func() error {
 		for {
 			if err := ctx.Err(); err != nil {
@@ -72,11 +79,15 @@ func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry)
 				_ = r.store.UnlockSending(context.WithoutCancel(ctx), person, tok)
 				return err
 			}
-			// Not cut short by a stop: a lock taken in Redis whose reply
-			// never came would be held for lockTTL.
-			o, err := r.store.NextOutbound(context.WithoutCancel(ctx), person, tok, store.SendLockTTL)
-			if err != nil || o == nil {
-				return err
+			o := next
+			next = nil
+			if o == nil {
+				// Not cut short by a stop: a lock taken in Redis whose
+				// reply never came would be held for lockTTL.
+				var err error
+				if o, err = r.store.NextOutbound(context.WithoutCancel(ctx), person, tok, store.SendLockTTL); err != nil || o == nil {
+					return err
+				}
 			}
 			more, err := r.deliver(ctx, person, tok, o)
 			if err != nil {

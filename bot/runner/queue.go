@@ -111,6 +111,11 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 	dispatch := func(es []store.Entry) {
 		for _, e := range es {
 			if !hand.take(e, time.Now()) {
+				if e.Next != nil {
+					// Already in hand: the sending lock that came with
+					// it is nobody's.
+					_ = r.store.UnlockSending(context.WithoutCancel(ctx), string(e.Payload), e.Token)
+				}
 				continue
 			}
 			if !send(e) {
@@ -277,7 +282,13 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 	// A failure is most often Redis restarting: retry here for a few
 	// seconds, keeping this person's order, before leaving the entry for
 	// another worker to claim.
-	err := retry(ctx, func() error { return handle(ctx, e) })
+	err := retry(ctx, func() error {
+		err := handle(ctx, e)
+		// What came with the entry serves its first try only (a
+		// delivery it began may be further on by now).
+		e.Next = nil
+		return err
+	})
 	if err != nil && ctx.Err() == nil {
 		r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Name(), "error", err)
 	}

@@ -88,6 +88,7 @@ type Runtime struct {
 	// workHand and sendHand (by channel) take what a script queued and
 	// took for this process straight to its workers and senders.
 	workHand *handoff
+	fxHand   *handoff
 	sendHand map[string]*handoff
 	dec      *Decider
 	actions  map[string]bot.Action
@@ -140,10 +141,10 @@ func New(cfg Config) *Runtime {
 		cfg: cfg, store: cfg.Store, sealer: sealer, content: cfg.Content,
 		channels: map[string]bot.Channel{}, log: cfg.Log, now: cfg.Clock,
 		work:     cfg.Store.ShardedQueue(cfg.Store.WorkStreams(), store.WorkGroup),
-		fx:       cfg.Store.ShardedQueue(cfg.Store.EffectStreams(), "effects"),
+		fx:       cfg.Store.ShardedQueue(cfg.Store.EffectStreams(), store.EffectGroup),
 		actions:  maps.Clone(cfg.Actions),
 		effects:  map[string][]bot.EffectHandler{"": slices.Clone(cfg.Hooks.Effects)},
-		workHand: newHandoff(), sendHand: map[string]*handoff{},
+		workHand: newHandoff(), fxHand: newHandoff(), sendHand: map[string]*handoff{},
 	}
 	if r.actions == nil {
 		r.actions = map[string]bot.Action{}
@@ -233,7 +234,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); r.consume(ctx, r.work, r.workHand, r.cfg.Workers, false, r.handleWork) }()
-	go func() { defer wg.Done(); r.consume(ctx, r.fx, nil, r.cfg.Workers, true, r.handleEffect) }()
+	go func() { defer wg.Done(); r.consume(ctx, r.fx, r.fxHand, r.cfg.Workers, true, r.handleEffect) }()
 	for name := range r.channels {
 		q := r.store.ShardedQueue(r.store.OutStreams(name), store.SendGroup)
 		if err := q.Ensure(ctx); err != nil {
@@ -283,8 +284,11 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, er
 		c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
 	}
 	for i, d := range c.Deliveries {
-		c.Deliveries[i].Take = r.sendHand[d.Channel].consumer(r.cfg.Consumer)
+		if c.Deliveries[i].Take = r.sendHand[d.Channel].consumer(r.cfg.Consumer); c.Deliveries[i].Take != "" {
+			c.SendToken = token()
+		}
 	}
+	c.TakeEffects = r.fxHand.consumer(r.cfg.Consumer)
 	left, taken, err := r.store.CommitTaking(ctx, t, c)
 	if err != nil {
 		return 0, err
@@ -292,6 +296,8 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, er
 	for _, e := range taken {
 		if ch, ok := r.store.OutChannel(e.Stream); ok {
 			r.sendHand[ch].give(e)
+		} else {
+			r.fxHand.give(e)
 		}
 	}
 	if r.cfg.Hooks.Handled != nil {
