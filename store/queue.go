@@ -48,7 +48,11 @@ type Entry struct {
 	// Next, on an outbound entry a commit took (CommitTaking), is the
 	// person's oldest delivery, whose sending lock the commit took for
 	// Token: the sender starts with it instead of NextOutbound.
-	Next  *Outgoing
+	Next *Outgoing
+	// Begun, on a work entry an accept took (AcceptTaking), is the
+	// person's turn, whose lock the accept took for Token: the worker
+	// starts with it instead of Begin.
+	Begun *Turn
 	Token string
 }
 

@@ -197,14 +197,27 @@ if ARGV[8] ~= '' then
   if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window) end
   redis.call('PEXPIRE', KEYS[5], window)
 end
-redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
+local id = redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
 -- Only accept sets "first": a person without it is new to the index.
 if not had[1] then redis.call('SADD', KEYS[6], ARGV[9]) end
-if ARGV[10] ~= '' then
-  local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[10], ARGV[11], 'COUNT', ARGV[12], 'STREAMS', KEYS[4], '>')
-  if type(r) == 'table' and not r.err then return {1, r} end
+if ARGV[10] == '' then return 1 end
+local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[10], ARGV[11], 'COUNT', ARGV[12], 'STREAMS', KEYS[4], '>')
+if type(r) ~= 'table' or r.err then return 1 end
+-- The worker that takes this person's entry may start their turn at
+-- once: with the lock free, it comes back begun, as Begin would.
+local mine = false
+for _, e in ipairs(r[1][2]) do
+  if e[1] == id then mine = true end
 end
-return 1
+if not mine or ARGV[13] == '' or not redis.call('SET', KEYS[7], ARGV[13], 'PX', ARGV[14], 'NX') then
+  return {1, false, r}
+end
+local msgs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[15]) - 1)
+local sess = redis.call('GET', KEYS[8]) or ''
+local prof = redis.call('HGETALL', KEYS[3])
+local temp = redis.call('HGETALL', KEYS[9])
+for k = 1, #temp do prof[#prof + 1] = temp[k] end
+return {1, {msgs, sess, prof}, r}
 `)
 
 // Accepted describes one inbound message to record.
@@ -219,6 +232,13 @@ type Accepted struct {
 	Readdress   bool
 	PlatformMsg int64 // kept for clearing the chat; 0 for none
 	At          time.Time
+	// BeginToken, when set, lets AcceptTaking begin the person's turn for
+	// the worker that takes their entry: it takes their lock for BeginTTL
+	// under this token, if free, and that entry comes back with the turn
+	// Begin would load (at most BeginMax messages) in Entry.Begun.
+	BeginToken string
+	BeginTTL   time.Duration
+	BeginMax   int
 }
 
 // Accept records a; it reports false when the message id was seen before.
@@ -259,34 +279,43 @@ func (s *Store) AcceptTaking(ctx context.Context, a Accepted, consumer string) (
 		group = WorkGroup
 	}
 	res, err := acceptScript.run(ctx, s, s.tagOf(a.Person),
-		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person)},
-		[]any{a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person, group, consumer, TakeCount},
+		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person),
+			s.pkey(a.Person, kLock), s.pkey(a.Person, kSession), s.pkey(a.Person, kTemp)},
+		[]any{a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person, group, consumer, TakeCount,
+			a.BeginToken, a.BeginTTL.Milliseconds(), max(a.BeginMax, 1)},
 	)
 	if err != nil {
 		return false, nil, fmt.Errorf("accept inbound: %w", err)
 	}
-	n, taken, err := withTaken(res)
-	if err != nil {
-		return false, nil, fmt.Errorf("accept inbound: %w", err)
-	}
-	return n == 1, taken, nil
-}
-
-// withTaken reads a script's reply that is either a number or the number
-// followed by XREADGROUP replies (the entries it took).
-func withTaken(res any) (int, []Entry, error) {
 	if n, ok := res.(int64); ok {
-		return int(n), nil, nil
+		return n == 1, nil, nil
 	}
 	parts, ok := res.([]any)
-	if !ok || len(parts) == 0 {
-		return 0, nil, fmt.Errorf("unexpected reply %T", res)
+	if !ok || len(parts) != 3 {
+		return false, nil, fmt.Errorf("accept inbound: unexpected reply %T", res)
 	}
-	n, ok := parts[0].(int64)
-	if !ok {
-		return 0, nil, fmt.Errorf("unexpected reply %T", parts[0])
+	taken := takenEntries(parts[2:])
+	if begun, ok := parts[1].([]any); ok {
+		t, err := s.turnOf(a.Person, a.BeginToken, begun)
+		if err != nil {
+			// The lock is ours and nobody will use it: give it back.
+			_ = s.UnlockTurn(ctx, a.Person, a.BeginToken)
+			return true, taken, nil
+		}
+		for i, e := range taken {
+			if string(e.Payload) == a.Person {
+				taken[i].Begun, taken[i].Token = t, a.BeginToken
+				break
+			}
+		}
 	}
-	return int(n), takenEntries(parts[1:]), nil
+	return true, taken, nil
+}
+
+// UnlockTurn releases the person's turn lock if token holds it (a turn
+// begun for a worker that will not run it).
+func (s *Store) UnlockTurn(ctx context.Context, person, token string) error {
+	return unlockScript.Run(ctx, s.rdb, []string{s.pkey(person, kLock)}, token).Err()
 }
 
 // takenEntries reads XREADGROUP replies (a script's) as entries.
@@ -393,9 +422,18 @@ func (s *Store) Begin(ctx context.Context, person, token string, ttl time.Durati
 		return nil, fmt.Errorf("begin turn: %w", err)
 	}
 	parts, ok := res.([]any)
-	if !ok || len(parts) != 3 {
+	if !ok {
 		return nil, fmt.Errorf("begin turn: unexpected reply %T", res)
 	}
+	return s.turnOf(person, token, parts)
+}
+
+// turnOf reads begin's reply {inbox, session, profile}.
+func (s *Store) turnOf(person, token string, parts []any) (*Turn, error) {
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("begin turn: unexpected reply of %d parts", len(parts))
+	}
+	var err error
 	t := &Turn{Person: person, Token: token, Profile: map[string]string{}}
 	msgs, _ := parts[0].([]any)
 	for _, m := range msgs {

@@ -89,6 +89,33 @@ func TestTaking(t *testing.T) {
 			t.Errorf("c1 has %d pending entries, want %d", own, people)
 		}
 
+		// With a begin token the taken entry comes with the person's turn
+		// begun, as Begin loads it; while that lock is held, a later
+		// accept begins none, and the turn commits as any.
+		acceptBegin := func(id, tok string) store.Entry {
+			t.Helper()
+			_, taken, err := st.AcceptTaking(ctx, store.Accepted{Person: "b1", MessageID: id, Channel: "test",
+				Sealed: []byte(id), Address: []byte("addr"), At: time.Now(),
+				BeginToken: tok, BeginTTL: time.Minute, BeginMax: 16}, "c1")
+			if err != nil || len(taken) != 1 {
+				t.Fatalf("accept %s: %+v, %v", id, taken, err)
+			}
+			return taken[0]
+		}
+		e := acceptBegin("m1", "turn-1")
+		if e.Begun == nil || e.Token != "turn-1" || len(e.Begun.Inbox) != 1 || string(e.Begun.Inbox[0]) != "m1" || e.Begun.Profile["ch"] != "test" {
+			t.Fatalf("begun %+v under %q; want m1's turn under turn-1", e.Begun, e.Token)
+		}
+		if _, err := st.Begin(ctx, "b1", "another", time.Minute, 16); err != store.ErrLocked {
+			t.Errorf("another worker's Begin: %v, want ErrLocked", err)
+		}
+		if e2 := acceptBegin("m2", "turn-2"); e2.Begun != nil {
+			t.Errorf("begun %+v while turn-1 holds the person", e2.Begun)
+		}
+		if left, err := st.Commit(ctx, e.Begun, store.Commit{Handled: 1}); err != nil || left != 1 {
+			t.Errorf("commit of the begun turn: %d, %v; want m2 left", left, err)
+		}
+
 		// A commit takes its deliveries' outbound entries for the
 		// delivery's consumer.
 		out := st.ShardedQueue(st.OutStreams("test"), store.SendGroup)

@@ -23,11 +23,17 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 	person := r.sealer.PersonID(in.Channel, in.Address)
 	addr := in.Address
 	in.Address = "" // kept once, sealed, in the profile
-	fresh, taken, err := r.store.AcceptTaking(ctx, store.Accepted{
+	a := store.Accepted{
 		Person: person, MessageID: in.MessageID, Channel: in.Channel,
 		Sealed: r.sealer.SealJSON(in), Address: r.sealer.Seal([]byte(addr)),
 		PlatformMsg: in.PlatformMsg, At: in.At,
-	}, r.workHand.consumer(r.cfg.Consumer))
+	}
+	consumer := r.workHand.consumer(r.cfg.Consumer)
+	if consumer != "" {
+		// The turn may begin in the same round trip, for our worker.
+		a.BeginToken, a.BeginTTL, a.BeginMax = token(), lockTTL, turnBatch
+	}
+	fresh, taken, err := r.store.AcceptTaking(ctx, a, consumer)
 	r.workHand.give(taken...)
 	if err != nil {
 		r.cfg.Hooks.inbound(in.Channel, "error")

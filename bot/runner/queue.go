@@ -111,10 +111,12 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 	dispatch := func(es []store.Entry) {
 		for _, e := range es {
 			if !hand.take(e, time.Now()) {
+				// Already in hand: a lock that came with it is nobody's.
 				if e.Next != nil {
-					// Already in hand: the sending lock that came with
-					// it is nobody's.
 					_ = r.store.UnlockSending(context.WithoutCancel(ctx), string(e.Payload), e.Token)
+				}
+				if e.Begun != nil {
+					_ = r.store.UnlockTurn(context.WithoutCancel(ctx), string(e.Payload), e.Token)
 				}
 				continue
 			}
@@ -286,7 +288,7 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 		err := handle(ctx, e)
 		// What came with the entry serves its first try only (a
 		// delivery it began may be further on by now).
-		e.Next = nil
+		e.Next, e.Begun = nil, nil
 		return err
 	})
 	if err != nil && ctx.Err() == nil {
@@ -357,8 +359,19 @@ func shardOf(e store.Entry, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
+// handleWork drains the inbox of the person e names. An entry an accept
+// took may come with their turn begun (e.Begun): the first turn starts
+// with it, under its lock's token.
 func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) error {
-	return drain(ctx, e, func() error { return r.processPerson(ctx, string(e.Payload), tok) })
+	begun := e.Begun
+	if e.Token != "" {
+		tok = e.Token
+	}
+	return drain(ctx, e, func() error {
+		t := begun
+		begun = nil
+		return r.processPerson(ctx, string(e.Payload), tok, t)
+	})
 }
 
 // drain runs f, which drains one person's inbox or outbox under their lock.

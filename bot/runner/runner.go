@@ -250,31 +250,37 @@ func (r *Runtime) Run(ctx context.Context) error {
 // ProcessPerson runs turns for person until their inbox is empty.
 func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
 	r.sealed.Store(true)
-	return r.processPerson(ctx, person, token())
+	return r.processPerson(ctx, person, token(), nil)
 }
 
-func (r *Runtime) processPerson(ctx context.Context, person, tok string) error {
+// processPerson runs turns for person until their inbox is empty, the
+// first on begun when not nil (a turn already begun under tok).
+func (r *Runtime) processPerson(ctx context.Context, person, tok string, begun *store.Turn) error {
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil && begun == nil {
 			return err
 		}
-		left, err := r.oneTurn(ctx, person, tok)
+		left, err := r.oneTurn(ctx, person, tok, begun)
+		begun = nil
 		if err != nil || left == 0 {
 			return err
 		}
 	}
 }
 
-// oneTurn runs one turn. Once begun it runs to its commit even when ctx
-// ends (a stopping process), within lockTTL/2: a turn takes milliseconds,
-// and one cut short would leave the person locked for lockTTL.
-func (r *Runtime) oneTurn(ctx context.Context, person, tok string) (left int, err error) {
+// oneTurn runs one turn, begun already or begun here. Once begun it runs
+// to its commit even when ctx ends (a stopping process), within
+// lockTTL/2: a turn takes milliseconds, and one cut short would leave the
+// person locked for lockTTL.
+func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.Turn) (left int, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTTL/2)
 	defer cancel()
 	start := time.Now()
-	t, err := r.store.Begin(ctx, person, tok, lockTTL, turnBatch)
-	if err != nil || len(t.Inbox) == 0 {
-		return 0, err // with an empty inbox Begin left the person unlocked
+	t := begun
+	if t == nil {
+		if t, err = r.store.Begin(ctx, person, tok, lockTTL, turnBatch); err != nil || len(t.Inbox) == 0 {
+			return 0, err // with an empty inbox Begin left the person unlocked
+		}
 	}
 	c, effects, err := r.turn(t)
 	if err != nil {
