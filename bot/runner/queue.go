@@ -55,21 +55,27 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 	stop := func() {} // ends the workers' intake
 	if pooled {
 		// Any free worker takes any entry; a person's order is kept by
-		// their lock in Redis, as across processes.
-		sem := make(chan struct{}, workers)
-		send = func(e store.Entry) bool {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return false
-			}
+		// their lock in Redis, as across processes. The workers live as
+		// long as the loop: a goroutine started for each entry would
+		// grow its stack anew each time (a tenth of the runtime's CPU).
+		jobs := make(chan store.Entry)
+		for range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-sem }()
-				run(e, token())
+				for e := range jobs {
+					run(e, token())
+				}
 			}()
-			return true
+		}
+		stop = func() { close(jobs) }
+		send = func(e store.Entry) bool {
+			select {
+			case jobs <- e:
+				return true
+			case <-ctx.Done():
+				return false
+			}
 		}
 	} else {
 		shards := make([]chan store.Entry, workers)
