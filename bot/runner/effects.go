@@ -68,6 +68,12 @@ func (r *Runtime) afterCommit(ctx context.Context, person string, profile map[st
 	return nil
 }
 
+// handles reports whether anything acts on an effect of kind after the
+// commit: an effect nobody handles is not queued.
+func (r *Runtime) handles(kind string) bool {
+	return effectKinds[kind].after != nil || len(r.effects[kind]) > 0 || len(r.effects[""]) > 0
+}
+
 // pendingEffect is one effect waiting on the effect queue, sealed: it
 // carries the person's profile as it was before the turn.
 type pendingEffect struct {

@@ -287,7 +287,9 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.
 		return 0, err
 	}
 	for _, e := range effects {
-		c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
+		if r.handles(e.Kind) {
+			c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
+		}
 	}
 	for i, d := range c.Deliveries {
 		if c.Deliveries[i].Take = r.sendHand[d.Channel].consumer(r.cfg.Consumer); c.Deliveries[i].Take != "" {
