@@ -323,3 +323,33 @@ func queueGroups(st *store.Store, channel string) map[string]string {
 	}
 	return m
 }
+
+// TestHandOff: in a running runtime a message costs an accept, a commit
+// and a record of each message sent. The accept hands its own worker the
+// entry with the turn already begun, and the commit hands its own sender
+// the entry with the person's delivery: nothing is begun, fetched or read
+// back from a queue a second time, and the conversation goes on as ever.
+func TestHandOff(t *testing.T) {
+	st := bottest.NewStore(t)
+	h := newHarness(t, st, nil)
+	h.Say("+100", onboarding...)
+	trips := st.CountTrips(nil)
+	before := len(h.Lines())
+	h.Say("+100", "1")
+	if got := strings.Join(h.Lines()[before:], "\n"); !strings.Contains(got, "Choose a topic:") {
+		t.Fatalf("the reply to 1 was not the topics:\n%s", got)
+	}
+	n := trips.Snapshot()
+	for trip, want := range map[store.Trip]int64{store.TripAccept: 1, store.TripCommit: 1, store.TripBegin: 0, store.TripNext: 0} {
+		if n[trip] != want {
+			t.Errorf("%d %s round trips, want %d", n[trip], trip, want)
+		}
+	}
+	// A blocking read may time out and start again meanwhile; none may
+	// return this message's entries (then a Begin or a NextOutbound
+	// would follow, counted above).
+	if n[store.TripMark] < 1 {
+		t.Errorf("%d messages recorded as sent, want at least 1", n[store.TripMark])
+	}
+	t.Logf("round trips for one message: %v", n)
+}
