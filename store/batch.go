@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -113,8 +114,18 @@ func batchedByHash(cmd, arg string) (scriptForm, bool) {
 // keys share (a shard's, or a key's own name). Its result is what the
 // one-person script would return (redis.Nil for false or nil).
 func (b *batchedScript) run(ctx context.Context, s *Store, group string, keys []string, args []any) (any, error) {
+	return b.runPatient(ctx, s, group, keys, args, 0)
+}
+
+// runPatient is run for a call nobody waits on: one that finds nothing on
+// its way waits up to patience for company before it goes. Patient calls
+// batch apart from impatient ones, which never wait.
+func (b *batchedScript) runPatient(ctx context.Context, s *Store, group string, keys []string, args []any, patience time.Duration) (any, error) {
 	if !s.clustered {
 		group = "" // one Redis: any people go together
+	}
+	if patience > 0 {
+		group += "\x00patient"
 	}
 	c := &batchCall{keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
@@ -127,12 +138,26 @@ func (b *batchedScript) run(ctx context.Context, s *Store, group string, keys []
 	if !g.running {
 		g.running = true
 		b.mu.Unlock()
+		if patience > 0 {
+			wait(c.done, patience)
+		}
 		b.lead(context.WithoutCancel(ctx), s, g)
 	} else {
 		b.mu.Unlock()
 	}
 	<-c.done
 	return c.res, c.err
+}
+
+// wait waits for d, or for done to close first (it never does for a
+// leader, whose call goes with its batch).
+func wait(done <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-done:
+	}
 }
 
 // lead sends what waits in g, one batch; what arrived meanwhile goes as

@@ -865,9 +865,13 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 	if done {
 		fin = "1"
 	}
-	res, err := asInt(sentScript.run(ctx, s, s.tagOf(person),
+	patience := time.Duration(0)
+	if done {
+		patience = FinalMarkPatience
+	}
+	res, err := asInt(sentScript.runPatient(ctx, s, s.tagOf(person),
 		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent)},
-		[]any{token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds()}))
+		[]any{token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds()}, patience))
 	if err != nil {
 		return false, fmt.Errorf("mark sent: %w", err)
 	}
@@ -876,6 +880,15 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 	}
 	return res == 1, nil
 }
+
+// FinalMarkPatience is how long the record of a delivery's last message
+// may wait for others to go with it to Redis. Nobody waits on it but the
+// person's next delivery, if one is queued (the sending lock is held
+// until it is written, so nothing after it is sent first): with Redis
+// idle, records that would each make a round trip share one. A crash
+// while it waits repeats the message, as one between the send and the
+// record always could.
+const FinalMarkPatience = 5 * time.Millisecond
 
 // SendLockTTL is how long a sending lock lives unless its holder renews it
 // (RenewSending): short, so a dead sender's people are taken over within
