@@ -24,7 +24,7 @@
 // (the system is then far behind). Latency runs from the Accept call (in
 // the open loop, from the moment the message was due, so a load generator
 // that falls behind does not hide latency) to the moment the channel sent
-// the last message of the reply. Throughput counts the replies completed
+// the last message of the reply (known once its record reaches Redis). Throughput counts the replies completed
 // in the window (-duration, after -warmup of load).
 //
 // People respect the runtime's flood limit (runner.FloodLimit messages in

@@ -52,6 +52,10 @@ type person struct {
 type staged struct {
 	mu sync.Mutex
 	v  view
+	// sent is when the channel last sent to the person (unix ns): the
+	// reply's time, which its record in Redis may follow by up to
+	// store.FinalMarkPatience.
+	sent int64
 }
 
 // Phases of a run.
@@ -145,8 +149,11 @@ func (s *sim) Send(_ context.Context, addr string, m bot.Outbound) (int64, error
 	if !ok || idx >= len(s.stage) {
 		return 0, &bot.SendError{Unreachable: true, Err: fmt.Errorf("unknown address")}
 	}
+	st := &s.stage[idx]
+	st.mu.Lock()
+	st.sent = time.Now().UnixNano()
+	st.mu.Unlock()
 	if len(m.Options) > 0 {
-		st := &s.stage[idx]
 		st.mu.Lock()
 		st.v.prompt = int32(m.Prompt)
 		st.v.n = uint8(min(len(m.Options), maxOpts))
@@ -172,6 +179,9 @@ func (s *sim) delivered(personID string, at time.Time) {
 	st.mu.Lock()
 	v := st.v
 	st.v = view{}
+	if st.sent != 0 && st.sent <= at.UnixNano() {
+		at = time.Unix(0, st.sent)
+	}
 	st.mu.Unlock()
 	if o := s.owner(int(idx)); o != s.index {
 		s.peers.notify(o, idx, at.UnixNano(), v)
