@@ -348,6 +348,39 @@ func entries(stream string, msgs []redis.XMessage, again bool) []Entry {
 	return out
 }
 
+// takenEntries reads XREADGROUP replies (a script's) as entries.
+func takenEntries(replies []any) []Entry {
+	var taken []Entry
+	for _, r := range replies {
+		streams, _ := r.([]any)
+		for _, st := range streams {
+			pair, _ := st.([]any)
+			if len(pair) != 2 {
+				continue
+			}
+			name, _ := pair[0].(string)
+			msgs, _ := pair[1].([]any)
+			for _, m := range msgs {
+				idf, _ := m.([]any)
+				if len(idf) != 2 {
+					continue
+				}
+				id, _ := idf[0].(string)
+				fields, _ := idf[1].([]any)
+				e := Entry{ID: id, Stream: name}
+				for i := 0; i+1 < len(fields); i += 2 {
+					if f, _ := fields[i].(string); f == "p" {
+						v, _ := fields[i+1].(string)
+						e.Payload = []byte(v)
+					}
+				}
+				taken = append(taken, e)
+			}
+		}
+	}
+	return taken
+}
+
 // Claim takes over up to count entries (a stream) that have been pending
 // for longer than minIdle (their consumer died or stalled).
 func (q *Queue) Claim(ctx context.Context, consumer string, minIdle time.Duration, count int) ([]Entry, error) {
