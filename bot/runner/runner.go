@@ -85,8 +85,9 @@ type Runtime struct {
 	now      func() time.Time
 	work     *store.Queue
 	fx       *store.Queue // after-commit effects
-	// workHand and sendHand (by channel) take what a script queued and
-	// took for this process straight to its workers and senders.
+	// workHand, fxHand and sendHand (by channel) take what a script
+	// queued and took for this process straight to its workers, effect
+	// workers and senders.
 	workHand *handoff
 	fxHand   *handoff
 	sendHand map[string]*handoff
