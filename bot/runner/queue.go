@@ -114,19 +114,23 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 		close(acks)
 		<-ackDone
 	}()
+	// claim marks e in hand, or reports that it is already.
+	claim := func(e store.Entry) bool {
+		if hand.take(e, time.Now()) {
+			return true
+		}
+		// A lock that came with it is nobody's.
+		if e.Next != nil {
+			_ = r.store.UnlockSending(context.WithoutCancel(ctx), string(e.Payload), e.Token)
+		}
+		if e.Begun != nil {
+			_ = r.store.UnlockTurn(context.WithoutCancel(ctx), string(e.Payload), e.Token)
+		}
+		return false
+	}
 	dispatch := func(es []store.Entry) {
 		for _, e := range es {
-			if !hand.take(e, time.Now()) {
-				// Already in hand: a lock that came with it is nobody's.
-				if e.Next != nil {
-					_ = r.store.UnlockSending(context.WithoutCancel(ctx), string(e.Payload), e.Token)
-				}
-				if e.Begun != nil {
-					_ = r.store.UnlockTurn(context.WithoutCancel(ctx), string(e.Payload), e.Token)
-				}
-				continue
-			}
-			if !send(e) {
+			if claim(e) && !send(e) {
 				return
 			}
 		}
@@ -140,15 +144,20 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 				case <-ctx.Done():
 					return
 				case <-h.wake:
-					dispatch(h.taken())
+					// Claimed as they were given.
+					for _, e := range h.taken() {
+						if !send(e) {
+							return
+						}
+					}
 				}
 			}
 		}()
-		h.running.Store(true)
+		h.start(claim)
 		defer func() {
 			// Before the workers stop: what is left stays pending for
 			// this consumer, and its next life re-reads it (EachOwn).
-			h.running.Store(false)
+			h.start(nil)
 			<-handed
 		}()
 	}
@@ -189,11 +198,27 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 // have returned, without the read. Such entries are pending for the
 // consumer like any it read, so a process that dies with them in hand
 // leaves them to be claimed, as always.
+//
+// An entry is marked in hand as it is given, so the loop's periodic
+// re-read of its own pending entries never dispatches it a second time
+// while it waits here, without the turn or delivery that came with it.
 type handoff struct {
 	running atomic.Bool // a consume loop dispatches what is given
 	mu      sync.Mutex
+	claim   func(store.Entry) bool // the loop's; nil when none runs
 	es      []store.Entry
 	wake    chan struct{}
+}
+
+// start sets the running loop's claim, or none. What an earlier loop
+// left behind is dropped: it is pending for the consumer, and the new
+// loop's re-read of its own entries finds it.
+func (h *handoff) start(claim func(store.Entry) bool) {
+	h.mu.Lock()
+	h.claim = claim
+	h.es = nil
+	h.mu.Unlock()
+	h.running.Store(claim != nil)
 }
 
 func newHandoff() *handoff { return &handoff{wake: make(chan struct{}, 1)} }
@@ -207,13 +232,26 @@ func (h *handoff) consumer(name string) string {
 	return name
 }
 
-// give hands entries to the consume loop; it never waits.
+// give hands entries to the consume loop; it never waits. With no loop
+// running they stay pending for the consumer, for its next life.
 func (h *handoff) give(es ...store.Entry) {
 	if h == nil || len(es) == 0 {
 		return
 	}
 	h.mu.Lock()
-	h.es = append(h.es, es...)
+	claim := h.claim
+	h.mu.Unlock()
+	if claim == nil {
+		return
+	}
+	var kept []store.Entry
+	for _, e := range es {
+		if claim(e) {
+			kept = append(kept, e)
+		}
+	}
+	h.mu.Lock()
+	h.es = append(h.es, kept...)
 	h.mu.Unlock()
 	select {
 	case h.wake <- struct{}{}:
