@@ -359,3 +359,32 @@ func TestDeadHoldersEntryWaitsForItsLock(t *testing.T) {
 		}
 	})
 }
+
+// TestBegunTurnOfALostLife: a process took a message's work entry with the
+// turn begun (the accept's hand-off) and died before running it. Restarted
+// under the same consumer name, it finds the entry among its own, waits
+// for the begun turn's lock to expire and answers, once.
+func TestBegunTurnOfALostLife(t *testing.T) {
+	const consumer, addr = "reborn", "+4200"
+	h := bottest.Start(t, bottest.Workers(2), bottest.WithConfig(func(c *runner.Config) { c.Consumer = consumer }),
+		bottest.Before(func(h *bottest.Harness) {
+			ctx := context.Background()
+			if err := h.Store.ShardedQueue(h.Store.WorkStreams(), store.WorkGroup).Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sealer := h.Store.Sealer()
+			_, taken, err := h.Store.AcceptTaking(ctx, store.Accepted{
+				Person: h.PersonID(addr), MessageID: "m1", Channel: "test",
+				Sealed:  sealer.SealJSON(bot.Inbound{Channel: "test", MessageID: "m1", Text: "hi", At: time.Now()}),
+				Address: sealer.Seal([]byte(addr)), At: time.Now(),
+				BeginToken: "lost-life", BeginTTL: 2 * time.Second, BeginMax: 16,
+			}, consumer)
+			if err != nil || len(taken) != 1 || taken[0].Begun == nil {
+				t.Fatalf("the lost life took %+v, %v; want its entry with the turn begun", taken, err)
+			}
+		}))
+	h.Settle()
+	if got := h.Lines(); len(got) != 1 || !strings.Contains(got[0], "Choose your language") {
+		t.Fatalf("replies %q, want the language menu once", got)
+	}
+}
