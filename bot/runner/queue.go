@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
@@ -203,11 +202,10 @@ func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, worke
 // re-read of its own pending entries never dispatches it a second time
 // while it waits here, without the turn or delivery that came with it.
 type handoff struct {
-	running atomic.Bool // a consume loop dispatches what is given
-	mu      sync.Mutex
-	claim   func(store.Entry) bool // the loop's; nil when none runs
-	es      []store.Entry
-	wake    chan struct{}
+	mu    sync.Mutex
+	claim func(store.Entry) bool // the running loop's; nil when none runs
+	es    []store.Entry
+	wake  chan struct{}
 }
 
 // start sets the running loop's claim, or none. What an earlier loop
@@ -218,7 +216,6 @@ func (h *handoff) start(claim func(store.Entry) bool) {
 	h.claim = claim
 	h.es = nil
 	h.mu.Unlock()
-	h.running.Store(claim != nil)
 }
 
 func newHandoff() *handoff { return &handoff{wake: make(chan struct{}, 1)} }
@@ -226,7 +223,12 @@ func newHandoff() *handoff { return &handoff{wake: make(chan struct{}, 1)} }
 // consumer is the consumer to take entries for: "" (take none) unless a
 // consume loop runs to hand them to.
 func (h *handoff) consumer(name string) string {
-	if h == nil || !h.running.Load() {
+	if h == nil {
+		return ""
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.claim == nil {
 		return ""
 	}
 	return name
