@@ -73,7 +73,7 @@ func TestEachOwnPages(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		t.Cleanup(func() { _ = st.DeleteAll(ctx) })
-		q := st.ShardedQueue(st.WorkStreams(), "workers")
+		q := st.ShardedQueue(st.WorkStreams(), store.WorkGroup)
 		if err := q.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -37,7 +37,7 @@ func TestMigrateLayout1(t *testing.T) {
 	pipe.RPush(ctx, old("{u:ann}", "in"), "hello")
 	pipe.HSet(ctx, old("{u:bob}", "p"), "ch", "telegram", "lang", "en")
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: old("work"), Values: []any{"p", "ann"}})
-	pipe.XGroupCreate(ctx, old("work"), "workers", "0")
+	pipe.XGroupCreate(ctx, old("work"), store.WorkGroup, "0")
 	pipe.SAdd(ctx, old("people"), "ann", "bob")
 	pipe.SAdd(ctx, old("sub", "jobs"), "ann")
 	pipe.HSet(ctx, old("case", "K7"), "person", "ann", "state", store.CaseOpen, "reason", "crisis")
@@ -61,7 +61,7 @@ func TestMigrateLayout1(t *testing.T) {
 	if sess, _ := st.LoadSession(ctx, "ann"); string(sess) != `{"flow":"menu"}` {
 		t.Errorf("ann's session after migration: %q", sess)
 	}
-	q := st.ShardedQueue(st.WorkStreams(), "workers")
+	q := st.ShardedQueue(st.WorkStreams(), store.WorkGroup)
 	if err := q.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

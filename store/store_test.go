@@ -35,7 +35,7 @@ func TestStore(t *testing.T) {
 			if !accept(t, st, "p1", "m2", "again") {
 				t.Fatal("a new id must be accepted")
 			}
-			q := st.ShardedQueue(st.WorkStreams(), "workers")
+			q := st.ShardedQueue(st.WorkStreams(), store.WorkGroup)
 			if err := q.Ensure(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestStore(t *testing.T) {
 			if _, err := st.Begin(ctx, "p2", "third", time.Minute, 16); err != nil {
 				t.Fatalf("a begin on an empty inbox took the lock: %v", err)
 			}
-			q := st.ShardedQueue(st.OutStreams("console"), "senders")
+			q := st.ShardedQueue(st.OutStreams("console"), store.SendGroup)
 			_ = q.Ensure(ctx)
 			es, err := q.Read(ctx, "c1", 10, 0)
 			if err != nil || len(es) != 1 || string(es[0].Payload) != "p2" {

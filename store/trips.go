@@ -240,7 +240,7 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, []string) {
 		}
 		return TripMark, markedPeople(args)
 	case "xreadgroup":
-		if argString(args, 2) == "workers" {
+		if argString(args, 2) == WorkGroup {
 			return TripWorkRead, nil
 		}
 		return TripOutRead, nil

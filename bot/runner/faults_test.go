@@ -324,7 +324,7 @@ func pendingHi(t *testing.T, consumer, addr string, before func(st *store.Store,
 	h := bottest.Start(t, bottest.Workers(2), bottest.WithConfig(func(c *runner.Config) { c.Consumer = consumer }),
 		bottest.Before(func(h *bottest.Harness) {
 			ctx := context.Background()
-			work := h.Store.ShardedQueue(h.Store.WorkStreams(), "workers")
+			work := h.Store.ShardedQueue(h.Store.WorkStreams(), store.WorkGroup)
 			if err := work.Ensure(ctx); err != nil {
 				t.Fatal(err)
 			}

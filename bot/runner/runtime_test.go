@@ -316,10 +316,10 @@ func TestBuiltComplete(t *testing.T) {
 func queueGroups(st *store.Store, channel string) map[string]string {
 	m := map[string]string{}
 	for _, s := range st.WorkStreams() {
-		m[s] = "workers"
+		m[s] = store.WorkGroup
 	}
 	for _, s := range st.OutStreams(channel) {
-		m[s] = "senders"
+		m[s] = store.SendGroup
 	}
 	return m
 }
