@@ -152,16 +152,14 @@ func (s *sim) Send(_ context.Context, addr string, m bot.Outbound) (int64, error
 	st := &s.stage[idx]
 	st.mu.Lock()
 	st.sent = time.Now().UnixNano()
-	st.mu.Unlock()
 	if len(m.Options) > 0 {
-		st.mu.Lock()
 		st.v.prompt = int32(m.Prompt)
 		st.v.n = uint8(min(len(m.Options), maxOpts))
 		for i := range int(st.v.n) {
 			st.v.ids[i] = s.internID(m.Options[i].ID)
 		}
-		st.mu.Unlock()
 	}
+	st.mu.Unlock()
 	if s.style == "telegram" {
 		return s.updateSeq.Add(1), nil
 	}
