@@ -143,6 +143,43 @@ func (s *Store) UsedMemory(ctx context.Context) uint64 {
 	return 0
 }
 
+// UsedCPU is the CPU time Redis has used since it started (user and
+// system, INFO's used_cpu_user and used_cpu_sys), summed over the
+// masters on Redis Cluster; 0 when Redis does not say.
+func (s *Store) UsedCPU(ctx context.Context) time.Duration {
+	var mu sync.Mutex
+	var total float64
+	add := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "cpu").Result()
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(info, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+				f, _ := strconv.ParseFloat(v, 64)
+				mu.Lock()
+				total += f
+				mu.Unlock()
+			}
+		}
+		return nil
+	}
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, add)
+	case *redis.Client:
+		err = add(ctx, c)
+	default:
+		return 0
+	}
+	if err != nil {
+		return 0
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
 // KeyTTLs returns each key's time to live (PTTL), in one round trip: -1
 // for a key without one, -2 for a key that does not exist (as Redis says).
 func (s *Store) KeyTTLs(ctx context.Context, keys []string) ([]time.Duration, error) {

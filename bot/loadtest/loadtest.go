@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -179,6 +180,15 @@ type Result struct {
 	BaselineSetPerSec float64 `json:"baseline_set_per_s,omitempty"`
 	BaselineConns     int     `json:"baseline_conns,omitempty"`
 	Ratio             float64 `json:"ratio,omitempty"`
+
+	// RedisCPUPerMsg is the CPU time Redis used in the measured window
+	// (INFO cpu, all masters) per reply completed in it, in µs: what one
+	// message costs Redis, on a machine where speed drifts as much as
+	// rates do (one process only, and Redis busy with nothing else).
+	// ProcessCPUPerMsg is this process's likewise: the runtime and the
+	// simulated channel and people driving it.
+	RedisCPUPerMsg   float64 `json:"redis_cpu_us_per_msg,omitempty"`
+	ProcessCPUPerMsg float64 `json:"process_cpu_us_per_msg"`
 
 	Mode         string  `json:"mode"` // closed or open
 	Rate         float64 `json:"rate,omitempty"`
@@ -418,6 +428,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	}
 	start := time.Now()
 	s.winStart.Store(start.UnixNano())
+	redisCPU0, ownCPU0 := ctl.UsedCPU(ctx), processCPU()
 	select {
 	case <-ctx.Done():
 		_ = prof.stop(false)
@@ -425,6 +436,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 	case <-time.After(cfg.duration):
 	}
 	end := time.Now()
+	redisCPU, ownCPU := ctl.UsedCPU(ctx)-redisCPU0, processCPU()-ownCPU0
 	if err := prof.stop(true); err != nil {
 		return nil, err
 	}
@@ -495,6 +507,12 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Result, error) {
 		GoroutinesBefore:  gBefore, GoroutinesPeak: int(peak.Load()), GoroutinesAfter: gAfter,
 		HeapInuseBefore: heapBefore, HeapInuseAfter: heapAfter, Namespace: ns,
 		RoundtripGroups: map[string]float64{}, RoundtripDetail: map[string]float64{},
+	}
+	if inWindow > 0 {
+		res.ProcessCPUPerMsg = float64(ownCPU.Microseconds()) / float64(inWindow)
+		if cfg.processes == 1 && redisCPU > 0 {
+			res.RedisCPUPerMsg = float64(redisCPU.Microseconds()) / float64(inWindow)
+		}
 	}
 	if !s.closed {
 		res.Mode = "open"
@@ -745,4 +763,13 @@ func (r *Result) table(w io.Writer) {
 	if r.FloodRests > 0 {
 		fmt.Fprintf(w, "\nnote: people waited %d times for the flood limit (%d messages a %s each): throughput was limited by -people, not by the runtime; use more people\n", r.FloodRests, runner.FloodLimit, runner.FloodWindow)
 	}
+}
+
+// processCPU is the CPU time this process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
