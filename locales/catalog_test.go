@@ -159,6 +159,41 @@ func TestRenderCatchesProblems(t *testing.T) {
 	}
 }
 
+// TestKeptRenderings: a text without a template is rendered once and
+// kept, and the same again on every call; a templated one is rendered
+// with each call's data; a plain text whose other language has a template
+// is not confused with it.
+func TestKeptRenderings(t *testing.T) {
+	c, err := locales.Load(fstest.MapFS{
+		"x.en.yaml": {Data: []byte("plain: \"Menu\"\nhello: \"Hi {{.Name}}\"\nmixed: \"Mixed\"\n")},
+		"x.fr.yaml": {Data: []byte("plain: \"Menu FR\"\nhello: \"Salut {{.Name}}\"\nmixed: \"Mixte {{.Name}}\"\n")},
+	}, nil, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"Ana", "Bo", "Ana"} {
+		if got, err := c.Text("en", "plain", map[string]string{"Name": name}); err != nil || got != "Menu" {
+			t.Errorf("call %d: plain = %q, %v", i, got, err)
+		}
+		if got, err := c.Text("fr", "plain", nil); err != nil || got != "Menu FR" {
+			t.Errorf("call %d: fr plain = %q, %v", i, got, err)
+		}
+		if got, err := c.Text("en", "hello", map[string]string{"Name": name}); err != nil || got != "Hi "+name {
+			t.Errorf("call %d: hello = %q, %v", i, got, err)
+		}
+		if got, err := c.Text("en", "mixed", nil); err != nil || got != "Mixed" {
+			t.Errorf("call %d: en mixed = %q, %v", i, got, err)
+		}
+		if got, err := c.Text("fr", "mixed", map[string]string{"Name": name}); err != nil || got != "Mixte "+name {
+			t.Errorf("call %d: fr mixed = %q, %v", i, got, err)
+		}
+		// An error is kept with its text: every call reports it.
+		if _, err := c.Text("fr", "hello", nil); !errors.Is(err, locales.ErrNoValue) {
+			t.Errorf("call %d: missing variable: %v", i, err)
+		}
+	}
+}
+
 // TestPlurals renders the plural message in every language for the counts
 // where CLDR rules differ (Russian few/many, Arabic zero/two/few/many…): a
 // form must exist for each, with the count in it.
