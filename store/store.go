@@ -549,6 +549,11 @@ type Queued struct {
 	// delivery's outbound entry for, with any other unread entries of its
 	// stream (up to TakeCount), as AcceptTaking does for work.
 	Take string
+	// Value is what Sealed holds, before it was sealed; nothing stores it.
+	// When the commit hands this delivery to a sender (Commit.SendToken)
+	// it comes back in Outgoing.Value, so the sender need not open what
+	// its own process just sealed.
+	Value any
 }
 
 // Commit applies c for the turn t holds. It returns how many messages are
@@ -629,6 +634,11 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 		sent, _ := parts[2].(int64)
 		id, sealed, _ := strings.Cut(head, "|")
 		next := &Outgoing{ID: id, Sealed: []byte(sealed), Sent: int(sent)}
+		for _, d := range c.Deliveries {
+			if d.ID == id && sent == 0 {
+				next.Value = d.Value
+			}
+		}
 		held := false
 		for i, e := range taken {
 			if string(e.Payload) == person && !held && s.isOut(e.Stream) {
@@ -753,6 +763,9 @@ type Outgoing struct {
 	// Sent messages of it were already accepted by the platform (a retry
 	// after a crash starts after them).
 	Sent int
+	// Value is Queued.Value when the commit that queued the delivery
+	// handed it over; nil when it was read from Redis.
+	Value any
 }
 
 // NextOutbound locks the person's sending side for ttl and returns their

@@ -170,6 +170,9 @@ func TestTaking(t *testing.T) {
 		if n := got[0].Next; n == nil || n.ID != "d1" || string(n.Sealed) != "a" || got[0].Token != "send-1" {
 			t.Fatalf("handed over %+v with token %q; want the oldest delivery d1 under send-1", n, got[0].Token)
 		}
+		if got[0].Next.Value != nil {
+			t.Errorf("handed over d1 with a value %v it was not queued with", got[0].Next.Value)
+		}
 		if _, err := st.NextOutbound(ctx, "p1", "another", time.Minute); err != store.ErrLocked {
 			t.Errorf("another sender's NextOutbound: %v, want ErrLocked", err)
 		}
@@ -178,6 +181,34 @@ func TestTaking(t *testing.T) {
 		}
 		if o, err := st.NextOutbound(ctx, "p1", "send-1", time.Minute); err != nil || o == nil || o.ID != "d1" {
 			t.Errorf("the holder's NextOutbound: %+v, %v", o, err)
+		}
+
+		// A delivery handed over by the commit that queued it comes back
+		// with the value it was queued with: its sender need not open it.
+		// Read from Redis, it has none.
+		if err := st.DeletePerson(ctx, "p1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Accept(ctx, store.Accepted{Person: "p1", MessageID: "m5", Channel: "test", Sealed: []byte("x"), Address: []byte("addr"), At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		turn, err = st.Begin(ctx, "p1", "tok", time.Minute, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, taken, err = st.CommitTaking(ctx, turn, store.Commit{Handled: len(turn.Inbox), SendToken: "send-3",
+			Deliveries: []store.Queued{{Channel: "test", ID: "d-m5", Sealed: []byte("m5"), Take: "s1", Value: "plain m5"}}})
+		var next *store.Outgoing
+		for _, e := range taken {
+			if e.Next != nil {
+				next = e.Next
+			}
+		}
+		if err != nil || next == nil || next.ID != "d-m5" || next.Value != "plain m5" {
+			t.Errorf("handed over %+v, %v; want d-m5 with its value", next, err)
+		}
+		if o, err := st.NextOutbound(ctx, "p1", "send-3", time.Minute); err != nil || o == nil || o.ID != "d-m5" || o.Value != nil {
+			t.Errorf("NextOutbound: %+v, %v; want d-m5 without a value", o, err)
 		}
 	})
 }

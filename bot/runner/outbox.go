@@ -43,7 +43,10 @@ func (r *Runtime) SendOnce(ctx context.Context, person, key string, msgs []bot.O
 
 // queued seals a delivery for the person's outbox.
 func (r *Runtime) queued(d bot.Delivery) store.Queued {
-	return store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.SealJSON(d), Once: d.Once}
+	q := store.Queued{Channel: d.Channel, ID: d.ID, Sealed: r.sealer.SealJSON(d), Once: d.Once}
+	d.Once = "" // as the sealed one: not kept
+	q.Value = d
+	return q
 }
 
 func (r *Runtime) relayDelivery(t *store.Turn, msgs []bot.Outbound) (bot.Delivery, bool) {
@@ -106,7 +109,7 @@ func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry)
 // deliver sends one delivery and reports whether more wait in the outbox.
 func (r *Runtime) deliver(ctx context.Context, person, tok string, o *store.Outgoing) (bool, error) {
 	drop := func() (bool, error) { return r.store.MarkSent(ctx, person, tok, o, 0, true, 0, r.now()) }
-	d, err := r.openDelivery(o.Sealed)
+	d, err := r.openOutgoing(o)
 	if err != nil {
 		r.log.Error("delivery unreadable; dropped", "event", "delivery_unreadable", "person", person, "error", err)
 		return drop()
@@ -291,6 +294,15 @@ func (r *Runtime) clear(ctx context.Context, ch bot.Channel, d bot.Delivery) {
 	if err := r.store.ForgetRecent(ctx, d.Person); err != nil {
 		r.log.Warn("recent ids not forgotten", "event", "clear_failed", "person", d.Person, "error", err)
 	}
+}
+
+// openOutgoing is the delivery o holds: the one its commit handed over
+// when there is one (as sealed, without opening it), else opened.
+func (r *Runtime) openOutgoing(o *store.Outgoing) (bot.Delivery, error) {
+	if d, ok := o.Value.(bot.Delivery); ok {
+		return d, nil
+	}
+	return r.openDelivery(o.Sealed)
 }
 
 func (r *Runtime) openDelivery(sealed []byte) (bot.Delivery, error) {
