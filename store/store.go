@@ -239,6 +239,11 @@ type Accepted struct {
 	BeginToken string
 	BeginTTL   time.Duration
 	BeginMax   int
+	// Value is what Sealed holds, before it was sealed; nothing stores it.
+	// When the message comes back in the turn begun for it, it is in the
+	// turn's Values, so the worker need not open what its own process
+	// just sealed.
+	Value any
 }
 
 // Accept records a; it reports false when the message id was seen before.
@@ -301,6 +306,12 @@ func (s *Store) AcceptTaking(ctx context.Context, a Accepted, consumer string) (
 			// The lock is ours and nobody will use it: give it back.
 			_ = s.UnlockTurn(ctx, a.Person, a.BeginToken)
 			return true, taken, nil
+		}
+		for i, m := range t.Inbox {
+			if string(m) == string(a.Sealed) {
+				t.Values = make([]any, len(t.Inbox))
+				t.Values[i] = a.Value
+			}
 		}
 		for i, e := range taken {
 			if string(e.Payload) == a.Person {
@@ -369,6 +380,10 @@ type Turn struct {
 	// (flows.WriteSession), opened; nil when they have none.
 	Session []byte
 	Profile map[string]string
+	// Values, when set, holds beside each Inbox message the value it was
+	// sealed from, where this process accepted it in the round trip that
+	// began the turn (Accepted.Value); nil where it is not known.
+	Values []any
 }
 
 // Begin locks the person for ttl and loads their pending messages (at most

@@ -95,7 +95,7 @@ func TestTaking(t *testing.T) {
 		acceptBegin := func(id, tok string) store.Entry {
 			t.Helper()
 			_, taken, err := st.AcceptTaking(ctx, store.Accepted{Person: "b1", MessageID: id, Channel: "test",
-				Sealed: []byte(id), Address: []byte("addr"), At: time.Now(),
+				Sealed: []byte(id), Address: []byte("addr"), At: time.Now(), Value: "value of " + id,
 				BeginToken: tok, BeginTTL: time.Minute, BeginMax: 16}, "c1")
 			if err != nil || len(taken) != 1 {
 				t.Fatalf("accept %s: %+v, %v", id, taken, err)
@@ -106,6 +106,9 @@ func TestTaking(t *testing.T) {
 		if e.Begun == nil || e.Token != "turn-1" || len(e.Begun.Inbox) != 1 || string(e.Begun.Inbox[0]) != "m1" || e.Begun.Profile["ch"] != "test" {
 			t.Fatalf("begun %+v under %q; want m1's turn under turn-1", e.Begun, e.Token)
 		}
+		if len(e.Begun.Values) != 1 || e.Begun.Values[0] != "value of m1" {
+			t.Errorf("begun turn's values %v; want m1's", e.Begun.Values)
+		}
 		if _, err := st.Begin(ctx, "b1", "another", time.Minute, 16); err != store.ErrLocked {
 			t.Errorf("another worker's Begin: %v, want ErrLocked", err)
 		}
@@ -114,6 +117,10 @@ func TestTaking(t *testing.T) {
 		}
 		if left, err := st.Commit(ctx, e.Begun, store.Commit{Handled: 1}); err != nil || left != 1 {
 			t.Errorf("commit of the begun turn: %d, %v; want m2 left", left, err)
+		}
+		// Read from Redis, a turn knows no values.
+		if turn, err := st.Begin(ctx, "b1", "turn-1", time.Minute, 16); err != nil || len(turn.Inbox) != 1 || turn.Values != nil {
+			t.Errorf("Begin after the commit: %+v, %v; want m2 without values", turn, err)
 		}
 
 		// A commit takes its deliveries' outbound entries for the

@@ -28,6 +28,8 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 		Sealed: r.sealer.SealJSON(in), Address: r.sealer.Seal([]byte(addr)),
 		PlatformMsg: in.PlatformMsg, At: in.At,
 	}
+	in.At = in.At.Round(0) // as it comes out of its seal
+	a.Value = in
 	consumer := r.workHand.consumer(r.cfg.Consumer)
 	if consumer != "" {
 		// The turn may begin in the same round trip, for our worker.

@@ -223,7 +223,13 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 		in.OwnWords = w.OwnWords()
 	}
 	in.Kept = func() (*bot.Plan, []bot.Note) { return r.kept(t.Profile) }
-	for _, raw := range t.Inbox {
+	for i, raw := range t.Inbox {
+		if i < len(t.Values) {
+			if m, ok := t.Values[i].(bot.Inbound); ok {
+				in.Inbox = append(in.Inbox, m)
+				continue
+			}
+		}
 		var m bot.Inbound
 		if err := r.sealer.OpenJSON(raw, &m); err != nil {
 			r.log.Error("inbound message unreadable; dropped", "event", "inbound_unreadable", "person", t.Person, "error", err)
