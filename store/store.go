@@ -384,6 +384,8 @@ type Turn struct {
 	// sealed from, where this process accepted it in the round trip that
 	// began the turn (Accepted.Value); nil where it is not known.
 	Values []any
+	// Acked is set by a commit that acknowledged Commit.Ack.
+	Acked bool
 }
 
 // Begin locks the person for ttl and loads their pending messages (at most
@@ -516,7 +518,15 @@ if mine and stok ~= '' and redis.call('SET', KEYS[4 + nwipe + 1 + nd + 3], stok,
   sent = tonumber(redis.call('HGET', KEYS[4 + nwipe + 1 + nd + 4], string.match(head, '^[^|]*')) or '0')
 end
 local left = redis.call('LLEN', KEYS[2])
-if left == 0 then redis.call('DEL', KEYS[1]) end
+if left == 0 then
+  redis.call('DEL', KEYS[1])
+  -- The work entry that brought the turn is done with.
+  local ackid = ARGV[i + 5]
+  if ackid ~= '' then
+    redis.call('XACK', KEYS[4 + nwipe + 1 + nd + 5], ARGV[i + 6], ackid)
+    redis.call('XDEL', KEYS[4 + nwipe + 1 + nd + 5], ackid)
+  end
+end
 if #taken > 0 then
   return {left, head, sent, unpack(taken)}
 end
@@ -549,6 +559,11 @@ type Commit struct {
 	// and that entry comes back with it and their oldest delivery (Entry's
 	// Next and Token), as NextOutbound would return them.
 	SendToken string
+	// Ack, when set, is the entry of the person's work stream (WorkGroup)
+	// that brought the turn: a commit that leaves the inbox empty
+	// acknowledges and deletes it, as Queue.Done would, and says so in
+	// Turn.Acked. An entry of another stream is left alone.
+	Ack Entry
 }
 
 // Queued is one delivery for a person's outbox.
@@ -628,6 +643,12 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 	}
 	args = append(args, c.TakeEffects, c.SendToken, SendLockTTL.Milliseconds(), EffectGroup, TakeCount)
 	keys = append(keys, s.pkey(person, kSLock), s.pkey(person, kSent))
+	work, ack := s.workOf(person), ""
+	if c.Ack.ID != "" && c.Ack.Stream == work {
+		ack = c.Ack.ID
+	}
+	keys = append(keys, work)
+	args = append(args, ack, WorkGroup)
 	keys = append(keys, s.pkey(person, kTemp)) // last: KEYS[#KEYS]
 	res, err := commitScript.run(ctx, s, s.tagOf(person), keys, args)
 	if err != nil {
@@ -637,6 +658,7 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 		if n < 0 {
 			return 0, nil, ErrLockLost
 		}
+		t.Acked = n == 0 && ack != ""
 		return int(n), nil, nil
 	}
 	parts, ok := res.([]any)
@@ -644,6 +666,7 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 		return 0, nil, fmt.Errorf("commit turn: unexpected reply %T", res)
 	}
 	left, _ := parts[0].(int64)
+	t.Acked = left == 0 && ack != ""
 	taken := takenEntries(parts[3:])
 	if head, _ := parts[1].(string); head != "" {
 		sent, _ := parts[2].(int64)
@@ -781,6 +804,12 @@ type Outgoing struct {
 	// Value is Queued.Value when the commit that queued the delivery
 	// handed it over; nil when it was read from Redis.
 	Value any
+	// Ack, when set, is the entry of the person's outbound stream
+	// (SendGroup) that brought the sender: the record that empties the
+	// outbox acknowledges and deletes it, as Queue.Done would, and sets
+	// Acked. An entry of another stream is left alone.
+	Ack   Entry
+	Acked bool
 }
 
 // NextOutbound locks the person's sending side for ttl and returns their
@@ -831,7 +860,14 @@ if ARGV[4] == '1' then
   -- A delivery of one message never had a count kept.
   if ARGV[3] ~= '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
   left = redis.call('LLEN', KEYS[2])
-  if left == 0 then redis.call('DEL', KEYS[1]) end
+  if left == 0 then
+    redis.call('DEL', KEYS[1])
+    -- The outbound entry that brought the sender is done with.
+    if ARGV[10] ~= '' then
+      redis.call('XACK', KEYS[5], ARGV[9], ARGV[10])
+      redis.call('XDEL', KEYS[5], ARGV[10])
+    end
+  end
 else
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
@@ -864,15 +900,22 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 	if done {
 		patience = FinalMarkPatience
 	}
+	// The entry's stream when it is one of the person's shard's outbound
+	// streams; else a key of the shard that is left untouched.
+	stream, ack := s.workOf(person), ""
+	if ch, ok := s.OutChannel(o.Ack.Stream); ok && done && o.Ack.ID != "" && o.Ack.Stream == s.outOf(person, ch) {
+		stream, ack = o.Ack.Stream, o.Ack.ID
+	}
 	res, err := asInt(sentScript.runPatient(ctx, s, s.tagOf(person),
-		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent)},
-		[]any{token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds()}, patience))
+		[]string{s.pkey(person, kSLock), s.pkey(person, kOutbox), s.pkey(person, kSent), s.pkey(person, kRecent), stream},
+		[]any{token, o.ID, n, fin, pm, now.UnixMilli(), IdempotencyTTL.Milliseconds(), SendLockTTL.Milliseconds(), SendGroup, ack}, patience))
 	if err != nil {
 		return false, fmt.Errorf("mark sent: %w", err)
 	}
 	if res < 0 {
 		return false, ErrLockLost
 	}
+	o.Acked = res == 0 && ack != ""
 	return res == 1, nil
 }
 

@@ -219,3 +219,88 @@ func TestTaking(t *testing.T) {
 		}
 	})
 }
+
+// TestAckWithTheLastScript: the commit that empties a person's inbox
+// acknowledges and deletes the work entry that brought the turn, and the
+// record that empties their outbox the outbound entry; one that leaves
+// something waiting acknowledges nothing, nor does either for an entry of
+// a stream that is not the person's.
+func TestAckWithTheLastScript(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t.Cleanup(func() { _ = st.DeleteAll(ctx) })
+		work := st.ShardedQueue(st.WorkStreams(), store.WorkGroup)
+		out := st.ShardedQueue(st.OutStreams("test"), store.SendGroup)
+		for _, q := range []*store.Queue{work, out} {
+			if err := q.Ensure(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		accept := func(id string) {
+			t.Helper()
+			if _, err := st.Accept(ctx, store.Accepted{Person: "a1", MessageID: id, Channel: "test", Sealed: []byte(id), Address: []byte("addr"), At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read := func(q *store.Queue, n int) store.Entry {
+			t.Helper()
+			es, err := q.Read(ctx, "c1", 10, -1)
+			if err != nil || len(es) != n {
+				t.Fatalf("read %+v, %v; want %d entries", es, err, n)
+			}
+			return es[0]
+		}
+		depth := func(q *store.Queue) int64 {
+			t.Helper()
+			n, err := q.Depth(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		accept("m1")
+		e := read(work, 1)
+		accept("m2")
+		read(work, 1) // m2's entry, pending
+		turn, err := st.Begin(ctx, "a1", "tok", time.Minute, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// m2 still waits: the entry is not acknowledged.
+		if left, err := st.Commit(ctx, turn, store.Commit{Handled: 1, Ack: e}); err != nil || left != 1 || turn.Acked || depth(work) != 2 {
+			t.Fatalf("commit with m2 waiting: left %d, acked %v, depth %d, %v", left, turn.Acked, depth(work), err)
+		}
+		// An entry that is not the person's shard's is left alone.
+		foreign := store.Entry{Stream: st.WorkStreams()[(store.ShardOf("a1")+1)%store.Shards], ID: e.ID}
+		turn, _ = st.Begin(ctx, "a1", "tok", time.Minute, 1)
+		if _, err := st.Commit(ctx, turn, store.Commit{Handled: 1, Ack: foreign}); err != nil || turn.Acked || depth(work) != 2 {
+			t.Fatalf("commit acknowledging another shard's entry: acked %v, depth %d, %v", turn.Acked, depth(work), err)
+		}
+		accept("m3")
+		e3 := read(work, 1)
+		turn, _ = st.Begin(ctx, "a1", "tok", time.Minute, 1)
+		if left, err := st.Commit(ctx, turn, store.Commit{Handled: 1, Ack: e3,
+			Deliveries: []store.Queued{{Channel: "test", ID: "d1", Sealed: []byte("a")}, {Channel: "test", ID: "d2", Sealed: []byte("b")}}}); err != nil || left != 0 || !turn.Acked || depth(work) != 2 {
+			t.Fatalf("commit emptying the inbox: left %d, acked %v, depth %d (want m1's and m2's entries), %v", left, turn.Acked, depth(work), err)
+		}
+
+		// The outbox: the record that leaves d2 waiting keeps the entry.
+		oe := read(out, 2)
+		o, err := st.NextOutbound(ctx, "a1", "send", time.Minute)
+		if err != nil || o == nil {
+			t.Fatal(o, err)
+		}
+		o.Ack = oe
+		if more, err := st.MarkSent(ctx, "a1", "send", o, 1, true, 0, time.Now()); err != nil || !more || o.Acked || depth(out) != 2 {
+			t.Fatalf("record with d2 waiting: more %v, acked %v, depth %d, %v", more, o.Acked, depth(out), err)
+		}
+		o, _ = st.NextOutbound(ctx, "a1", "send", time.Minute)
+		o.Ack = oe
+		if more, err := st.MarkSent(ctx, "a1", "send", o, 1, false, 0, time.Now()); err != nil || !more || o.Acked {
+			t.Fatalf("record of a message before the last: more %v, acked %v, %v", more, o.Acked, err)
+		}
+		if more, err := st.MarkSent(ctx, "a1", "send", o, 2, true, 0, time.Now()); err != nil || more || !o.Acked || depth(out) != 1 {
+			t.Fatalf("record emptying the outbox: more %v, acked %v, depth %d, %v", more, o.Acked, depth(out), err)
+		}
+	})
+}

@@ -87,15 +87,15 @@ func (r *Runtime) sealEffect(p pendingEffect) []byte { return r.sealer.SealJSON(
 
 // handleEffect carries out one queued effect. An error leaves the entry to
 // be tried again.
-func (r *Runtime) handleEffect(ctx context.Context, _ string, e store.Entry) error {
+func (r *Runtime) handleEffect(ctx context.Context, _ string, e store.Entry) (acked bool, err error) {
 	var p pendingEffect
 	if err := r.sealer.OpenJSON(e.Payload, &p); err != nil {
 		r.log.Error("queued effect unreadable; dropped", "event", "effect_unreadable", "error", err)
-		return nil
+		return false, nil
 	}
 	if err := r.afterCommit(ctx, p.Person, p.Profile, p.Effect, p.Wiped); err != nil {
 		r.log.Warn("effect not applied; will retry", "event", "effect_failed", "person", p.Person, "kind", p.Effect.Kind, "error", err)
-		return err
+		return false, err
 	}
-	return nil
+	return false, nil
 }

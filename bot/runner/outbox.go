@@ -69,13 +69,13 @@ func (r *Runtime) relayDelivery(t *store.Turn, msgs []bot.Outbound) (bot.Deliver
 //
 // An entry a commit took may come with the person's sending lock and
 // oldest delivery (e.Next): the first round starts with them.
-func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry) error {
+func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry) (acked bool, err error) {
 	person := string(e.Payload)
 	next := e.Next
 	if e.Token != "" {
 		tok = e.Token // the lock's, on every try of the entry
 	}
-	return drain(ctx, e, func() error {
+	err = drain(ctx, e, func() error {
 		for {
 			if err := ctx.Err(); err != nil {
 				// Stopping between deliveries: hand the person back.
@@ -92,7 +92,10 @@ func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry)
 					return err
 				}
 			}
+			// The record that empties the outbox acknowledges e.
+			o.Ack = store.Entry{Stream: e.Stream, ID: e.ID}
 			more, err := r.deliver(ctx, person, tok, o)
+			acked = o.Acked
 			if err != nil {
 				// Hand the person back even when stopping, so another
 				// sender need not wait out the lock.
@@ -104,6 +107,7 @@ func (r *Runtime) handleDelivery(ctx context.Context, tok string, e store.Entry)
 			}
 		}
 	})
+	return acked, err
 }
 
 // deliver sends one delivery and reports whether more wait in the outbox.

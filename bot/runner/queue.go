@@ -37,16 +37,24 @@ import (
 //
 // Entries a script took for this consumer as it queued them (h: see
 // handoff) reach the workers the same way, without a read.
-func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) error) {
+//
+// A handler reports whether the script that finished its work also
+// acknowledged the entry (store.Commit.Ack, Outgoing.Ack); the others
+// are acknowledged in batches (ackLoop).
+func (r *Runtime) consume(ctx context.Context, q *store.Queue, h *handoff, workers int, pooled bool, handle func(ctx context.Context, tok string, e store.Entry) (acked bool, err error)) {
 	acks := make(chan store.Entry, 2*ackBatch)
 	ackDone := make(chan struct{})
 	hand := &inHand{ids: map[string]time.Time{}}
 	go func() { defer close(ackDone); r.ackLoop(q, acks, hand) }()
 	var wg sync.WaitGroup
 	run := func(e store.Entry, tok string) {
-		if r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) error { return handle(ctx, tok, e) }) {
+		done, acked := r.runOne(ctx, q, e, func(ctx context.Context, e store.Entry) (bool, error) { return handle(ctx, tok, e) })
+		switch {
+		case acked:
+			hand.done([]store.Entry{e})
+		case done:
 			acks <- e
-		} else {
+		default:
 			hand.later(e, time.Now().Add(claimIdle))
 		}
 	}
@@ -319,19 +327,21 @@ func (h *inHand) done(es []store.Entry) {
 	h.mu.Unlock()
 }
 
-// runOne handles an entry and reports whether it may be acknowledged.
-func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) error) (done bool) {
+// runOne handles an entry and reports whether it may be acknowledged, and
+// whether its handler's last script already did.
+func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, handle func(context.Context, store.Entry) (bool, error)) (done, acked bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("handler panicked; entry left for retry", "event", "panic", "queue", q.Name(), "error", fmt.Sprint(p))
-			done = false
+			done, acked = false, false
 		}
 	}()
 	// A failure is most often Redis restarting: retry here for a few
 	// seconds, keeping this person's order, before leaving the entry for
 	// another worker to claim.
 	err := retry(ctx, func() error {
-		err := handle(ctx, e)
+		var err error
+		acked, err = handle(ctx, e)
 		// What came with the entry serves its first try only (a
 		// delivery it began may be further on by now).
 		e.Next, e.Begun = nil, nil
@@ -340,7 +350,7 @@ func (r *Runtime) runOne(ctx context.Context, q *store.Queue, e store.Entry, han
 	if err != nil && ctx.Err() == nil {
 		r.log.Warn("entry left for retry", "event", "entry_retry_later", "queue", q.Name(), "error", err)
 	}
-	return err == nil
+	return err == nil, err == nil && acked
 }
 
 // retry runs f up to 6 times, 100 ms apart and doubling up to 2 s (about
@@ -408,16 +418,19 @@ func shardOf(e store.Entry, n int) int {
 // handleWork drains the inbox of the person e names. An entry an accept
 // took may come with their turn begun (e.Begun): the first turn starts
 // with it, under its lock's token.
-func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) error {
+func (r *Runtime) handleWork(ctx context.Context, tok string, e store.Entry) (acked bool, err error) {
 	begun := e.Begun
 	if e.Token != "" {
 		tok = e.Token
 	}
-	return drain(ctx, e, func() error {
+	err = drain(ctx, e, func() error {
 		t := begun
 		begun = nil
-		return r.processPerson(ctx, string(e.Payload), tok, t)
+		var err error
+		acked, err = r.processPerson(ctx, string(e.Payload), tok, t, e)
+		return err
 	})
+	return acked, err
 }
 
 // drain runs f, which drains one person's inbox or outbox under their lock.

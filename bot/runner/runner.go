@@ -251,20 +251,23 @@ func (r *Runtime) Run(ctx context.Context) error {
 // ProcessPerson runs turns for person until their inbox is empty.
 func (r *Runtime) ProcessPerson(ctx context.Context, person string) error {
 	r.sealed.Store(true)
-	return r.processPerson(ctx, person, token(), nil)
+	_, err := r.processPerson(ctx, person, token(), nil, store.Entry{})
+	return err
 }
 
 // processPerson runs turns for person until their inbox is empty, the
-// first on begun when not nil (a turn already begun under tok).
-func (r *Runtime) processPerson(ctx context.Context, person, tok string, begun *store.Turn) error {
+// first on begun when not nil (a turn already begun under tok). The
+// commit that empties the inbox acknowledges entry, the work entry that
+// brought the person (when it has an ID); acked says it did.
+func (r *Runtime) processPerson(ctx context.Context, person, tok string, begun *store.Turn, entry store.Entry) (acked bool, err error) {
 	for {
 		if err := ctx.Err(); err != nil && begun == nil {
-			return err
+			return false, err
 		}
-		left, err := r.oneTurn(ctx, person, tok, begun)
+		left, acked, err := r.oneTurn(ctx, person, tok, begun, entry)
 		begun = nil
 		if err != nil || left == 0 {
-			return err
+			return acked, err
 		}
 	}
 }
@@ -273,20 +276,21 @@ func (r *Runtime) processPerson(ctx context.Context, person, tok string, begun *
 // to its commit even when ctx ends (a stopping process), within
 // lockTTL/2: a turn takes milliseconds, and one cut short would leave the
 // person locked for lockTTL.
-func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.Turn) (left int, err error) {
+func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.Turn, entry store.Entry) (left int, acked bool, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTTL/2)
 	defer cancel()
 	start := time.Now()
 	t := begun
 	if t == nil {
 		if t, err = r.store.Begin(ctx, person, tok, lockTTL, turnBatch); err != nil || len(t.Inbox) == 0 {
-			return 0, err // with an empty inbox Begin left the person unlocked
+			return 0, false, err // with an empty inbox Begin left the person unlocked
 		}
 	}
 	c, effects, err := r.turn(t)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
+	c.Ack = store.Entry{Stream: entry.Stream, ID: entry.ID}
 	for _, e := range effects {
 		if r.handles(e.Kind) {
 			c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
@@ -300,7 +304,7 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.
 	c.TakeEffects = r.fxHand.consumer(r.cfg.Consumer)
 	left, taken, err := r.store.CommitTaking(ctx, t, c)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for _, e := range taken {
 		if ch, ok := r.store.OutChannel(e.Stream); ok {
@@ -312,7 +316,7 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.
 	if r.cfg.Hooks.Handled != nil {
 		r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
 	}
-	return left, nil
+	return left, t.Acked, nil
 }
 
 // DefaultWorkers is how many turns a process runs at once. Turns waiting

@@ -339,8 +339,21 @@ func TestHandOff(t *testing.T) {
 	if got := strings.Join(h.Lines()[before:], "\n"); !strings.Contains(got, "Choose a topic:") {
 		t.Fatalf("the reply to 1 was not the topics:\n%s", got)
 	}
+	// The commit and the last record acknowledge the entries that
+	// brought them: once both queues are empty, no acknowledgement has
+	// made a round trip of its own.
+	streams := append(st.WorkStreams(), st.OutStreams("test")...)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		depth, err := st.QueueDepth(context.Background(), streams...)
+		if err == nil && depth == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queues not empty after the reply: %d, %v%s", depth, err, pending(h))
+		}
+	}
 	n := trips.Snapshot()
-	for trip, want := range map[store.Trip]int64{store.TripAccept: 1, store.TripCommit: 1, store.TripBegin: 0, store.TripNext: 0} {
+	for trip, want := range map[store.Trip]int64{store.TripAccept: 1, store.TripCommit: 1, store.TripBegin: 0, store.TripNext: 0, store.TripWorkAck: 0, store.TripOutAck: 0} {
 		if n[trip] != want {
 			t.Errorf("%d %s round trips, want %d", n[trip], trip, want)
 		}
