@@ -175,15 +175,17 @@ var ErrLockLost = errors.New("person lock was lost before commit")
 // work item. One round trip.
 var acceptScript = newBatched("accept", TripAccept, `
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[3]) == 0 then
+-- Numbers go to Redis as the strings they came as: a Lua number would
+-- be formatted anew on each call.
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3]) == 0 then
   -- Seen: a repeat, unless that was longer ago than the window (the
   -- set is trimmed only now and then).
   if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[3])) > now - window then return 0 end
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
 end
 if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
-redis.call('PEXPIRE', KEYS[1], window)
-redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local queued = redis.call('RPUSH', KEYS[2], ARGV[4])
 local had = redis.call('HMGET', KEYS[3], 'first', 'addr', 'unreachable')
 local set = {'ch', ARGV[5], 'last', ARGV[1]}
 if not had[1] then set[#set + 1] = 'first'; set[#set + 1] = ARGV[1] end
@@ -193,9 +195,9 @@ redis.call('HSET', KEYS[3], unpack(set))
 -- a block since lifted).
 if had[3] then redis.call('HDEL', KEYS[3], 'unreachable') end
 if ARGV[8] ~= '' then
-  redis.call('ZADD', KEYS[5], now, ARGV[8])
+  redis.call('ZADD', KEYS[5], ARGV[1], ARGV[8])
   if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window) end
-  redis.call('PEXPIRE', KEYS[5], window)
+  redis.call('PEXPIRE', KEYS[5], ARGV[2])
 end
 local id = redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
 -- Only accept sets "first": a person without it is new to the index.
@@ -212,7 +214,9 @@ end
 if not mine or ARGV[13] == '' or not redis.call('SET', KEYS[7], ARGV[13], 'PX', ARGV[14], 'NX') then
   return {1, false, r}
 end
-local msgs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[15]) - 1)
+-- An inbox this message began holds only it.
+local msgs = {ARGV[4]}
+if queued > 1 then msgs = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[15]) - 1) end
 local sess = redis.call('GET', KEYS[8]) or ''
 local prof = redis.call('HGETALL', KEYS[3])
 local temp = redis.call('HGETALL', KEYS[9])
@@ -448,7 +452,7 @@ func (s *Store) turnOf(person, token string, parts []any) (*Turn, error) {
 // profile field/value pairs (value ” deletes the field), ndel, deliveries.
 var commitScript = newBatched("commit", TripCommit, `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
+redis.call('LTRIM', KEYS[2], ARGV[2], -1)
 local i = 7
 local nwipe = tonumber(ARGV[5])
 if ARGV[4] == '1' then
@@ -490,9 +494,12 @@ local function take(stream, grp, consumer, count, id)
     if e[1] == id then mine = true end
   end
 end
+-- fresh: the first delivery went into an empty outbox, so it is the
+-- oldest, and nothing of it was sent.
+local fresh = nil
 for k = 1, nd do
   local stream = KEYS[4 + nwipe + 1 + k]
-  redis.call('RPUSH', outbox, ARGV[i])
+  if redis.call('RPUSH', outbox, ARGV[i]) == 1 then fresh = ARGV[i] end
   local id = redis.call('XADD', stream, '*', 'p', person)
   if ARGV[i + 1] ~= '' then take(stream, group, ARGV[i + 1], ARGV[i + 2], id) end
   i = i + 3
@@ -514,8 +521,11 @@ if ne > 0 and fxtaker ~= '' then take(fxs, ARGV[i + 3], fxtaker, ARGV[i + 4], ''
 -- their oldest at once: its lock, and the delivery, come back with it.
 local head, sent = '', 0
 if mine and stok ~= '' and redis.call('SET', KEYS[4 + nwipe + 1 + nd + 3], stok, 'PX', sttl, 'NX') then
-  head = redis.call('LINDEX', outbox, 0)
-  sent = tonumber(redis.call('HGET', KEYS[4 + nwipe + 1 + nd + 4], string.match(head, '^[^|]*')) or '0')
+  head = fresh
+  if not head then
+    head = redis.call('LINDEX', outbox, 0)
+    sent = tonumber(redis.call('HGET', KEYS[4 + nwipe + 1 + nd + 4], string.match(head, '^[^|]*')) or '0')
+  end
 end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then
@@ -873,7 +883,7 @@ else
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
 end
 if ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[4], now, ARGV[5])
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
   -- Recent reads only the window; what is older goes now and then.
   if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[7])) end
   redis.call('PEXPIRE', KEYS[4], ARGV[7])

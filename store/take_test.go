@@ -118,6 +118,24 @@ func TestTaking(t *testing.T) {
 		if left, err := st.Commit(ctx, e.Begun, store.Commit{Handled: 1}); err != nil || left != 1 {
 			t.Errorf("commit of the begun turn: %d, %v; want m2 left", left, err)
 		}
+		// A turn begun with an earlier message waiting holds both, the
+		// value beside the message it came with.
+		if _, err := st.Accept(ctx, store.Accepted{Person: "b2", MessageID: "n1", Channel: "test", Sealed: []byte("n1"), Address: []byte("addr"), At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		_, taken, err := st.AcceptTaking(ctx, store.Accepted{Person: "b2", MessageID: "n2", Channel: "test",
+			Sealed: []byte("n2"), Address: []byte("addr"), At: time.Now(), Value: "value of n2",
+			BeginToken: "turn-b2", BeginTTL: time.Minute, BeginMax: 16}, "c1")
+		var b2 *store.Turn
+		for _, e := range taken {
+			if string(e.Payload) == "b2" && e.Begun != nil {
+				b2 = e.Begun
+			}
+		}
+		if err != nil || b2 == nil || len(b2.Inbox) != 2 || string(b2.Inbox[0]) != "n1" || string(b2.Inbox[1]) != "n2" ||
+			len(b2.Values) != 2 || b2.Values[0] != nil || b2.Values[1] != "value of n2" {
+			t.Errorf("begun with n1 waiting: %+v, %v; want n1 and n2, n2's value beside it", b2, err)
+		}
 		// Read from Redis, a turn knows no values.
 		if turn, err := st.Begin(ctx, "b1", "turn-1", time.Minute, 16); err != nil || len(turn.Inbox) != 1 || turn.Values != nil {
 			t.Errorf("Begin after the commit: %+v, %v; want m2 without values", turn, err)
