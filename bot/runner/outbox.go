@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -195,36 +196,56 @@ func (r *Runtime) markSent(ctx context.Context, person, tok string, o *store.Out
 
 // sendingHold renews a person's sending lock in the background.
 type sendingHold struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	gone   atomic.Bool
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+	renewal sync.WaitGroup // one under way
+	gone    atomic.Bool
 }
 
 func (h *sendingHold) lost() bool { return h.gone.Load() }
 
 func (h *sendingHold) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.timer.Stop()
+	h.mu.Unlock()
 	h.cancel()
-	<-h.done
+	h.renewal.Wait()
 }
 
 // holdSending renews person's sending lock every third of its life until
 // stopped. A renewal that finds the lock taken by another marks it lost; a
-// renewal that fails (Redis away) is simply tried again.
+// renewal that fails (Redis away) is simply tried again. Nothing runs
+// until the first renewal is due: most deliveries are sent long before.
 func (r *Runtime) holdSending(ctx context.Context, person, tok string) *sendingHold {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h := &sendingHold{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(h.done)
-		_ = bot.Every(ctx, store.SendLockTTL/3, func() error {
-			err := r.store.RenewSending(ctx, person, tok, store.SendLockTTL)
-			if errors.Is(err, store.ErrLockLost) {
-				h.gone.Store(true)
-				r.log.Warn("sending lock lost; this sender stops for the person", "event", "send_lock_lost", "person", person)
-				return err
-			}
-			return nil
-		})
-	}()
+	h := &sendingHold{cancel: cancel}
+	every := store.SendLockTTL / 3
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.timer = time.AfterFunc(every, func() {
+		h.mu.Lock()
+		if h.stopped {
+			h.mu.Unlock()
+			return
+		}
+		h.renewal.Add(1)
+		h.mu.Unlock()
+		defer h.renewal.Done()
+		err := r.store.RenewSending(ctx, person, tok, store.SendLockTTL)
+		if errors.Is(err, store.ErrLockLost) {
+			h.gone.Store(true)
+			r.log.Warn("sending lock lost; this sender stops for the person", "event", "send_lock_lost", "person", person)
+			return
+		}
+		h.mu.Lock()
+		if !h.stopped {
+			h.timer.Reset(every)
+		}
+		h.mu.Unlock()
+	})
 	return h
 }
 
