@@ -118,3 +118,42 @@ func TestEachOwnPages(t *testing.T) {
 		}
 	})
 }
+
+// TestTripsSeeLastMessages: the trip counter tells whoever asked when a
+// delivery's last message is recorded, and only then, whoever's it is.
+func TestTripsSeeLastMessages(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		t.Cleanup(func() { _ = st.DeleteAll(ctx) })
+		var mu sync.Mutex
+		var seen []string
+		st.CountTrips(func(person string, _ time.Time) {
+			mu.Lock()
+			seen = append(seen, person)
+			mu.Unlock()
+		})
+		if _, err := st.Enqueue(ctx, "lm1", store.Queued{Channel: "test", ID: "d1", Sealed: []byte("x")}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		o, err := st.NextOutbound(ctx, "lm1", "tok", time.Minute)
+		if err != nil || o == nil {
+			t.Fatal(o, err)
+		}
+		if _, err := st.MarkSent(ctx, "lm1", "tok", o, 1, false, 7, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if len(seen) != 0 {
+			t.Errorf("the first of two messages was seen as the last: %v", seen)
+		}
+		mu.Unlock()
+		if _, err := st.MarkSent(ctx, "lm1", "tok", o, 2, true, 8, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 1 || seen[0] != "lm1" {
+			t.Errorf("seen %v after the last message; want lm1 once", seen)
+		}
+	})
+}

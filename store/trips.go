@@ -118,7 +118,7 @@ func (s *Store) CountTrips(delivered func(person string, at time.Time)) *TripCou
 
 // tripHook recognises the store's batched scripts (batch.go) by their
 // SHA, so it follows their layout (store.go): each part of a mark-sent
-// batch has four keys, the first the person's sending lock
+// batch has as its first key the person's sending lock
 // "<ns>:{sNN}:u:<id>:slock", and its fourth argument is "1" on a
 // delivery's last message. bot/loadtest's test fails if that changes (no
 // reply is ever seen complete).
@@ -253,10 +253,11 @@ func (h *tripHook) classify(cmd redis.Cmder) (Trip, []string) {
 	return TripOther, nil
 }
 
-// markedOne reads a one-person mark-sent call: [evalsha, sha, 4, keys…,
-// token, id, n, fin, …].
+// markedOne reads a one-person mark-sent call: [evalsha, sha, nkeys,
+// keys…, token, id, n, fin, …].
 func markedOne(args []any) []string {
-	if argString(args, 3+4+3) != "1" {
+	nkeys, _ := args[2].(int)
+	if argString(args, 3+nkeys+3) != "1" {
 		return []string{""}
 	}
 	slock := strings.TrimSuffix(argString(args, 3), ":"+kSLock)
