@@ -65,6 +65,17 @@
 // connection pool full, a few people onboarded) and the idle end, divided
 // by the other people; the live-object (HeapAlloc) delta is beside it.
 //
+// # CPU a message
+//
+// redis_cpu_us_per_msg is the CPU time Redis used over the measured
+// window (INFO cpu's used_cpu_user and used_cpu_sys, summed over the
+// masters of a cluster), in µs, divided by the replies completed in the
+// window; process_cpu_us_per_msg is this process's likewise (getrusage:
+// the runtime with the simulated channel and people driving it). On a
+// shared machine whose speed drifts, they compare two versions better
+// than rates do. The Redis figure is left out with several processes,
+// and counts whatever else the server did meanwhile.
+//
 // # Baseline
 //
 // With -baseline, before the runtime starts (and before its round trips
