@@ -18,8 +18,12 @@ import (
 // wait for it and then go together, as one script call that runs the
 // one-person script for each of them in turn: one round trip for many
 // people, and no wait at all when Redis is idle (a call finding nothing on
-// its way goes at once). On Redis Cluster only calls whose people share a
-// shard (one slot) go together; on one Redis any do.
+// its way goes at once). A batch that leaves takes with it, in the same
+// pipeline, what waits for the other scripts: calls behind their own
+// script's batch, and the records of last messages, which wait a few
+// milliseconds for company (FinalMarkPatience). On Redis Cluster only
+// calls whose people share a shard (one slot) go together; on one Redis
+// any do.
 //
 // Each person's part runs exactly as the one-person script would, under
 // pcall, so one failing part fails only its own call. A batch that fails
@@ -35,17 +39,34 @@ type batchedScript struct {
 	trip  Trip          // what a round trip of it is for (trips.go)
 	one   *redis.Script // the one-person script, for a batch of one
 	batch *redis.Script
-
-	mu     sync.Mutex
-	groups map[string]*batchGroup
 }
 
+// batches are a store's calls on their way to Redis or waiting to go, by
+// script, tag and patience (each Store its own: two stores may talk to
+// two Redis servers).
+type batches struct {
+	mu     sync.Mutex
+	groups map[batchKey]*batchGroup
+	// byTag are the groups of each tag, for a leaving batch to take along
+	// what waits in them.
+	byTag map[string][]*batchGroup
+}
+
+type batchKey struct {
+	b       *batchedScript
+	tag     string
+	patient bool
+}
+
+// batchGroup is the calls of one script, tag and patience.
 type batchGroup struct {
+	batchKey
 	pending []*batchCall
 	running bool
 }
 
 type batchCall struct {
+	at   time.Time // when a patient call came
 	keys []string
 	args []any
 	res  any
@@ -82,7 +103,7 @@ for i = 1, n do
 end
 return out
 `
-	b := &batchedScript{name: name, trip: trip, one: redis.NewScript(body), batch: redis.NewScript(src), groups: map[string]*batchGroup{}}
+	b := &batchedScript{name: name, trip: trip, one: redis.NewScript(body), batch: redis.NewScript(src)}
 	batchedScripts[b.batch.Hash()] = scriptForm{b, true}
 	batchedScripts[b.one.Hash()] = scriptForm{b, false}
 	return b
@@ -110,47 +131,79 @@ func batchedByHash(cmd, arg string) (scriptForm, bool) {
 }
 
 // run runs the script for one person's keys and args, batched with other
-// calls in flight for the same group: on Redis Cluster a hash tag all the
+// calls in flight for the same tag: on Redis Cluster a hash tag all the
 // keys share (a shard's, or a key's own name). Its result is what the
 // one-person script would return (redis.Nil for false or nil).
-func (b *batchedScript) run(ctx context.Context, s *Store, group string, keys []string, args []any) (any, error) {
-	return b.runPatient(ctx, s, group, keys, args, 0)
+func (b *batchedScript) run(ctx context.Context, s *Store, tag string, keys []string, args []any) (any, error) {
+	return b.runPatient(ctx, s, tag, keys, args, 0)
 }
 
-// runPatient is run for a call nobody waits on: one that finds nothing on
-// its way waits up to patience for company before it goes. Patient calls
-// batch apart from impatient ones, which never wait.
-func (b *batchedScript) runPatient(ctx context.Context, s *Store, group string, keys []string, args []any, patience time.Duration) (any, error) {
+// runPatient is run for a call nobody waits on: it waits up to patience
+// for company before it goes, unless an impatient batch of any script
+// takes it along first. Patient calls batch apart from impatient ones,
+// which never wait.
+func (b *batchedScript) runPatient(ctx context.Context, s *Store, tag string, keys []string, args []any, patience time.Duration) (any, error) {
 	if !s.clustered {
-		group = "" // one Redis: any people go together
-	}
-	if patience > 0 {
-		group += "\x00patient"
+		tag = "" // one Redis: any people go together
 	}
 	c := &batchCall{keys: keys, args: args, done: make(chan struct{})}
-	b.mu.Lock()
-	g := b.groups[group]
+	if patience > 0 {
+		c.at = time.Now()
+	}
+	bs := &s.batches
+	k := batchKey{b, tag, patience > 0}
+	bs.mu.Lock()
+	g := bs.groups[k]
 	if g == nil {
-		g = &batchGroup{}
-		b.groups[group] = g
+		g = &batchGroup{batchKey: k}
+		if bs.groups == nil {
+			bs.groups, bs.byTag = map[batchKey]*batchGroup{}, map[string][]*batchGroup{}
+		}
+		bs.groups[k] = g
+		bs.byTag[tag] = append(bs.byTag[tag], g)
 	}
 	g.pending = append(g.pending, c)
 	if !g.running {
 		g.running = true
-		b.mu.Unlock()
+		bs.mu.Unlock()
 		if patience > 0 {
-			wait(c.done, patience)
+			go s.leadPatient(context.WithoutCancel(ctx), g, patience)
+		} else {
+			s.lead(context.WithoutCancel(ctx), g)
 		}
-		b.lead(context.WithoutCancel(ctx), s, g)
 	} else {
-		b.mu.Unlock()
+		bs.mu.Unlock()
 	}
 	<-c.done
 	return c.res, c.err
 }
 
-// wait waits for d, or for done to close first (it never does for a
-// leader, whose call goes with its batch).
+// leadPatient sends the calls of a patient group as each batch's oldest
+// call's patience runs out, unless they rode along with an impatient
+// batch before that; it ends when none wait.
+func (s *Store) leadPatient(ctx context.Context, g *batchGroup, patience time.Duration) {
+	bs := &s.batches
+	for {
+		bs.mu.Lock()
+		if len(g.pending) == 0 {
+			g.running = false
+			bs.mu.Unlock()
+			return
+		}
+		first := g.pending[0]
+		bs.mu.Unlock()
+		if d := time.Until(first.at.Add(patience)); d > 0 {
+			wait(first.done, d) // done early when it rode along
+			continue
+		}
+		bs.mu.Lock()
+		calls := g.take()
+		bs.mu.Unlock()
+		s.send(ctx, []flight{{g.b, calls}})
+	}
+}
+
+// wait waits for d, or for done to close first.
 func wait(done <-chan struct{}, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -160,57 +213,134 @@ func wait(done <-chan struct{}, d time.Duration) {
 	}
 }
 
-// lead sends what waits in g, one batch; what arrived meanwhile goes as
-// the next batch, sent by a goroutine so the leader's caller is not held.
-func (b *batchedScript) lead(ctx context.Context, s *Store, g *batchGroup) {
-	b.mu.Lock()
+// flight is one script call of a round trip: a script's batch.
+type flight struct {
+	b     *batchedScript
+	calls []*batchCall
+}
+
+// lead sends what waits in the impatient group g, one batch, with what
+// waits in the other groups of its tag, one batch each, in one pipeline;
+// what arrived meanwhile goes as the next batch, sent by a goroutine so
+// the leader's caller is not held.
+func (s *Store) lead(ctx context.Context, g *batchGroup) {
+	bs := &s.batches
+	bs.mu.Lock()
+	var flights []flight
+	if calls := g.take(); len(calls) > 0 {
+		flights = append(flights, flight{g.b, calls})
+	}
+	for _, o := range bs.byTag[g.tag] {
+		if o == g {
+			continue
+		}
+		if calls := o.take(); len(calls) > 0 {
+			flights = append(flights, flight{o.b, calls})
+		}
+	}
+	bs.mu.Unlock()
+	s.send(ctx, flights)
+	bs.mu.Lock()
+	if len(g.pending) == 0 {
+		g.running = false
+		bs.mu.Unlock()
+		return
+	}
+	bs.mu.Unlock()
+	go s.lead(ctx, g)
+}
+
+// take removes up to maxBatch waiting calls from g (under the batches'
+// lock).
+func (g *batchGroup) take() []*batchCall {
 	n := min(len(g.pending), maxBatch)
 	calls := g.pending[:n:n]
 	g.pending = g.pending[n:]
-	b.mu.Unlock()
-	b.send(ctx, s, calls)
-	b.mu.Lock()
-	if len(g.pending) == 0 {
-		g.running = false
-		b.mu.Unlock()
-		return
-	}
-	b.mu.Unlock()
-	go b.lead(ctx, s, g)
+	return calls
 }
 
-func (b *batchedScript) send(ctx context.Context, s *Store, calls []*batchCall) {
+// send makes one round trip of the flights: a script call alone, or a
+// pipeline of them.
+func (s *Store) send(ctx context.Context, flights []flight) {
 	defer func() {
-		for _, c := range calls {
-			close(c.done)
+		for _, f := range flights {
+			for _, c := range f.calls {
+				close(c.done)
+			}
 		}
 	}()
-	if len(calls) == 1 {
-		// Alone: the one-person script itself, without the batch's
-		// wrapping (a third of the script's time in Redis when idle).
-		c := calls[0]
-		c.res, c.err = b.one.Run(ctx, s.rdb, c.keys, c.args...).Result()
+	switch len(flights) {
+	case 0:
+		return // every call rode along with another batch
+	case 1:
+		f := flights[0]
+		sc, keys, args := f.form()
+		f.deliver(sc.Run(ctx, s.rdb, keys, args...).Result())
 		return
 	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(flights))
+	for i, f := range flights {
+		sc, keys, args := f.form()
+		cmds[i] = pipe.EvalSha(ctx, sc.Hash(), keys, args...)
+	}
+	_, _ = pipe.Exec(ctx) // each command's error is its own
+	// Scripts Redis lost (a restart, a failover) were not run: run them
+	// from their source, in one more round trip.
+	var again []int
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		pipe := s.rdb.Pipeline()
+		for _, i := range again {
+			sc, keys, args := flights[i].form()
+			cmds[i] = sc.Eval(ctx, pipe, keys, args...)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	for i, f := range flights {
+		f.deliver(cmds[i].Result())
+	}
+}
+
+// form is the script call of a flight: for a call alone, the one-person
+// script itself, without the batch's wrapping (a third of the script's
+// time in Redis when idle).
+func (f flight) form() (*redis.Script, []string, []any) {
+	if len(f.calls) == 1 {
+		return f.b.one, f.calls[0].keys, f.calls[0].args
+	}
 	var keys []string
-	args := []any{len(calls)}
-	for _, c := range calls {
+	args := []any{len(f.calls)}
+	for _, c := range f.calls {
 		keys = append(keys, c.keys...)
 		args = append(args, len(c.keys), len(c.args))
 		args = append(args, c.args...)
 	}
-	res, err := b.batch.Run(ctx, s.rdb, keys, args...).Slice()
-	if err == nil && len(res) != len(calls) {
-		err = fmt.Errorf("%s: %d replies for %d calls", b.name, len(res), len(calls))
+	return f.b.batch, keys, args
+}
+
+// deliver gives each call of the flight its part of the script's reply.
+func (f flight) deliver(res any, err error) {
+	if len(f.calls) == 1 {
+		f.calls[0].res, f.calls[0].err = res, err
+		return
+	}
+	parts, ok := res.([]any)
+	if err == nil && (!ok || len(parts) != len(f.calls)) {
+		err = fmt.Errorf("%s: %d replies for %d calls", f.b.name, len(parts), len(f.calls))
 	}
 	if err != nil {
-		for _, c := range calls {
+		for _, c := range f.calls {
 			c.err = err
 		}
 		return
 	}
-	for i, c := range calls {
-		c.res, c.err = part(res[i])
+	for i, c := range f.calls {
+		c.res, c.err = part(parts[i])
 	}
 }
 

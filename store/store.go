@@ -25,6 +25,8 @@ type Store struct {
 	// clustered: on Redis Cluster, where only one shard's people go in
 	// one script call.
 	clustered bool
+	// batches are the hot scripts' calls on their way (batch.go).
+	batches batches
 }
 
 // Option configures a Store at New.
@@ -908,7 +910,7 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 	}
 	patience := time.Duration(0)
 	if done {
-		patience = FinalMarkPatience
+		patience = finalMarkPatience
 	}
 	// The entry's stream when it is one of the person's shard's outbound
 	// streams; else a key of the shard that is left untouched.
@@ -933,10 +935,14 @@ func (s *Store) MarkSent(ctx context.Context, person, token string, o *Outgoing,
 // may wait for others to go with it to Redis. Nobody waits on it but the
 // person's next delivery, if one is queued (the sending lock is held
 // until it is written, so nothing after it is sent first): with Redis
-// idle, records that would each make a round trip share one. A crash
-// while it waits repeats the message, as one between the send and the
-// record always could.
+// idle, records that would each make a round trip share one, or go with
+// the next accept or commit of their shard (batch.go). A crash while it
+// waits repeats the message, as one between the send and the record
+// always could.
 const FinalMarkPatience = 5 * time.Millisecond
+
+// finalMarkPatience is FinalMarkPatience, which tests lengthen.
+var finalMarkPatience = FinalMarkPatience
 
 // SendLockTTL is how long a sending lock lives unless its holder renews it
 // (RenewSending): short, so a dead sender's people are taken over within

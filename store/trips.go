@@ -165,26 +165,32 @@ func (h *tripHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		at := time.Now() // the channel has just sent the last messages
 		err := next(ctx, cmd)
-		if len(people) == 0 || err != nil || h.done == nil {
-			return err
-		}
-		c, ok := cmd.(*redis.Cmd)
-		if !ok {
-			return err
-		}
-		parts, ok := c.Val().([]any)
-		if !ok {
-			parts = []any{c.Val()} // the one-person form's reply
-		}
-		for i, person := range people {
-			if person == "" || i >= len(parts) {
-				continue
-			}
-			if v, ok := parts[i].(int64); ok && v >= 0 { // 1: more wait, 0: outbox empty; -1 lock lost
-				h.done(person, at)
-			}
-		}
+		h.delivered(cmd, people, at)
 		return err
+	}
+}
+
+// delivered tells h.done of each person whose delivery's last message a
+// mark-sent call recorded.
+func (h *tripHook) delivered(cmd redis.Cmder, people []string, at time.Time) {
+	if len(people) == 0 || cmd.Err() != nil || h.done == nil {
+		return
+	}
+	c, ok := cmd.(*redis.Cmd)
+	if !ok {
+		return
+	}
+	parts, ok := c.Val().([]any)
+	if !ok {
+		parts = []any{c.Val()} // the one-person form's reply
+	}
+	for i, person := range people {
+		if person == "" || i >= len(parts) {
+			continue
+		}
+		if v, ok := parts[i].(int64); ok && v >= 0 { // 1: more wait, 0: outbox empty; -1 lock lost
+			h.done(person, at)
+		}
 	}
 }
 
@@ -201,12 +207,21 @@ func (h *tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 				}
 			case "sadd", "srem", "hincrby":
 				k = TripEffects
-			case "xreadgroup", "xautoclaim":
+			case "xreadgroup", "xautoclaim", "evalsha", "eval":
+				// A pipeline of hot scripts is the first one's trip:
+				// the others (records of last messages) rode along.
 				k, _ = h.classify(cmds[0])
 			}
 		}
 		h.n[k].Add(1)
-		return next(ctx, cmds)
+		at := time.Now()
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			if kind, people := h.classify(cmd); kind == TripMark {
+				h.delivered(cmd, people, at)
+			}
+		}
+		return err
 	}
 }
 
