@@ -191,12 +191,13 @@ func (s *Store) leadPatient(ctx context.Context, g *batchGroup, patience time.Du
 			return
 		}
 		first := g.pending[0]
-		bs.mu.Unlock()
 		if d := time.Until(first.at.Add(patience)); d > 0 {
+			bs.mu.Unlock()
 			wait(first.done, d) // done early when it rode along
 			continue
 		}
-		bs.mu.Lock()
+		// The oldest call waiting has waited long enough (one that
+		// rode along meanwhile is not waiting any more).
 		calls := g.take()
 		bs.mu.Unlock()
 		s.send(ctx, []flight{{g.b, calls}})
