@@ -228,8 +228,7 @@ func TestCallsGoWithOtherScripts(t *testing.T) {
 			<-held // people[0]'s accept is on its way, and held there
 			second := make(chan error, 1)
 			go func() { _, err := accept(people[1], "b1"); second <- err }()
-			time.Sleep(50 * time.Millisecond)
-			waiting(t, second, "the second accept went while the first was on its way")
+			waiting(t, st, second, "the second accept went while the first was on its way")
 			// A record of a first message (nobody lets it wait) leaves
 			// now, and takes the waiting accept with it.
 			if _, err := st.Enqueue(ctx, people[2], store.Queued{Channel: "test", ID: "d1", Sealed: []byte("x")}, time.Now()); err != nil {
@@ -284,8 +283,7 @@ func TestCallsGoWithOtherScripts(t *testing.T) {
 				}
 				marked <- err
 			}()
-			time.Sleep(50 * time.Millisecond)
-			waiting(t, marked, "the last record went alone, without waiting")
+			waiting(t, st, marked, "the last record went alone, without waiting")
 			if fresh, err := accept(people[0], "a2"); err != nil || !fresh {
 				t.Fatal(fresh, err)
 			}
@@ -307,13 +305,20 @@ func TestCallsGoWithOtherScripts(t *testing.T) {
 	})
 }
 
-// waiting fails the test if a call already answered on ch.
-func waiting(t *testing.T, ch <-chan error, failure string) {
+// waiting waits until one call waits to go to Redis, the one whose answer
+// comes on ch: it fails the test if that call was answered instead.
+func waiting(t *testing.T, st *store.Store, ch <-chan error, failure string) {
 	t.Helper()
-	select {
-	case err := <-ch:
-		t.Fatalf("%s (%v)", failure, err)
-	default:
+	for deadline := time.Now().Add(10 * time.Second); st.Waiting() != 1; {
+		select {
+		case err := <-ch:
+			t.Fatalf("%s (%v)", failure, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls waiting; want 1", st.Waiting())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

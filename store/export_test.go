@@ -12,3 +12,15 @@ func SetFinalMarkPatience(t testing.TB, d time.Duration) {
 	finalMarkPatience = d
 	t.Cleanup(func() { finalMarkPatience = old })
 }
+
+// Waiting is how many calls of the hot scripts wait to go to Redis (not
+// those on their way).
+func (s *Store) Waiting() int {
+	s.batches.mu.Lock()
+	defer s.batches.mu.Unlock()
+	n := 0
+	for _, g := range s.batches.groups {
+		n += len(g.pending)
+	}
+	return n
+}

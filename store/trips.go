@@ -209,7 +209,7 @@ func (h *tripHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 				k = TripEffects
 			case "xreadgroup", "xautoclaim", "evalsha", "eval":
 				// A pipeline of hot scripts is the first one's trip:
-				// the others (records of last messages) rode along.
+				// the others' calls rode along with it.
 				k, _ = h.classify(cmds[0])
 			}
 		}
