@@ -392,6 +392,11 @@ type Turn struct {
 	Values []any
 	// Acked is set by a commit that acknowledged Commit.Ack.
 	Acked bool
+	// Warm is set by a commit that left the inbox empty and the person
+	// kept: their state as the commit left it, for a warm turn (warm.go).
+	Warm *Warm
+	// sealed is the session as Redis held it when the turn began.
+	sealed string
 }
 
 // Begin locks the person for ttl and loads their pending messages (at most
@@ -431,6 +436,7 @@ func (s *Store) turnOf(person, token string, parts []any) (*Turn, error) {
 		t.Inbox = append(t.Inbox, []byte(str))
 	}
 	if raw, _ := parts[1].(string); raw != "" {
+		t.sealed = raw
 		if t.Session, err = s.openSession([]byte(raw)); err != nil {
 			return nil, err
 		}
@@ -454,7 +460,12 @@ func (s *Store) turnOf(person, token string, parts []any) (*Turn, error) {
 // profile field/value pairs (value ” deletes the field), ndel, deliveries.
 var commitScript = newBatched("commit", TripCommit, `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('LTRIM', KEYS[2], ARGV[2], -1)
+`+commitBody)
+
+// commitBody is the commit after its lock check, shared with the warm
+// turn (warm.go), which checks otherwise.
+const commitBody = `
+if ARGV[2] ~= '0' then redis.call('LTRIM', KEYS[2], ARGV[2], -1) end
 local i = 7
 local nwipe = tonumber(ARGV[5])
 if ARGV[4] == '1' then
@@ -543,7 +554,7 @@ if #taken > 0 then
   return {left, head, sent, unpack(taken)}
 end
 return left
-`)
+`
 
 // Commit describes the outcome of a turn.
 type Commit struct {
@@ -609,11 +620,23 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 // CommitTaking is Commit that also returns the outbound entries it took
 // for the deliveries' Take consumers.
 func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Entry, error) {
+	keys, args, ack, sealed := s.commitCall(t, c, nil)
+	res, err := commitScript.run(ctx, s, s.tagOf(t.Person), keys, args)
+	if err != nil {
+		return 0, nil, fmt.Errorf("commit turn: %w", err)
+	}
+	return s.committed(ctx, t, c, ack, sealed, res)
+}
+
+// commitCall lays out the commit's keys and args (see commitScript); more
+// are keys of the person's that go just before the last key (a warm
+// turn's). It returns the work entry the commit acknowledges and the
+// session as it seals it ("" to keep the one kept).
+func (s *Store) commitCall(t *Turn, c Commit, more []string) (keys []string, args []any, ack, sealed string) {
 	person := t.Person
-	keys := []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
-	sess := ""
+	keys = []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
 	if c.Session != nil && !c.Wipe {
-		sess = string(s.sealSession(c.Session))
+		sealed = string(s.sealSession(c.Session))
 	}
 	wipe := "0"
 	var wipeKeys []string
@@ -632,7 +655,7 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 			profile = append(profile, f, v)
 		}
 	}
-	args := []any{t.Token, c.Handled, sess, wipe, len(wipeKeys), len(profile) / 2}
+	args = []any{t.Token, c.Handled, sealed, wipe, len(wipeKeys), len(profile) / 2}
 	args = append(args, profile...)
 	args = append(args, len(temp)/2)
 	args = append(args, temp...)
@@ -655,22 +678,27 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 	}
 	args = append(args, c.TakeEffects, c.SendToken, SendLockTTL.Milliseconds(), EffectGroup, TakeCount)
 	keys = append(keys, s.pkey(person, kSLock), s.pkey(person, kSent))
-	work, ack := s.workOf(person), ""
+	work := s.workOf(person)
 	if c.Ack.ID != "" && c.Ack.Stream == work {
 		ack = c.Ack.ID
 	}
 	keys = append(keys, work)
 	args = append(args, ack, WorkGroup)
+	keys = append(keys, more...)
 	keys = append(keys, s.pkey(person, kTemp)) // last: KEYS[#KEYS]
-	res, err := commitScript.run(ctx, s, s.tagOf(person), keys, args)
-	if err != nil {
-		return 0, nil, fmt.Errorf("commit turn: %w", err)
-	}
+	return keys, args, ack, sealed
+}
+
+// committed reads the commit's reply, and notes in t the state the
+// commit left (Turn.Warm).
+func (s *Store) committed(ctx context.Context, t *Turn, c Commit, ack, sealed string, res any) (int, []Entry, error) {
+	person := t.Person
 	if n, ok := res.(int64); ok {
 		if n < 0 {
 			return 0, nil, ErrLockLost
 		}
 		t.Acked = n == 0 && ack != ""
+		t.left(c, sealed, int(n))
 		return int(n), nil, nil
 	}
 	parts, ok := res.([]any)
@@ -679,6 +707,7 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 	}
 	left, _ := parts[0].(int64)
 	t.Acked = left == 0 && ack != ""
+	t.left(c, sealed, int(left))
 	taken := takenEntries(parts[3:])
 	if head, _ := parts[1].(string); head != "" {
 		sent, _ := parts[2].(int64)

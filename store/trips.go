@@ -33,13 +33,14 @@ const (
 	TripMark                   // sender: mark a message sent
 	TripSendUnlock             // sender: unlock after a failure
 	TripOther                  // anything else (group creation, …)
+	TripAcceptTurn             // accept with a warm turn's commit (warm.go)
 	NTrips
 )
 
 var tripNames = [NTrips]string{
 	"accept", "turn_begin", "turn_commit", "turn_unlock", "turn_effects",
 	"work_read", "work_claim", "work_ack", "out_read", "out_claim", "out_ack",
-	"send_next", "send_mark", "send_unlock", "other",
+	"send_next", "send_mark", "send_unlock", "other", "accept_turn",
 }
 
 // String names the purpose, as reports print it.
@@ -49,7 +50,7 @@ func (t Trip) String() string { return tripNames[t] }
 // out_queue, send or other.
 func (t Trip) Group() string {
 	switch t {
-	case TripAccept:
+	case TripAccept, TripAcceptTurn:
 		return "accept"
 	case TripBegin, TripCommit, TripUnlock, TripEffects:
 		return "turn"

@@ -18,6 +18,7 @@ type Metrics struct {
 	inbound  *prometheus.CounterVec
 	outbound *prometheus.CounterVec
 	turn     *prometheus.HistogramVec
+	warm     *prometheus.CounterVec
 	wait     *prometheus.HistogramVec
 	redisErr prometheus.Counter
 }
@@ -37,6 +38,9 @@ func New(st *store.Store, channels []string) *Metrics {
 			Name: "lifeline_turn_seconds", Help: "Time to handle one person's turn (lock, load, step, save, enqueue).",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"channel"}),
+		warm: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lifeline_warm_turns_total", Help: "Messages answered from the state this process kept (answered), or found changed meanwhile and handled the usual way (stale).",
+		}, []string{"channel", "result"}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "lifeline_limiter_wait_seconds", Help: "Time a send waited for the channel's rate limiter.",
 			Buckets: []float64{0, .01, .05, .1, .25, .5, 1, 2, 5, 10, 30},
@@ -61,7 +65,7 @@ func New(st *store.Store, channels []string) *Metrics {
 	}, func() float64 {
 		return float64(scrape(st.CountOpenCases))
 	}))
-	m.reg.MustRegister(m.inbound, m.outbound, m.turn, m.wait, m.redisErr,
+	m.reg.MustRegister(m.inbound, m.outbound, m.turn, m.warm, m.wait, m.redisErr,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st.OnError(m.redisErr.Inc)
 	return m
@@ -92,6 +96,9 @@ func (m *Metrics) Outbound(channel, result string) { m.outbound.WithLabelValues(
 func (m *Metrics) Turn(channel string, d time.Duration) {
 	m.turn.WithLabelValues(channel).Observe(d.Seconds())
 }
+
+// Warm counts a warm turn's result (answered or stale).
+func (m *Metrics) Warm(channel, result string) { m.warm.WithLabelValues(channel, result).Inc() }
 
 // Wait observes a rate-limiter wait.
 func (m *Metrics) Wait(channel string, d time.Duration) {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/store"
@@ -35,8 +36,20 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 		// The turn may begin in the same round trip, for our worker.
 		a.BeginToken, a.BeginTTL, a.BeginMax = token(), lockTTL, turnBatch
 	}
-	fresh, taken, err := r.store.AcceptTaking(ctx, a, consumer)
-	r.workHand.give(taken...)
+	var fresh bool
+	var taken []store.Entry
+	var err error
+	warm := false
+	if consumer != "" {
+		// A person whose last turn was here may be answered at once.
+		if w := r.warm.take(person, time.Now()); w.Usable(a) {
+			warm, fresh, err = r.acceptWarm(ctx, a, w)
+		}
+	}
+	if !warm {
+		fresh, taken, err = r.store.AcceptTaking(ctx, a, consumer)
+		r.workHand.give(taken...)
+	}
 	if err != nil {
 		r.cfg.Hooks.inbound(in.Channel, "error")
 		return err

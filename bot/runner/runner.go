@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/flows/content"
+	"github.com/lifeline-org/lifeline/flows/crisis"
 	"github.com/lifeline-org/lifeline/store"
 )
 
@@ -38,6 +39,10 @@ type Config struct {
 	// person's own rate limit (Telegram: one message a second to a chat),
 	// and one waiting for a person holds up the others it serves.
 	Senders int
+	// Warm is how many people's state a process keeps after their turn,
+	// for a warm turn at their next message (warm.go): default
+	// DefaultWarm, none when negative.
+	Warm int
 	// Hooks lets other parts of Lifeline see turns (coaches, metrics).
 	Hooks Hooks
 	// Actions handle buttons that live outside any flow, such as "I'm
@@ -58,11 +63,20 @@ type Hooks struct {
 	// Inbound and Outbound count messages by channel and result.
 	Inbound  func(channel, result string)
 	Outbound func(channel, result string)
+	// Warm counts warm turns (warm.go) by channel and result: answered,
+	// or stale (the person's state had changed; handled the usual way).
+	Warm func(channel, result string)
 }
 
 func (h Hooks) inbound(ch, result string) {
 	if h.Inbound != nil {
 		h.Inbound(ch, result)
+	}
+}
+
+func (h Hooks) warm(ch, result string) {
+	if h.Warm != nil {
+		h.Warm(ch, result)
 	}
 }
 
@@ -95,6 +109,8 @@ type Runtime struct {
 	actions  map[string]bot.Action
 	// effects are module handlers by effect kind ("" for every kind).
 	effects map[string][]bot.EffectHandler
+	// warm keeps the state people's last turns here left (warm.go).
+	warm *warmTurns
 	// sealed is set once turns may run (Run, ProcessPerson): from then on
 	// actions and effects are read without a lock, and OnAction and
 	// OnEffect panic.
@@ -135,6 +151,9 @@ func New(cfg Config) *Runtime {
 	if cfg.Senders <= 0 {
 		cfg.Senders = 64
 	}
+	if cfg.Warm == 0 {
+		cfg.Warm = DefaultWarm
+	}
 	if cfg.Consumer == "" {
 		cfg.Consumer = "lifeline-" + token()[:8]
 	}
@@ -146,6 +165,7 @@ func New(cfg Config) *Runtime {
 		actions:  maps.Clone(cfg.Actions),
 		effects:  map[string][]bot.EffectHandler{"": slices.Clone(cfg.Hooks.Effects)},
 		workHand: newHandoff(), fxHand: newHandoff(), sendHand: map[string]*handoff{},
+		warm: newWarmTurns(cfg.Warm),
 	}
 	if r.actions == nil {
 		r.actions = map[string]bot.Action{}
@@ -233,7 +253,8 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); r.warm.sweepLoop(ctx) }()
 	go func() { defer wg.Done(); r.consume(ctx, r.work, r.workHand, r.cfg.Workers, false, r.handleWork) }()
 	go func() { defer wg.Done(); r.consume(ctx, r.fx, r.fxHand, r.cfg.Workers, true, r.handleEffect) }()
 	for name := range r.channels {
@@ -286,14 +307,31 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.
 			return 0, false, err // with an empty inbox Begin left the person unlocked
 		}
 	}
-	c, effects, err := r.turn(t)
+	c, alarms, err := r.decide(t, entry)
 	if err != nil {
 		return 0, false, err
+	}
+	left, taken, err := r.store.CommitTaking(ctx, t, c)
+	if err != nil {
+		return 0, false, err
+	}
+	r.committed(t, alarms, taken, start)
+	return left, t.Acked, nil
+}
+
+// decide decides the turn t and makes its commit: the turn's own, with the
+// effects this process's handlers carry out, and the deliveries and
+// effects taken for this process's senders and effect workers. entry is
+// the work entry the commit acknowledges, if any.
+func (r *Runtime) decide(t *store.Turn, entry store.Entry) (store.Commit, []crisis.Hit, error) {
+	c, effects, alarms, err := r.turn(t)
+	if err != nil {
+		return c, nil, err
 	}
 	c.Ack = store.Entry{Stream: entry.Stream, ID: entry.ID}
 	for _, e := range effects {
 		if r.handles(e.Kind) {
-			c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
+			c.Effects = append(c.Effects, r.sealEffect(pendingEffect{Person: t.Person, Profile: t.Profile, Effect: e, Wiped: c.Wipe}))
 		}
 	}
 	for i, d := range c.Deliveries {
@@ -302,9 +340,15 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.
 		}
 	}
 	c.TakeEffects = r.fxHand.consumer(r.cfg.Consumer)
-	left, taken, err := r.store.CommitTaking(ctx, t, c)
-	if err != nil {
-		return 0, false, err
+	return c, alarms, nil
+}
+
+// committed follows a turn's commit: it logs the crisis words found, hands
+// what the commit took to this process's senders and effect workers, and
+// keeps the state the commit left warm.
+func (r *Runtime) committed(t *store.Turn, alarms []crisis.Hit, taken []store.Entry, start time.Time) {
+	for _, hit := range alarms {
+		r.log.Info("crisis words", "event", "crisis_detected", "person", t.Person, "list", hit.Lang, "relay", t.Profile[bot.RelayAlias] != "")
 	}
 	for _, e := range taken {
 		if ch, ok := r.store.OutChannel(e.Stream); ok {
@@ -313,10 +357,10 @@ func (r *Runtime) oneTurn(ctx context.Context, person, tok string, begun *store.
 			r.fxHand.give(e)
 		}
 	}
+	r.warm.keep(t.Person, t.Warm, time.Now())
 	if r.cfg.Hooks.Handled != nil {
 		r.cfg.Hooks.Handled(t.Profile["ch"], time.Since(start))
 	}
-	return left, t.Acked, nil
 }
 
 // DefaultWorkers is how many turns a process runs at once. Turns waiting

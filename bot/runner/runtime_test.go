@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -329,40 +330,55 @@ func queueGroups(st *store.Store, channel string) map[string]string {
 // entry with the turn already begun, and the commit hands its own sender
 // the entry with the person's delivery: nothing is begun, fetched or read
 // back from a queue a second time, and the conversation goes on as ever.
+// A person whose last turn this process ran is answered warm: the accept
+// and the commit are one script.
 func TestHandOff(t *testing.T) {
-	st := bottest.NewStore(t)
-	h := newHarness(t, st, nil)
-	h.Say("+100", onboarding...)
-	trips := st.CountTrips(nil)
-	before := len(h.Lines())
-	h.Say("+100", "1")
-	if got := strings.Join(h.Lines()[before:], "\n"); !strings.Contains(got, "Choose a topic:") {
-		t.Fatalf("the reply to 1 was not the topics:\n%s", got)
+	for _, tc := range []struct {
+		name string
+		warm int
+		want map[store.Trip]int64
+	}{
+		{"cold", -1, map[store.Trip]int64{store.TripAccept: 1, store.TripCommit: 1, store.TripAcceptTurn: 0}},
+		{"warm", 0, map[store.Trip]int64{store.TripAccept: 0, store.TripCommit: 0, store.TripAcceptTurn: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := bottest.NewStore(t)
+			h := bottest.Start(t, bottest.Stuck(pending), bottest.WithStore(st), bottest.WithConfig(func(c *runner.Config) { c.Warm = tc.warm }))
+			h.Say("+100", onboarding...)
+			trips := st.CountTrips(nil)
+			before := len(h.Lines())
+			h.Say("+100", "1")
+			if got := strings.Join(h.Lines()[before:], "\n"); !strings.Contains(got, "Choose a topic:") {
+				t.Fatalf("the reply to 1 was not the topics:\n%s", got)
+			}
+			// The commit and the last record acknowledge the entries that
+			// brought them: once both queues are empty, no acknowledgement
+			// has made a round trip of its own.
+			streams := append(st.WorkStreams(), st.OutStreams("test")...)
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				depth, err := st.QueueDepth(context.Background(), streams...)
+				if err == nil && depth == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("queues not empty after the reply: %d, %v%s", depth, err, pending(h))
+				}
+			}
+			n := trips.Snapshot()
+			want := map[store.Trip]int64{store.TripBegin: 0, store.TripNext: 0, store.TripWorkAck: 0, store.TripOutAck: 0}
+			maps.Copy(want, tc.want)
+			for trip, want := range want {
+				if n[trip] != want {
+					t.Errorf("%d %s round trips, want %d", n[trip], trip, want)
+				}
+			}
+			// A blocking read may time out and start again meanwhile; none
+			// may return this message's entries (then a Begin or a
+			// NextOutbound would follow, counted above).
+			if n[store.TripMark] < 1 {
+				t.Errorf("%d messages recorded as sent, want at least 1", n[store.TripMark])
+			}
+			t.Logf("round trips for one message: %v", n)
+		})
 	}
-	// The commit and the last record acknowledge the entries that
-	// brought them: once both queues are empty, no acknowledgement has
-	// made a round trip of its own.
-	streams := append(st.WorkStreams(), st.OutStreams("test")...)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		depth, err := st.QueueDepth(context.Background(), streams...)
-		if err == nil && depth == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("queues not empty after the reply: %d, %v%s", depth, err, pending(h))
-		}
-	}
-	n := trips.Snapshot()
-	for trip, want := range map[store.Trip]int64{store.TripAccept: 1, store.TripCommit: 1, store.TripBegin: 0, store.TripNext: 0, store.TripWorkAck: 0, store.TripOutAck: 0} {
-		if n[trip] != want {
-			t.Errorf("%d %s round trips, want %d", n[trip], trip, want)
-		}
-	}
-	// A blocking read may time out and start again meanwhile; none may
-	// return this message's entries (then a Begin or a NextOutbound
-	// would follow, counted above).
-	if n[store.TripMark] < 1 {
-		t.Errorf("%d messages recorded as sent, want at least 1", n[store.TripMark])
-	}
-	t.Logf("round trips for one message: %v", n)
 }

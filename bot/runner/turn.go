@@ -212,10 +212,10 @@ func (d *Decider) Render(lang, msg string, data map[string]string) string {
 
 // turn opens the person's inbox, lets the Decider decide, and seals what
 // it decided for the commit.
-func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
+func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, []crisis.Hit, error) {
 	sess, err := flows.ReadSession(t.Person, t.Session)
 	if err != nil {
-		return store.Commit{}, nil, err
+		return store.Commit{}, nil, nil, err
 	}
 	in := TurnInput{Person: t.Person, Profile: t.Profile, Session: sess, Now: r.now()}
 	_, in.CanClear = r.channels[t.Profile["ch"]].(bot.Clearer)
@@ -238,12 +238,9 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 		in.Inbox = append(in.Inbox, m)
 	}
 	res := r.dec.Decide(in)
-	for _, hit := range res.Alarms {
-		r.log.Info("crisis words", "event", "crisis_detected", "person", t.Person, "list", hit.Lang, "relay", t.Profile[bot.RelayAlias] != "")
-	}
 	kept, err := flows.WriteSession(t.Person, res.Session)
 	if err != nil {
-		return store.Commit{}, nil, err
+		return store.Commit{}, nil, nil, err
 	}
 	c := store.Commit{Handled: len(t.Inbox), Session: kept, Profile: res.Profile, Wipe: res.Wipe}
 	for _, cs := range res.Cases {
@@ -275,12 +272,12 @@ func (r *Runtime) turn(t *store.Turn) (store.Commit, []flows.Effect, error) {
 		addr, err := r.sealer.Open([]byte(t.Profile["addr"]))
 		if err != nil {
 			r.log.Error("address unreadable; replies dropped", "event", "address_unreadable", "person", t.Person, "error", err)
-			return c, res.Effects, nil
+			return c, res.Effects, res.Alarms, nil
 		}
 		d := bot.Delivery{ID: token(), Person: t.Person, Channel: t.Profile["ch"], Address: string(addr), Msgs: res.Replies, Clear: res.Clear, Forget: res.Wipe}
 		c.Deliveries = append(c.Deliveries, r.queued(d))
 	}
-	return c, res.Effects, nil
+	return c, res.Effects, res.Alarms, nil
 }
 
 // kept opens the plan and notes a coach keeps in the profile; what does

@@ -323,7 +323,7 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	}
 	rt := runner.New(runner.Config{Store: st, Content: cont, Channels: channels, Log: log, Consumer: id.name,
 		Actions: broadcast.Actions(st, nil, log),
-		Hooks:   runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn}})
+		Hooks:   runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn, Warm: met.Warm}})
 	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))
 	if term != nil {
 		term.Settle = rt.Settle
