@@ -460,10 +460,12 @@ func (s *Store) turnOf(person, token string, parts []any) (*Turn, error) {
 // profile field/value pairs (value ” deletes the field), ndel, deliveries.
 var commitScript = newBatched("commit", TripCommit, `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local warm = false
 `+commitBody)
 
 // commitBody is the commit after its lock check, shared with the warm
-// turn (warm.go), which checks otherwise.
+// turn (warm.go), which checks otherwise and sets warm: it holds no lock
+// and has no inbox.
 const commitBody = `
 if ARGV[2] ~= '0' then redis.call('LTRIM', KEYS[2], ARGV[2], -1) end
 local i = 7
@@ -540,8 +542,9 @@ if mine and stok ~= '' and redis.call('SET', KEYS[4 + nwipe + 1 + nd + 3], stok,
     sent = tonumber(redis.call('HGET', KEYS[4 + nwipe + 1 + nd + 4], string.match(head, '^[^|]*')) or '0')
   end
 end
-local left = redis.call('LLEN', KEYS[2])
-if left == 0 then
+local left = 0
+if not warm then left = redis.call('LLEN', KEYS[2]) end
+if left == 0 and not warm then
   redis.call('DEL', KEYS[1])
   -- The work entry that brought the turn is done with.
   local ackid = ARGV[i + 5]

@@ -137,6 +137,7 @@ if ARGV[b + 3] ~= '' then
   if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - window) end
   redis.call('PEXPIRE', recent, ARGV[b + 1])
 end
+local warm = true
 `+commitBody)
 
 // AcceptTurn accepts a and commits c, the turn t that w.Turn(a) made, in
