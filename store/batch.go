@@ -314,8 +314,13 @@ func (f flight) form() (*redis.Script, []string, []any) {
 	if len(f.calls) == 1 {
 		return f.b.one, f.calls[0].keys, f.calls[0].args
 	}
-	var keys []string
-	args := []any{len(f.calls)}
+	nk, na := 0, 1
+	for _, c := range f.calls {
+		nk, na = nk+len(c.keys), na+2+len(c.args)
+	}
+	keys := make([]string, 0, nk)
+	args := make([]any, 1, na)
+	args[0] = len(f.calls)
 	for _, c := range f.calls {
 		keys = append(keys, c.keys...)
 		args = append(args, len(c.keys), len(c.args))

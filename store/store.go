@@ -637,7 +637,9 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 // session as it seals it ("" to keep the one kept).
 func (s *Store) commitCall(t *Turn, c Commit, more []string) (keys []string, args []any, ack, sealed string) {
 	person := t.Person
-	keys = []string{s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile)}
+	// Room for every key and arg, and for a warm turn's (AcceptTurn).
+	keys = make([]string, 0, 15+len(more)+len(c.Deliveries))
+	keys = append(keys, s.pkey(person, kLock), s.pkey(person, kInbox), s.pkey(person, kSession), s.pkey(person, kProfile))
 	if c.Session != nil && !c.Wipe {
 		sealed = string(s.sealSession(c.Session))
 	}
@@ -658,7 +660,8 @@ func (s *Store) commitCall(t *Turn, c Commit, more []string) (keys []string, arg
 			profile = append(profile, f, v)
 		}
 	}
-	args = []any{t.Token, c.Handled, sealed, wipe, len(wipeKeys), len(profile) / 2}
+	args = make([]any, 0, 32+len(c.Profile)*2+3*len(c.Deliveries)+len(c.Cases)+len(c.Effects)+warmArgs(t))
+	args = append(args, t.Token, c.Handled, sealed, wipe, len(wipeKeys), len(profile)/2)
 	args = append(args, profile...)
 	args = append(args, len(temp)/2)
 	args = append(args, temp...)

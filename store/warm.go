@@ -140,6 +140,15 @@ end
 local warm = true
 `+commitBody)
 
+// warmArgs is how many args AcceptTurn adds to the commit's for t (none
+// for a turn not begun warm).
+func warmArgs(t *Turn) int {
+	if t.Token != "" {
+		return 0
+	}
+	return 8 + 2*len(t.Profile)
+}
+
 // AcceptTurn accepts a and commits c, the turn t that w.Turn(a) made, in
 // one round trip, if the person's state is still w. It reports false for a
 // message seen before (nothing written), ErrStale when the state is not w
