@@ -53,6 +53,7 @@ type Config struct {
 	CoachHours         string
 	RetentionDays      int
 	WebhookIPRate      int
+	WarmTurns          int
 
 	HTTPReadTimeout   time.Duration
 	HTTPWriteTimeout  time.Duration
@@ -188,6 +189,14 @@ var settings = []setting{
 	{"HTTP_MAX_CONNS", "1024", "Most HTTP connections open at once; more are closed on arrival.", count(func(c *Config) *int { return &c.HTTPMaxConns })},
 	{"HTTP_MAX_CONNS_PER_IP", "256", "Most HTTP connections open at once from one IP address (behind a proxy, keep it above the proxy's concurrency).", count(func(c *Config) *int { return &c.HTTPMaxConnsPerIP })},
 	{"WEBHOOK_IP_RATE", "300", "Most webhook and API requests per second from one IP address; more get 429.", count(func(c *Config) *int { return &c.WebhookIPRate })},
+	{"WARM_TURNS", "10000", "How many people's state a process keeps for five minutes after their turn, to answer their next message in one Redis round trip (checked against Redis first); 0 keeps none.", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("must be a whole number, 0 or more")
+		}
+		c.WarmTurns = n
+		return nil
+	}},
 	{"RETENTION_DAYS", "365", "A person silent for longer gets one last notice, then is erased.", positive(strconv.Atoi, "must be a whole number of days", func(c *Config) *int { return &c.RetentionDays })},
 }
 

@@ -321,9 +321,13 @@ func serve(ctx context.Context, cfg *Config, getenv func(string) string, log *sl
 	if err != nil {
 		return err
 	}
+	warm := cfg.WarmTurns
+	if warm == 0 {
+		warm = -1 // none
+	}
 	rt := runner.New(runner.Config{Store: st, Content: cont, Channels: channels, Log: log, Consumer: id.name,
-		Actions: broadcast.Actions(st, nil, log),
-		Hooks:   runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn, Warm: met.Warm}})
+		Actions: broadcast.Actions(st, nil, log), Warm: warm,
+		Hooks: runner.Hooks{Inbound: met.Inbound, Outbound: met.Outbound, Handled: met.Turn, Warm: met.Warm}})
 	rt.OnAction(sms.HelpAction, sms.HelpReply(rt))
 	if term != nil {
 		term.Settle = rt.Settle

@@ -66,6 +66,7 @@ func TestBadConfigFailsFast(t *testing.T) {
 		"short key":   {"TELEGRAM_BOT_TOKEN": "1:x", "LIFELINE_DATA_KEY": "c2hvcnQ="},
 		"zero rate":   {"TELEGRAM_MPS": "0"},
 		"bad rate":    {"TWILIO_MPS": "fast"},
+		"warm turns":  {"WARM_TURNS": "-1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, _, errOut := runCmd(t, env, "", "serve")
