@@ -175,7 +175,11 @@ var ErrLockLost = errors.New("person lock was lost before commit")
 // accept records an inbound message once: dedupe by platform id, append to
 // the person's inbox, remember the channel and sealed address, and queue a
 // work item. One round trip.
-var acceptScript = newBatched("accept", TripAccept, `
+var acceptScript = newBatched("accept", TripAccept, acceptBody)
+
+// acceptBody is the accept script's body, also run by a warm turn whose
+// state was stale (warm.go).
+const acceptBody = `
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 -- Numbers go to Redis as the strings they came as: a Lua number would
 -- be formatted anew on each call.
@@ -224,7 +228,7 @@ local prof = redis.call('HGETALL', KEYS[3])
 local temp = redis.call('HGETALL', KEYS[9])
 for k = 1, #temp do prof[#prof + 1] = temp[k] end
 return {1, {msgs, sess, prof}, r}
-`)
+`
 
 // Accepted describes one inbound message to record.
 type Accepted struct {
@@ -277,6 +281,22 @@ const TakeCount = 16
 // the read. A caller hands them to its own workers. An empty consumer
 // takes nothing.
 func (s *Store) AcceptTaking(ctx context.Context, a Accepted, consumer string) (bool, []Entry, error) {
+	keys, args := s.acceptCall(a, consumer)
+	res, err := acceptScript.run(ctx, s, s.tagOf(a.Person), keys, args)
+	if err != nil {
+		return false, nil, fmt.Errorf("accept inbound: %w", err)
+	}
+	return s.accepted(ctx, a, res)
+}
+
+// acceptKeys and acceptArgs are how many keys and args the accept takes.
+const (
+	acceptKeys = 9
+	acceptArgs = 15
+)
+
+// acceptCall lays out the accept's keys and args (see acceptBody).
+func (s *Store) acceptCall(a Accepted, consumer string) ([]string, []any) {
 	pm := ""
 	if a.PlatformMsg != 0 {
 		pm = "in:" + strconv.FormatInt(a.PlatformMsg, 10)
@@ -289,15 +309,14 @@ func (s *Store) AcceptTaking(ctx context.Context, a Accepted, consumer string) (
 	if consumer != "" {
 		group = WorkGroup
 	}
-	res, err := acceptScript.run(ctx, s, s.tagOf(a.Person),
-		[]string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person),
+	return []string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kInbox), s.pkey(a.Person, kProfile), s.workOf(a.Person), s.pkey(a.Person, kRecent), s.peopleOf(a.Person),
 			s.pkey(a.Person, kLock), s.pkey(a.Person, kSession), s.pkey(a.Person, kTemp)},
 		[]any{a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, a.Sealed, a.Channel, a.Address, re, pm, a.Person, group, consumer, TakeCount,
-			a.BeginToken, a.BeginTTL.Milliseconds(), max(a.BeginMax, 1)},
-	)
-	if err != nil {
-		return false, nil, fmt.Errorf("accept inbound: %w", err)
-	}
+			a.BeginToken, a.BeginTTL.Milliseconds(), max(a.BeginMax, 1)}
+}
+
+// accepted reads the accept's reply.
+func (s *Store) accepted(ctx context.Context, a Accepted, res any) (bool, []Entry, error) {
 	if n, ok := res.(int64); ok {
 		return n == 1, nil, nil
 	}

@@ -21,9 +21,10 @@ import (
 // profile and transient fields are, field by field, what the turn was
 // decided from. Whoever changed them meanwhile (another process's turn, a
 // coach taking the case, a key rotation, an erasure, a Redis that lost
-// its data) fails the check, and nothing is written: the caller accepts
-// the message as usual. The check compares what is kept, not a version
-// that every writer would have to remember to bump.
+// its data) fails the check, and nothing of the turn is written: the
+// script accepts the message as the accept script would instead, so a
+// stale guess costs no round trip. The check compares what is kept, not a
+// version that every writer would have to remember to bump.
 
 // Warm is a person's state as a commit left it: what a warm turn decides
 // from and AcceptTurn checks.
@@ -35,9 +36,9 @@ type Warm struct {
 	temp    map[string]string // the transient fields' hash
 }
 
-// ErrStale means a warm turn's state is no longer the person's: nothing
-// was written.
-var ErrStale = errors.New("person's state changed since it was kept warm")
+// ErrNotWarm means a turn cannot be committed warm (an erasure, a message
+// that changes the kept address): nothing was written.
+var ErrNotWarm = errors.New("this turn cannot be committed warm")
 
 // left notes in t the state a commit of c left, when it left the inbox
 // empty (n) and the person kept.
@@ -102,15 +103,28 @@ func (w *Warm) Usable(a Accepted) bool { return w != nil && !a.Readdress }
 
 // acceptTurnScript checks the state, records the message once (as accept
 // does: dedupe, recent platform ids, the profile's fields) and commits the
-// turn (commitBody). KEYS: the commit's, with the person's seen and recent
-// sets just before the last. ARGV: the commit's, then now, the dedupe
-// window, the message id, the platform id ("" for none), the sealed
-// session expected, the profile's field count and pairs, the transient
-// fields' count and pairs, and last where these start.
+// turn (commitBody). When the state is not the one the turn was decided
+// from, it writes none of that and accepts the message as the accept
+// script does instead (acceptBody), so a stale guess costs no round trip.
+// KEYS: the commit's, with the accept's and then the person's seen and
+// recent sets just before the last. ARGV: the commit's, the accept's,
+// then now, the dedupe window, the message id, the platform id ("" for
+// none), the sealed session expected, the profile's field count and
+// pairs, the transient fields' count and pairs, and last where these
+// start.
 var acceptTurnScript = newBatched("accept_turn", TripAcceptTurn, `
+local function accept(KEYS, ARGV)
+`+acceptBody+`
+end
 local b = tonumber(ARGV[#ARGV])
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('LLEN', KEYS[2]) > 0 then return -2 end
-if (redis.call('GET', KEYS[3]) or '') ~= ARGV[b + 4] then return -2 end
+local function stale()
+  local k, a = {}, {}
+  for j = 1, `+strconv.Itoa(acceptKeys)+` do k[j] = KEYS[#KEYS - `+strconv.Itoa(acceptKeys+3)+` + j] end
+  for j = 1, `+strconv.Itoa(acceptArgs)+` do a[j] = ARGV[b - `+strconv.Itoa(acceptArgs+1)+` + j] end
+  return {-2, accept(k, a)}
+end
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('LLEN', KEYS[2]) > 0 then return stale() end
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[b + 4] then return stale() end
 -- same: the hash at key holds exactly the pairs counted at ARGV[at].
 local function same(key, at)
   local n = tonumber(ARGV[at])
@@ -123,7 +137,7 @@ local function same(key, at)
   end
   return true
 end
-if not same(KEYS[4], b + 5) or not same(KEYS[#KEYS], b + 6 + 2 * tonumber(ARGV[b + 5])) then return -2 end
+if not same(KEYS[4], b + 5) or not same(KEYS[#KEYS], b + 6 + 2 * tonumber(ARGV[b + 5])) then return stale() end
 local now, window = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
 local seen, recent = KEYS[#KEYS - 2], KEYS[#KEYS - 1]
 if redis.call('ZADD', seen, 'NX', ARGV[b], ARGV[b + 2]) == 0 then
@@ -146,24 +160,28 @@ func warmArgs(t *Turn) int {
 	if t.Token != "" {
 		return 0
 	}
-	return 8 + 2*len(t.Profile)
+	return 8 + acceptArgs + 2*len(t.Profile)
 }
 
 // AcceptTurn accepts a and commits c, the turn t that w.Turn(a) made, in
-// one round trip, if the person's state is still w. It reports false for a
-// message seen before (nothing written), ErrStale when the state is not w
-// (nothing written: accept a as usual), and the entries the commit took
-// as CommitTaking does; t.Warm is the state it left.
-func (s *Store) AcceptTurn(ctx context.Context, a Accepted, w *Warm, t *Turn, c Commit) (bool, []Entry, error) {
+// one round trip, if the person's state is still w; t.Warm is then the
+// state it left. When it is not, it writes nothing of the turn and, in the
+// same round trip, accepts a as AcceptTaking(a, consumer) does: warm is
+// false and fresh and the entries taken are the accept's. Either way
+// fresh is false for a message seen before. ErrNotWarm means it wrote
+// nothing.
+func (s *Store) AcceptTurn(ctx context.Context, a Accepted, consumer string, w *Warm, t *Turn, c Commit) (warm, fresh bool, taken []Entry, err error) {
 	if !w.Usable(a) || c.Wipe {
-		return false, nil, ErrStale
+		return false, false, nil, ErrNotWarm
 	}
 	c.Handled, c.Ack = 0, Entry{}
 	// The accept's fields go with the turn's, which win.
 	fields := acceptFields(a, w.profile)
 	maps.Copy(fields, c.Profile)
 	c.Profile = fields
-	keys, args, _, sealed := s.commitCall(t, c, []string{s.pkey(a.Person, kSeen), s.pkey(a.Person, kRecent)})
+	ak, aa := s.acceptCall(a, consumer)
+	keys, args, _, sealed := s.commitCall(t, c, append(ak, s.pkey(a.Person, kSeen), s.pkey(a.Person, kRecent)))
+	args = append(args, aa...)
 	pm := ""
 	if a.PlatformMsg != 0 {
 		pm = "in:" + strconv.FormatInt(a.PlatformMsg, 10)
@@ -180,14 +198,17 @@ func (s *Store) AcceptTurn(ctx context.Context, a Accepted, w *Warm, t *Turn, c 
 	args = append(args, b)
 	res, err := acceptTurnScript.run(ctx, s, s.tagOf(a.Person), keys, args)
 	if err != nil {
-		return false, nil, fmt.Errorf("accept with warm turn: %w", err)
+		return false, false, nil, fmt.Errorf("accept with warm turn: %w", err)
 	}
-	if n, ok := res.(int64); ok && n < -1 {
-		if n == -2 {
-			return false, nil, ErrStale
+	if n, ok := res.(int64); ok && n == -3 {
+		return true, false, nil, nil
+	}
+	if parts, ok := res.([]any); ok && len(parts) == 2 {
+		if n, _ := parts[0].(int64); n == -2 {
+			fresh, taken, err := s.accepted(ctx, a, parts[1])
+			return false, fresh, taken, err
 		}
-		return false, nil, nil
 	}
-	_, taken, err := s.committed(ctx, t, c, "", sealed, res)
-	return err == nil, taken, err
+	_, taken, err = s.committed(ctx, t, c, "", sealed, res)
+	return err == nil, err == nil, taken, err
 }

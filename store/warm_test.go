@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -15,7 +14,8 @@ import (
 // last commit left is recorded and committed in one script, once; and
 // whatever changed the person's state since (a profile field, the session,
 // a transient field, a message waiting, a turn under way, an erasure)
-// makes it write nothing and say so, on every backend.
+// makes it write nothing of the turn and accept the message the usual way
+// instead, in the same script, on every backend.
 func TestWarmTurn(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -43,12 +43,12 @@ func TestWarmTurn(t *testing.T) {
 			}
 			return tn.Warm
 		}
-		commit := func(w *store.Warm, a store.Accepted) (*store.Turn, bool, error) {
-			tn := w.Turn(a)
-			fresh, _, err := st.AcceptTurn(ctx, a, w, tn, store.Commit{Session: []byte(`{"n":2}`),
+		commit := func(w *store.Warm, a store.Accepted) (tn *store.Turn, warm, fresh bool, err error) {
+			tn = w.Turn(a)
+			warm, fresh, _, err = st.AcceptTurn(ctx, a, "", w, tn, store.Commit{Session: []byte(`{"n":2}`),
 				Profile:    map[string]string{store.TransientPrefix + "n": "2"},
 				Deliveries: []store.Queued{{Channel: "test", ID: "d-" + a.MessageID, Sealed: []byte("reply")}}})
-			return tn, fresh, err
+			return tn, warm, fresh, err
 		}
 
 		t.Run("committed once", func(t *testing.T) {
@@ -58,9 +58,9 @@ func TestWarmTurn(t *testing.T) {
 				tn.Profile["ch"] != "test" || tn.Profile["last"] != "1800000000002" || len(tn.Inbox) != 1 {
 				t.Fatalf("the warm turn is not what Begin would load: %+v", tn)
 			}
-			tn, fresh, err := commit(w, msg("w1", 2))
-			if err != nil || !fresh {
-				t.Fatalf("warm turn: %v, %v", fresh, err)
+			tn, warm, fresh, err := commit(w, msg("w1", 2))
+			if err != nil || !warm || !fresh {
+				t.Fatalf("warm turn: warm %v, fresh %v, %v", warm, fresh, err)
 			}
 			sess, _ := st.LoadSession(ctx, "w1")
 			p, _ := st.Profile(ctx, "w1")
@@ -74,16 +74,20 @@ func TestWarmTurn(t *testing.T) {
 				t.Errorf("the reply was not queued: %+v, %v", o, err)
 			}
 			// The message again (a platform's retry): nothing twice.
-			if _, fresh, err := commit(tn.Warm, msg("w1", 2)); err != nil || fresh {
-				t.Errorf("a repeated message: fresh %v, %v", fresh, err)
+			if _, warm, fresh, err := commit(tn.Warm, msg("w1", 2)); err != nil || !warm || fresh {
+				t.Errorf("a repeated message: warm %v, fresh %v, %v", warm, fresh, err)
 			}
 			// The state the warm turn left serves the next message.
-			if _, fresh, err := commit(tn.Warm, msg("w1", 3)); err != nil || !fresh {
-				t.Errorf("the next warm turn: %v, %v", fresh, err)
+			if _, warm, fresh, err := commit(tn.Warm, msg("w1", 3)); err != nil || !warm || !fresh {
+				t.Errorf("the next warm turn: warm %v, fresh %v, %v", warm, fresh, err)
 			}
-			// An older state does not.
-			if _, _, err := commit(w, msg("w1", 4)); !errors.Is(err, store.ErrStale) {
-				t.Errorf("a turn decided from an older state: %v, want ErrStale", err)
+			// An older state does not: the message is accepted the usual
+			// way instead.
+			if _, warm, fresh, err := commit(w, msg("w1", 4)); err != nil || warm || !fresh {
+				t.Errorf("a turn decided from an older state: warm %v, fresh %v, %v", warm, fresh, err)
+			}
+			if tn, err := st.Begin(ctx, "w1", "tok", time.Minute, 10); err != nil || len(tn.Inbox) != 1 || string(tn.Inbox[0]) != "text 4" {
+				t.Errorf("the message of the stale turn is not in the inbox: %+v, %v", tn, err)
 			}
 		})
 
@@ -142,17 +146,25 @@ func TestWarmTurn(t *testing.T) {
 				p := "stale " + c.name
 				w := warm(p)
 				c.change(t, p)
-				before, _ := st.Profile(ctx, p)
-				if _, _, err := commit(w, msg(p, 2)); !errors.Is(err, store.ErrStale) {
-					t.Fatalf("warm turn after %s: %v, want ErrStale", c.name, err)
+				sessBefore, _ := st.LoadSession(ctx, p)
+				inbox, _ := st.Redis().LLen(ctx, st.PersonKeyNames(p)[2]).Result()
+				_, warm, fresh, err := commit(w, msg(p, 2))
+				if err != nil || warm || !fresh {
+					t.Fatalf("warm turn after %s: warm %v, fresh %v, %v; want the message accepted the usual way", c.name, warm, fresh, err)
 				}
-				after, _ := st.Profile(ctx, p)
-				if after["last"] != before["last"] {
-					t.Errorf("the stale turn wrote the profile: %v, then %v", before, after)
+				// Nothing of the turn was written: its session, its reply.
+				if sess, _ := st.LoadSession(ctx, p); string(sess) != string(sessBefore) {
+					t.Errorf("the stale turn wrote the session: %q, then %q", sessBefore, sess)
 				}
-				// Nothing of the message was kept: accepted now, it is new.
-				if fresh, err := st.Accept(ctx, msg(p, 2)); err != nil || !fresh {
-					t.Errorf("the message after a stale warm turn: fresh %v, %v", fresh, err)
+				if o, err := st.NextOutbound(ctx, p, "s", time.Minute); err != nil || o != nil {
+					t.Errorf("the stale turn queued its reply: %+v, %v", o, err)
+				}
+				// The message was accepted as usual: in the inbox, once.
+				if n, _ := st.Redis().LLen(ctx, st.PersonKeyNames(p)[2]).Result(); n != inbox+1 {
+					t.Errorf("inbox of %d after the stale turn, want %d", n, inbox+1)
+				}
+				if fresh, err := st.Accept(ctx, msg(p, 2)); err != nil || fresh {
+					t.Errorf("the message again after a stale warm turn: fresh %v, %v", fresh, err)
 				}
 			})
 		}

@@ -39,7 +39,7 @@ func New(st *store.Store, channels []string) *Metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"channel"}),
 		warm: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lifeline_warm_turns_total", Help: "Messages answered from the state this process kept (answered), or found changed meanwhile and handled the usual way (stale).",
+			Name: "lifeline_warm_turns_total", Help: "Messages answered from the state this process kept (answered), or found changed meanwhile and accepted the usual way in the same round trip (stale).",
 		}, []string{"channel", "result"}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "lifeline_limiter_wait_seconds", Help: "Time a send waited for the channel's rate limiter.",

@@ -43,7 +43,7 @@ func (r *Runtime) Accept(ctx context.Context, in bot.Inbound) error {
 	if consumer != "" {
 		// A person whose last turn was here may be answered at once.
 		if w := r.warm.take(person, time.Now()); w.Usable(a) {
-			warm, fresh, err = r.acceptWarm(ctx, a, w)
+			warm, fresh, err = r.acceptWarm(ctx, a, consumer, w)
 		}
 	}
 	if !warm {

@@ -64,7 +64,8 @@ type Hooks struct {
 	Inbound  func(channel, result string)
 	Outbound func(channel, result string)
 	// Warm counts warm turns (warm.go) by channel and result: answered,
-	// or stale (the person's state had changed; handled the usual way).
+	// or stale (the person's state had changed: accepted the usual way, in
+	// the same round trip).
 	Warm func(channel, result string)
 }
 

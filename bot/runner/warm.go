@@ -14,8 +14,9 @@ import (
 // to this process, is decided as it arrives and accepted and committed in
 // one round trip (store.AcceptTurn) instead of an accept and a commit.
 // What is kept is only ever a guess: the script checks it against what
-// Redis holds and writes nothing when it differs, and the message is then
-// accepted as usual. So a turn decided warm is the turn a worker holding
+// Redis holds and, when it differs, writes nothing of the turn and accepts
+// the message as usual instead, in the same round trip. So a turn decided
+// warm is the turn a worker holding
 // the person's lock would have decided, and nothing anyone else does to
 // the person (another process, a coach, an erasure) need tell this cache.
 
@@ -109,23 +110,28 @@ func (c *warmTurns) sweepLoop(ctx context.Context) {
 	}
 }
 
-// acceptWarm accepts a with a turn decided from w. It reports whether it
-// did (ok), and if so whether a was new; when it did not, nothing was
-// written and a is accepted as usual.
-func (r *Runtime) acceptWarm(ctx context.Context, a store.Accepted, w *store.Warm) (ok, fresh bool, err error) {
+// acceptWarm accepts a with a turn decided from w, or, when w was stale,
+// the usual way in the same round trip (the entries that accept took go
+// to this process's workers). It reports whether it accepted a (ok), and
+// if so whether a was new; when it did not, nothing was written and a is
+// to be accepted as usual.
+func (r *Runtime) acceptWarm(ctx context.Context, a store.Accepted, consumer string, w *store.Warm) (ok, fresh bool, err error) {
 	start := time.Now()
 	t := w.Turn(a)
 	c, alarms, err := r.decide(t, store.Entry{})
 	if err != nil || c.Wipe {
 		return false, false, nil // an erasure, or what cannot be read, goes the usual way
 	}
-	fresh, taken, err := r.store.AcceptTurn(ctx, a, w, t, c)
+	warm, fresh, taken, err := r.store.AcceptTurn(ctx, a, consumer, w, t, c)
 	switch {
-	case errors.Is(err, store.ErrStale):
-		r.cfg.Hooks.warm(a.Channel, "stale")
+	case errors.Is(err, store.ErrNotWarm):
 		return false, false, nil
 	case err != nil:
 		return true, false, err
+	case !warm:
+		r.cfg.Hooks.warm(a.Channel, "stale")
+		r.workHand.give(taken...)
+		return true, fresh, nil
 	case !fresh:
 		// A repeat wrote nothing: the state is still the person's.
 		r.warm.keep(a.Person, w, time.Now())

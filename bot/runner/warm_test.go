@@ -9,6 +9,7 @@ import (
 	"github.com/lifeline-org/lifeline/bot"
 	"github.com/lifeline-org/lifeline/bot/bottest"
 	"github.com/lifeline-org/lifeline/bot/runner"
+	"github.com/lifeline-org/lifeline/store"
 )
 
 // TestWarmTurnsAsCold: people in several languages write now to one
@@ -34,6 +35,7 @@ func TestWarmTurnsAsCold(t *testing.T) {
 		return bottest.Start(t, bottest.Stuck(pending), bottest.WithStore(st), bottest.WithChannels(ch), count)
 	}
 	a, b := start(), start()
+	trips := st.CountTrips(nil)
 	cold := bottest.Start(t, bottest.Stuck(pending), bottest.WithConfig(func(c *runner.Config) { c.Warm = -1 }))
 	type line struct {
 		on   *bottest.Harness
@@ -55,8 +57,24 @@ func TestWarmTurnsAsCold(t *testing.T) {
 			mu.Lock()
 			clear(results)
 			mu.Unlock()
-			for _, l := range []line{{a, "1"}, {b, "2"}, {a, "1"}, {a, "menu"}, {a, "3"}} {
+			for i, l := range []line{{a, "1"}, {b, "2"}, {a, "1"}, {a, "menu"}, {a, "3"}} {
+				mu.Lock()
+				stale := results["stale"]
+				mu.Unlock()
+				before := trips.Snapshot()
 				l.on.Say(addr, l.text)
+				n := trips.Snapshot().Minus(before)
+				mu.Lock()
+				stale = results["stale"] - stale
+				mu.Unlock()
+				// A stale guess accepts the message the usual way in
+				// the same round trip: no accept of its own follows.
+				if stale > 0 && n[store.TripAccept] != 0 {
+					t.Errorf("message %d: %d accepts after a stale warm turn, want none", i, n[store.TripAccept])
+				}
+				if i == 2 && stale != 1 {
+					t.Errorf("a's message after b's turn: %d stale warm turns, want 1", stale)
+				}
 				cold.Say(addr, l.text)
 			}
 			// (Which process runs the very first turns depends on whose
