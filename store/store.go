@@ -175,22 +175,38 @@ var ErrLockLost = errors.New("person lock was lost before commit")
 // accept records an inbound message once: dedupe by platform id, append to
 // the person's inbox, remember the channel and sealed address, and queue a
 // work item. One round trip.
-var acceptScript = newBatched("accept", TripAccept, acceptBody)
+var acceptScript = newBatched("accept", TripAccept, recordLua+acceptBody)
+
+// recordLua defines record, which records an inbound platform message
+// once: false for an id seen within the window (ms, ARGV's strings), else
+// its id kept in seen for dedupe and, when it has one, its platform id pm
+// in recent (for /clear). Numbers go to Redis as the strings they came
+// as: a Lua number would be formatted anew on each call. The accept and
+// the warm turn (warm.go) share it.
+const recordLua = `
+local function record(seen, recent, ms, window, id, pm)
+  local now, win = tonumber(ms), tonumber(window)
+  if redis.call('ZADD', seen, 'NX', ms, id) == 0 then
+    -- Seen: a repeat, unless that was longer ago than the window (the
+    -- set is trimmed only now and then).
+    if tonumber(redis.call('ZSCORE', seen, id)) > now - win then return false end
+    redis.call('ZADD', seen, ms, id)
+  end
+  if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - win) end
+  redis.call('PEXPIRE', seen, window)
+  if pm ~= '' then
+    redis.call('ZADD', recent, ms, pm)
+    if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - win) end
+    redis.call('PEXPIRE', recent, window)
+  end
+  return true
+end
+`
 
 // acceptBody is the accept script's body, also run by a warm turn whose
 // state was stale (warm.go).
 const acceptBody = `
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
--- Numbers go to Redis as the strings they came as: a Lua number would
--- be formatted anew on each call.
-if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3]) == 0 then
-  -- Seen: a repeat, unless that was longer ago than the window (the
-  -- set is trimmed only now and then).
-  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[3])) > now - window then return 0 end
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
-end
-if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if not record(KEYS[1], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[8]) then return 0 end
 local queued = redis.call('RPUSH', KEYS[2], ARGV[4])
 local had = redis.call('HMGET', KEYS[3], 'first', 'addr', 'unreachable')
 local set = {'ch', ARGV[5], 'last', ARGV[1]}
@@ -200,11 +216,6 @@ redis.call('HSET', KEYS[3], unpack(set))
 -- A person who writes can be reached again (a carrier's earlier failure,
 -- a block since lifted).
 if had[3] then redis.call('HDEL', KEYS[3], 'unreachable') end
-if ARGV[8] ~= '' then
-  redis.call('ZADD', KEYS[5], ARGV[1], ARGV[8])
-  if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - window) end
-  redis.call('PEXPIRE', KEYS[5], ARGV[2])
-end
 local id = redis.call('XADD', KEYS[4], '*', 'p', ARGV[9])
 -- Only accept sets "first": a person without it is new to the index.
 if not had[1] then redis.call('SADD', KEYS[6], ARGV[9]) end
@@ -642,7 +653,7 @@ func (s *Store) Commit(ctx context.Context, t *Turn, c Commit) (int, error) {
 // CommitTaking is Commit that also returns the outbound entries it took
 // for the deliveries' Take consumers.
 func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Entry, error) {
-	keys, args, ack, sealed := s.commitCall(t, c, nil)
+	keys, args, ack, sealed := s.commitCall(t, c, nil, 0)
 	res, err := commitScript.run(ctx, s, s.tagOf(t.Person), keys, args)
 	if err != nil {
 		return 0, nil, fmt.Errorf("commit turn: %w", err)
@@ -651,10 +662,10 @@ func (s *Store) CommitTaking(ctx context.Context, t *Turn, c Commit) (int, []Ent
 }
 
 // commitCall lays out the commit's keys and args (see commitScript); more
-// are keys of the person's that go just before the last key (a warm
-// turn's). It returns the work entry the commit acknowledges and the
+// are keys of the person's that go just before the last key, and room is
+// left for moreArgs args after the commit's (a warm turn's). It returns the work entry the commit acknowledges and the
 // session as it seals it ("" to keep the one kept).
-func (s *Store) commitCall(t *Turn, c Commit, more []string) (keys []string, args []any, ack, sealed string) {
+func (s *Store) commitCall(t *Turn, c Commit, more []string, moreArgs int) (keys []string, args []any, ack, sealed string) {
 	person := t.Person
 	// Room for every key and arg, and for a warm turn's (AcceptTurn).
 	keys = make([]string, 0, 15+len(more)+len(c.Deliveries))
@@ -679,7 +690,7 @@ func (s *Store) commitCall(t *Turn, c Commit, more []string) (keys []string, arg
 			profile = append(profile, f, v)
 		}
 	}
-	args = make([]any, 0, 32+len(c.Profile)*2+3*len(c.Deliveries)+len(c.Cases)+len(c.Effects)+warmArgs(t))
+	args = make([]any, 0, 32+len(c.Profile)*2+3*len(c.Deliveries)+len(c.Cases)+len(c.Effects)+moreArgs)
 	args = append(args, t.Token, c.Handled, sealed, wipe, len(wipeKeys), len(profile)/2)
 	args = append(args, profile...)
 	args = append(args, len(temp)/2)

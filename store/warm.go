@@ -112,7 +112,7 @@ func (w *Warm) Usable(a Accepted) bool { return w != nil && !a.Readdress }
 // none), the sealed session expected, the profile's field count and
 // pairs, the transient fields' count and pairs, and last where these
 // start.
-var acceptTurnScript = newBatched("accept_turn", TripAcceptTurn, `
+var acceptTurnScript = newBatched("accept_turn", TripAcceptTurn, recordLua+`
 local function accept(KEYS, ARGV)
 `+acceptBody+`
 end
@@ -138,30 +138,9 @@ local function same(key, at)
   return true
 end
 if not same(KEYS[4], b + 5) or not same(KEYS[#KEYS], b + 6 + 2 * tonumber(ARGV[b + 5])) then return stale() end
-local now, window = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
-local seen, recent = KEYS[#KEYS - 2], KEYS[#KEYS - 1]
-if redis.call('ZADD', seen, 'NX', ARGV[b], ARGV[b + 2]) == 0 then
-  if tonumber(redis.call('ZSCORE', seen, ARGV[b + 2])) > now - window then return -3 end
-  redis.call('ZADD', seen, ARGV[b], ARGV[b + 2])
-end
-if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - window) end
-redis.call('PEXPIRE', seen, ARGV[b + 1])
-if ARGV[b + 3] ~= '' then
-  redis.call('ZADD', recent, ARGV[b], ARGV[b + 3])
-  if now % 8 == 0 then redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - window) end
-  redis.call('PEXPIRE', recent, ARGV[b + 1])
-end
+if not record(KEYS[#KEYS - 2], KEYS[#KEYS - 1], ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]) then return -3 end
 local warm = true
 `+commitBody)
-
-// warmArgs is how many args AcceptTurn adds to the commit's for t (none
-// for a turn not begun warm).
-func warmArgs(t *Turn) int {
-	if t.Token != "" {
-		return 0
-	}
-	return 8 + acceptArgs + 2*len(t.Profile)
-}
 
 // AcceptTurn accepts a and commits c, the turn t that w.Turn(a) made, in
 // one round trip, if the person's state is still w; t.Warm is then the
@@ -180,14 +159,12 @@ func (s *Store) AcceptTurn(ctx context.Context, a Accepted, consumer string, w *
 	maps.Copy(fields, c.Profile)
 	c.Profile = fields
 	ak, aa := s.acceptCall(a, consumer)
-	keys, args, _, sealed := s.commitCall(t, c, append(ak, s.pkey(a.Person, kSeen), s.pkey(a.Person, kRecent)))
+	keys, args, _, sealed := s.commitCall(t, c, append(ak, s.pkey(a.Person, kSeen), s.pkey(a.Person, kRecent)),
+		len(aa)+8+2*(len(w.profile)+len(w.temp)))
 	args = append(args, aa...)
-	pm := ""
-	if a.PlatformMsg != 0 {
-		pm = "in:" + strconv.FormatInt(a.PlatformMsg, 10)
-	}
 	b := len(args) + 1
-	args = append(args, a.At.UnixMilli(), IdempotencyTTL.Milliseconds(), a.MessageID, pm, w.sealed, len(w.profile))
+	// The accept's time, window, id and platform id, as it has them.
+	args = append(args, aa[0], aa[1], aa[2], aa[7], w.sealed, len(w.profile))
 	for f, v := range w.profile {
 		args = append(args, f, v)
 	}
